@@ -1,0 +1,44 @@
+"""Device placement: CUDA if present (one worker per GPU), then Apple MPS, then CPU."""
+
+from __future__ import annotations
+
+import os
+
+
+def available_devices(preference: str = "auto") -> list[str]:
+    """Devices cells may run on, best first. Imports torch, so call it only when work is due."""
+    import torch
+
+    cuda = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    mps = ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else []
+    if preference == "cpu":
+        return ["cpu"]
+    if preference == "cuda":
+        return cuda or ["cpu"]
+    if preference == "mps":
+        return mps or ["cpu"]
+    return cuda or mps or ["cpu"]
+
+
+def default_workers(devices: list[str]) -> int:
+    """One worker per GPU; on CPU, one per core up to 8 (each with its own torch threads)."""
+    if devices[0].startswith("cuda"):
+        return len(devices)
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def configure_worker_threads(workers: int) -> None:
+    """Split the cores between workers so they do not oversubscribe the CPU."""
+    import torch
+
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def describe(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device

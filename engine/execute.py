@@ -1,0 +1,378 @@
+"""The coordinator: plan → skip finished cells → joblib workers → one DuckDB transaction per cell.
+
+joblib is the one execution interface (``loky`` local processes by default, ``dask`` for a
+cluster, ``sequential`` in-process). Results stream back unordered; the coordinator is the only
+writer. Cancellation is soft first (workers see ``ctx.cancelled()`` between batches) and then
+hard (workers are terminated); a cancelled cell is never written, so a resumed run recomputes it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import queue
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from engine.cells import CellContext, execute_cell
+from engine.plan import Cell, Plan
+from engine.store import CellResult, Store
+
+EventKind = Literal["planned", "cell_started", "cell_progress", "cell_finished", "finished", "log"]
+
+
+@dataclass
+class RunEvent:
+    """Something the GUI or CLI may show. ``done``/``failed``/``total`` count this run's cells."""
+
+    kind: EventKind
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cell: Cell | None = None
+    fraction: float = 0.0
+    note: str = ""
+    status: str = ""
+    error: str | None = None
+    device: str = ""
+    duration_s: float = 0.0
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str | None
+    study: str
+    status: Literal["done", "failed", "cancelled", "up-to-date"]
+    planned: int
+    skipped: int
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    duration_s: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (cell label, message)
+
+
+class RunControl:
+    """Handed to a run so another thread (GUI, signal handler) can cancel it."""
+
+    def __init__(self, grace_s: float = 10.0):
+        self.grace_s = grace_s
+        self._cancel = threading.Event()
+        self._cancel_file: Path | None = None
+        self._terminate: Callable[[], None] | None = None
+
+    def cancel(self) -> None:
+        """Ask workers to stop between batches; terminate them if they have not after the grace period."""
+        if self._cancel.is_set():
+            return
+        self._cancel.set()
+        if self._cancel_file is not None:
+            self._cancel_file.parent.mkdir(parents=True, exist_ok=True)
+            self._cancel_file.touch()
+        if self._terminate is not None:
+            timer = threading.Timer(self.grace_s, self._terminate)
+            timer.daemon = True
+            timer.start()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+
+def _work(cell: Cell, device: str, root: str, progress: Any, cancel_file: str, workers: int) -> CellResult:
+    """Runs in a worker process."""
+    from engine.device import configure_worker_threads
+
+    configure_worker_threads(workers)
+    last = [0.0]
+
+    def report(key: str, fraction: float, note: str) -> None:
+        now = time.monotonic()
+        if progress is not None and (now - last[0] > 0.2 or fraction >= 1.0):
+            last[0] = now
+            progress.put(("progress", key, fraction, note))
+
+    if progress is not None:
+        try:
+            progress.put(("started", cell.key, 0.0, device))
+        except Exception:  # a queue unreachable from this worker (remote cluster): run without it
+            progress = None
+    ctx = CellContext(device=device, root=Path(root), progress_fn=report, cancel_file=cancel_file)
+    return execute_cell(cell, ctx)
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in ("juxta", "torch", "numpy", "duckdb", "joblib", "transformers", "scikit-learn"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_plan(
+    plan: Plan,
+    root: Path,
+    store: Store,
+    *,
+    on_event: Callable[[RunEvent], None] | None = None,
+    control: RunControl | None = None,
+    backend: str | None = None,
+    workers: int | None = None,
+) -> RunSummary:
+    """Run the unfinished cells of a plan; returns when all are written, failed or cancelled."""
+    emit = on_event or (lambda e: None)
+    control = control or RunControl()
+    study = plan.study
+    t_start = time.perf_counter()
+    finished = store.finished_keys(c.key for c in plan.cells)
+    todo = [c for c in plan.cells if c.key not in finished]
+    skipped = len(plan.cells) - len(todo)
+    summary = RunSummary(None, study.name, "up-to-date", len(plan.cells), skipped)
+    emit(RunEvent("planned", total=len(todo), skipped=skipped))
+    if not todo:
+        emit(RunEvent("finished", total=0, skipped=skipped, status="up-to-date"))
+        return summary
+
+    from engine.device import available_devices, default_workers
+
+    execution = study.execution
+    backend = backend or execution.backend
+    devices = available_devices(execution.device)
+    n_workers = workers or execution.workers or default_workers(devices)
+    if backend == "sequential":
+        n_workers = 1
+    run_id = uuid.uuid4().hex[:12]
+    summary.run_id = run_id
+    cancel_file = root / ".juxta" / f"cancel-{run_id}"
+    control._cancel_file = cancel_file
+    store.start_run(run_id, study.name, socket.gethostname(), backend, n_workers, _versions(), len(plan.cells), skipped)
+    state = {"done": 0, "failed": 0, "total": len(todo)}
+    durations: list[float] = []
+
+    def progress_event(kind: EventKind, **kw: Any) -> RunEvent:
+        elapsed = time.perf_counter() - t_start
+        finished_n = state["done"] + state["failed"]
+        eta = None
+        if finished_n:
+            eta = elapsed / finished_n * (state["total"] - finished_n)
+        return RunEvent(kind, total=state["total"], done=state["done"], failed=state["failed"], skipped=skipped,
+                        elapsed_s=elapsed, eta_s=eta, **kw)
+
+    by_key = {c.key: c for c in todo}
+
+    def record(cell: Cell, result: CellResult) -> None:
+        if result.status == "cancelled":
+            summary.cancelled += 1
+            return
+        store.write_cell(cell, run_id, result)
+        if result.status == "done":
+            state["done"] += 1
+        else:
+            state["failed"] += 1
+            summary.errors.append((cell.label(), result.error or "failed"))
+        durations.append(result.duration_s)
+        emit(progress_event("cell_finished", cell=cell, status=result.status, error=result.error,
+                            device=result.device, duration_s=result.duration_s))
+
+    phases = [[c for c in todo if c.kind == "train"], [c for c in todo if c.kind == "eval"]]
+    status = "done"
+    try:
+        with _Executor(backend, n_workers, execution.address, control) as ex:
+            for phase in phases:
+                if not phase or control.cancelled:
+                    continue
+                ready = []
+                for cell in phase:
+                    blocked = _attach_inputs(cell, store, execution.batch_size)
+                    if blocked:
+                        record(cell, CellResult(cell.key, "failed", error=blocked))
+                    else:
+                        ready.append(cell)
+                for i, cell in enumerate(ready):
+                    cell.inputs["device"] = devices[i % len(devices)]
+                for result in ex.map(ready, str(root), cancel_file, n_workers, emit, progress_event, by_key):
+                    record(by_key[result.cell_key], result)
+                    if control.cancelled and ex.hard_stopped:
+                        break
+    except KeyboardInterrupt:
+        control.cancel()
+        status = "cancelled"
+    finally:
+        if control.cancelled:
+            status = "cancelled"
+        elif state["failed"]:
+            status = "failed"
+        store.finish_run(run_id, status, state["done"], state["failed"], ",".join(sorted(set(devices))))
+        try:
+            cancel_file.unlink(missing_ok=True)
+        except OSError:
+            pass
+    summary.status = status
+    summary.done, summary.failed = state["done"], state["failed"]
+    summary.cancelled = len(todo) - state["done"] - state["failed"] if status == "cancelled" else summary.cancelled
+    summary.duration_s = time.perf_counter() - t_start
+    emit(progress_event("finished", status=status))
+    return summary
+
+
+def _attach_inputs(cell: Cell, store: Store, batch_size: int) -> str | None:
+    """Fill what a cell needs at dispatch time; return a reason if it cannot run."""
+    cell.inputs["batch_size"] = batch_size
+    if cell.kind != "eval":
+        return None
+    if cell.depends_on:
+        path = store.artifact_for_cell(cell.depends_on)
+        if path is None:
+            row = store.con.execute("SELECT error FROM cells WHERE cell_key = ?", [cell.depends_on]).fetchone()
+            why = f": {row[0]}" if row and row[0] else ""
+            return f"Not run because training model '{cell.arm}' (seed {cell.seed}) failed{why}"
+        cell.inputs["model_path"] = path
+    ident = cell.spec["model"]["identity"]
+    if ident.startswith("artifact:"):
+        cell.inputs["model_path"] = ident.split(":", 1)[1]
+    return None
+
+
+class _Executor:
+    """joblib.Parallel over one backend, plus a progress queue and a way to stop workers hard."""
+
+    def __init__(self, backend: str, workers: int, address: str | None, control: RunControl):
+        self.backend = backend
+        self.workers = workers
+        self.address = address
+        self.control = control
+        self.hard_stopped = False
+        self._client = None
+        self._cluster = None
+        self._manager = None
+
+    def __enter__(self) -> "_Executor":
+        if self.backend == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if self.address:
+                self._client = Client(self.address)
+            else:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None)
+                self._client = Client(self._cluster)
+        if self.backend != "sequential":
+            import multiprocessing
+
+            self._manager = multiprocessing.Manager()
+        self.control._terminate = self._terminate
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.control._terminate = None
+        if self._manager is not None:
+            self._manager.shutdown()
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def _terminate(self) -> None:
+        """Hard stop after the grace period: kill workers still busy on a cancelled run."""
+        self.hard_stopped = True
+        if self.backend == "loky":
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor().shutdown(wait=False, kill_workers=True)
+        elif self._client is not None:
+            self._client.restart(wait_for_workers=False)
+
+    def map(self, cells: list[Cell], root: str, cancel_file: Path, workers: int, emit, progress_event, by_key):
+        """Yield results as they finish (unordered), forwarding in-cell progress to ``emit``."""
+        from joblib import Parallel, delayed, parallel_config
+
+        if not cells:
+            return
+        if self.backend == "sequential":
+            for cell in cells:
+                if self.control.cancelled:
+                    return
+                emit(progress_event("cell_started", cell=cell, device=cell.inputs["device"]))
+                yield _work(cell, cell.inputs["device"], root, _Direct(emit, progress_event, by_key), str(cancel_file), 1)
+            return
+        q = self._manager.Queue()
+        pump = _Pump(q, emit, progress_event, by_key)
+        pump.start()
+        try:
+            tasks = (delayed(_work)(c, c.inputs["device"], root, q, str(cancel_file), workers) for c in cells)
+            with parallel_config(backend=self.backend, n_jobs=self.workers):
+                gen = Parallel(return_as="generator_unordered", pre_dispatch="2*n_jobs")(tasks)
+                try:
+                    for result in gen:
+                        yield result
+                        if self.control.cancelled and self.hard_stopped:
+                            break
+                except Exception as exc:
+                    if self.control.cancelled:
+                        return  # workers were terminated on purpose
+                    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+                    if isinstance(exc, TerminatedWorkerError):
+                        raise RuntimeError(
+                            "A worker process died (out of memory or killed); finished cells are saved, run again to resume."
+                        ) from None
+                    raise
+                finally:
+                    gen.close() if hasattr(gen, "close") else None
+        finally:
+            pump.stop()
+
+
+class _Direct:
+    """In-process stand-in for the progress queue (sequential backend)."""
+
+    def __init__(self, emit, progress_event, by_key):
+        self.emit, self.progress_event, self.by_key = emit, progress_event, by_key
+
+    def put(self, item: tuple) -> None:
+        kind, key, fraction, note = item
+        if kind == "progress":
+            self.emit(self.progress_event("cell_progress", cell=self.by_key.get(key), fraction=fraction, note=note))
+
+
+class _Pump(threading.Thread):
+    """Drains worker progress messages into events on the coordinator side."""
+
+    def __init__(self, q, emit, progress_event, by_key):
+        super().__init__(daemon=True)
+        self.q, self.emit, self.progress_event, self.by_key = q, emit, progress_event, by_key
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                kind, key, fraction, note = self.q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError, BrokenPipeError):
+                return
+            cell = self.by_key.get(key)
+            if kind == "started":
+                self.emit(self.progress_event("cell_started", cell=cell, device=note))
+            else:
+                self.emit(self.progress_event("cell_progress", cell=cell, fraction=fraction, note=note))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=1.0)
+
+
+def host_info() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count()}

@@ -1,0 +1,1 @@
+"""Shift conditions: image corruptions, resampling shifts, tabular and text perturbations."""

@@ -1,0 +1,425 @@
+"""Study files: TOML validated by a pydantic schema, with errors a person can act on.
+
+A study file is data, never code. Every problem is reported as one sentence naming the file, the
+line when it can be found, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.errors import SourceError, StudyFileError
+from engine.shift.catalog import CORRUPTION_NAMES, SEVERITIES, TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES
+from engine.sources import parse_source
+
+SCHEMA_VERSION = 1
+STUDY_SUFFIX = ".study.toml"
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+METRIC_NAMES = ("accuracy", "macro_f1", "nll", "ece", "brier", "worst_group_accuracy")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True)
+
+
+class StudyMeta(_Strict):
+    name: Identifier
+    kind: Literal["shift"] = "shift"
+    title: str = ""
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must not repeat")
+        if any(s < 0 for s in v):
+            raise ValueError("seeds must be zero or positive integers")
+        return v
+
+
+class TrainSpec(_Strict):
+    """Overrides of a built-in model's training recipe."""
+
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+    lr: float | None = Field(default=None, gt=0, le=1)
+    batch_size: int | None = Field(default=None, ge=1, le=65536)
+    weight_decay: float | None = Field(default=None, ge=0, le=1)
+
+
+class ModelSpec(_Strict):
+    id: Identifier
+    source: str
+    trust_remote_code: bool = False
+    train: TrainSpec | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        return _checked_source(v, "model")
+
+
+class DataColumns(_Strict):
+    label_column: str = "label"
+    text_column: str | None = None
+    image_column: str | None = None
+    group_column: str | None = None
+    feature_columns: list[str] | None = None
+    hf_split: str | None = None
+    hf_config: str | None = None
+    image_size: int | None = Field(default=None, ge=4, le=1024)
+    grayscale: bool = False
+
+    def options(self):  # -> DataOptions (import kept local: no numpy at schema import)
+        from engine.data.base import DataOptions
+
+        return DataOptions(
+            label_column=self.label_column,
+            text_column=self.text_column,
+            image_column=self.image_column,
+            group_column=self.group_column,
+            feature_columns=tuple(self.feature_columns) if self.feature_columns else None,
+            hf_split=self.hf_split,
+            hf_config=self.hf_config,
+            image_size=self.image_size,
+            grayscale=self.grayscale,
+        )
+
+
+class Splits(_Strict):
+    train: float = Field(default=0.7, ge=0, le=1)
+    validation: float = Field(default=0.1, ge=0, le=1)
+    test: float = Field(default=0.2, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum(self) -> "Splits":
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must add up to 1 (they add up to {total:g})")
+        return self
+
+
+class DataSpec(DataColumns):
+    source: str
+    split: Literal["train", "validation", "test", "all"] = "test"
+    splits: Splits = Field(default_factory=Splits)
+    split_seed: int = Field(default=0, ge=0)
+    max_examples: int | None = Field(default=None, ge=1)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        return _checked_source(v, "data")
+
+
+class FieldSpec(DataColumns):
+    """A second dataset evaluated as a 'field' domain (same classes, different collection)."""
+
+    id: Identifier
+    source: str
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        return _checked_source(v, "data")
+
+
+class LabelShiftSpec(_Strict):
+    dirichlet_alpha: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(default_factory=list)
+    tweak_one: list[Annotated[float, Field(gt=0, lt=1)]] = Field(default_factory=list)
+    imbalance_ratio: list[Annotated[float, Field(ge=1, le=1e6)]] = Field(default_factory=list)
+
+
+class GroupShiftSpec(_Strict):
+    shares: list[Annotated[float, Field(gt=0, lt=1)]] = Field(min_length=1)
+    groups: list[str] | None = None
+
+
+class ShiftSpec(_Strict):
+    clean: bool = True
+    corruptions: list[str] = Field(default_factory=list)
+    severities: list[int] = Field(default_factory=lambda: list(SEVERITIES))
+    tabular: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+    label_shift: LabelShiftSpec | None = None
+    group_shift: GroupShiftSpec | None = None
+    field: list[FieldSpec] = Field(default_factory=list)
+
+    @field_validator("corruptions")
+    @classmethod
+    def _corruptions(cls, v: list[str]) -> list[str]:
+        return _known(v, CORRUPTION_NAMES, "corruption")
+
+    @field_validator("tabular")
+    @classmethod
+    def _tabular(cls, v: list[str]) -> list[str]:
+        return _known(v, TABULAR_SHIFT_NAMES, "tabular shift")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: list[str]) -> list[str]:
+        return _known(v, TEXT_SHIFT_NAMES, "text shift")
+
+    @field_validator("severities")
+    @classmethod
+    def _severities(cls, v: list[int]) -> list[int]:
+        bad = [s for s in v if s not in SEVERITIES]
+        if bad:
+            raise ValueError(f"severity {bad[0]} is outside 1–5; severities are integers from 1 (mild) to 5 (strong)")
+        if not v:
+            raise ValueError("give at least one severity from 1 to 5")
+        return sorted(set(v))
+
+
+class MetricsSpec(_Strict):
+    names: list[str] = Field(default_factory=lambda: ["accuracy", "macro_f1", "nll", "ece", "brier"])
+    bootstrap: int = Field(default=1000, ge=0, le=100_000)
+    level: float = Field(default=0.95, gt=0.5, lt=1)
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        v = _known(v, METRIC_NAMES, "metric")
+        if "accuracy" not in v:
+            v = ["accuracy", *v]
+        return v
+
+
+class ExecutionSpec(_Strict):
+    backend: Literal["loky", "dask", "sequential"] = "loky"
+    workers: int | None = Field(default=None, ge=1, le=512)
+    address: str | None = None  # dask scheduler address; None starts a local cluster
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    batch_size: int = Field(default=512, ge=1, le=65536)
+
+
+class Study(_Strict):
+    schema_version: int
+    study: StudyMeta
+    models: list[ModelSpec] = Field(min_length=1)
+    data: DataSpec
+    shift: ShiftSpec = Field(default_factory=ShiftSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {v} is not supported; this Juxta reads schema_version = {SCHEMA_VERSION}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Study":
+        ids = [m.id for m in self.models]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"model id '{dup[0]}' is used twice; every [[models]] entry needs its own id")
+        fids = [f.id for f in self.shift.field]
+        if len(set(fids)) != len(fids):
+            raise ValueError("every [[shift.field]] entry needs its own id")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.study.name
+
+
+def _checked_source(text: str, kind: str) -> str:
+    try:
+        parse_source(text, kind=kind)
+    except SourceError as exc:
+        raise ValueError(exc.message.rstrip(".")) from None
+    return text
+
+
+def _known(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    for v in values:
+        if v not in allowed:
+            raise ValueError(f"unknown {what} '{v}'; expected one of {', '.join(allowed)}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"a {what} is listed twice")
+    return list(values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and error messages
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "text in quotes",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list in square brackets",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+
+
+def _explain(err: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
+    """Turn one pydantic error into (key path, sentence)."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "literal["))))
+    where = _loc_text(loc)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        parent = f"[{_loc_text(loc[:-1])}]" if loc[:-1] else "the top level"
+        allowed = _allowed_keys(model, loc[:-1])
+        hint = f"; expected one of {', '.join(allowed)}" if allowed else ""
+        return where, f"unknown key '{loc[-1]}' in {parent}{hint}"
+    if kind == "missing":
+        return where, f"'{where}' is required but missing"
+    if kind in _TYPE_WORDS:
+        return where, f"'{where}' should be {_TYPE_WORDS[kind]}, not {value!r}"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return where, f"'{where}' is {value!r}; expected {expected}"
+    if kind == "string_pattern_mismatch":
+        return where, f"'{where}' is {value!r}; use letters, digits, '-', '_' or '.', starting with a letter or digit"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        ctx = err.get("ctx", {})
+        bound = " and ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.items())
+        return where, f"'{where}' is {value!r}; expected a value {bound.replace('gt', '>').replace('ge', '≥')}"
+    if kind == "too_short":
+        return where, f"'{where}' needs at least {err.get('ctx', {}).get('min_length', 1)} entry"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return where, (f"{where}: {msg}" if where else msg)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a table at ``loc`` accepts, for 'unknown key' messages."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _model_of(field.annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number of a key path in TOML text (tomllib keeps no positions).
+
+    Tracks the current table (``[a.b]`` or the n-th ``[[a]]``) and matches ``key =`` lines; falls
+    back to the line of the deepest matching table header.
+    """
+    want = tuple(loc)
+    counts: dict[str, int] = {}
+    table: tuple[Any, ...] = ()
+    best: tuple[int, int] | None = None  # (matched depth, line)
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]\]?", line)
+        if header:
+            parts: tuple[Any, ...] = tuple(p.strip().strip('"') for p in header.group(2).split("."))
+            if header.group(1) == "[[":
+                key = ".".join(parts)
+                counts[key] = counts.get(key, -1) + 1
+                parts = (*parts, counts[key])
+            table = parts
+            candidate = table
+        else:
+            m = re.match(r"^([A-Za-z0-9_\-\"]+)\s*=", line)
+            if not m:
+                continue
+            candidate = (*table, m.group(1).strip('"'))
+        depth = len(candidate)
+        if want[:depth] == candidate and (best is None or depth > best[0]):
+            best = (depth, no)
+    return best[1] if best else None
+
+
+def parse_study_text(text: str, path: str = "<study>") -> Study:
+    """Parse and validate study TOML, raising StudyFileError with every problem found."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyFileError(path, [f"is not valid TOML: {exc}"]) from None
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where, sentence = _explain(err, Study)
+            line = _line_of(text, tuple(err["loc"]))
+            problems.append((f"line {line}: " if line else "") + sentence + ".")
+        raise StudyFileError(path, problems) from None
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a ``*.study.toml`` file; errors name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise StudyFileError(str(p), ["file not found"])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise StudyFileError(str(p), ["is not UTF-8 text"]) from None
+    return parse_study_text(text, str(p))
+
+
+def check_local_sources(study: Study, root: Path, path: str = "<study>") -> None:
+    """Check that every local file or folder a study names exists (relative to the project)."""
+    problems: list[str] = []
+    entries: list[tuple[str, str, str]] = [(f"models[{i}].source", m.source, "model") for i, m in enumerate(study.models)]
+    entries.append(("data.source", study.data.source, "data"))
+    entries += [(f"shift.field[{i}].source", f.source, "data") for i, f in enumerate(study.shift.field)]
+    for where, text, kind in entries:
+        try:
+            src = parse_source(text, kind=kind)
+        except SourceError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if src.is_local_path and not src.path(root).exists():
+            problems.append(f"{where}: '{src.value}' does not exist (looked in {src.path(root)}).")
+    modality_needs = [
+        (study.shift.corruptions, ("csv", "parquet"), "image corruptions need image data; this is a table or text file, use [shift].tabular or [shift].text"),
+    ]
+    data_scheme = parse_source(study.data.source, kind="data").scheme
+    for chosen, bad_schemes, sentence in modality_needs:
+        if chosen and data_scheme in bad_schemes:
+            problems.append(f"shift.corruptions: {sentence}.")
+    if problems:
+        raise StudyFileError(path, problems)
+
+
+def study_files(project_root: Path) -> list[Path]:
+    return sorted(project_root.glob(f"*{STUDY_SUFFIX}"))
