@@ -353,10 +353,10 @@ class _Pump(threading.Thread):
     def __init__(self, q, emit, progress_event, by_key):
         super().__init__(daemon=True)
         self.q, self.emit, self.progress_event, self.by_key = q, emit, progress_event, by_key
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 kind, key, fraction, note = self.q.get(timeout=0.1)
             except queue.Empty:
@@ -370,7 +370,7 @@ class _Pump(threading.Thread):
                 self.emit(self.progress_event("cell_progress", cell=cell, fraction=fraction, note=note))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=1.0)
 
 

@@ -1,0 +1,312 @@
+"""The ``juxta`` command line: run, status, results, export, validate. Needs no display.
+
+Exit codes: 0 success; 1 the run finished but some cells failed; 2 bad input (study file, source,
+data); 3 an internal error; 130 interrupted (finished cells are kept, run again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USER, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_OK
+    from engine.errors import JuxtaError
+
+    try:
+        return args.func(args)
+    except JuxtaError as exc:
+        if args.debug:
+            raise
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
+        return EXIT_USER
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted.[/] Finished cells are saved; run again to resume.")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: say so plainly, show the traceback only with --debug
+        if args.debug:
+            raise
+        err_console.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}\nRun again with --debug for details.")
+        return EXIT_INTERNAL
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="juxta", description="Comparative model studies: shift, merging, fine-tuning.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="compute the missing cells of a project's studies")
+    r.add_argument("project", help="project folder (or a .study.toml file in it)")
+    r.add_argument("studies", nargs="*", help="study names (default: all)")
+    r.add_argument("--backend", choices=["loky", "dask", "sequential"], help="override [execution].backend")
+    r.add_argument("--workers", type=int, help="override the number of workers")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("status", help="what is planned, done, failed and missing")
+    s.add_argument("project")
+    s.set_defaults(func=cmd_status)
+
+    res = sub.add_parser("results", help="a table of a metric with 95%% intervals per model and condition")
+    res.add_argument("project")
+    res.add_argument("study")
+    res.add_argument("--metric", default="accuracy", help="accuracy, macro_f1, nll, ece, brier, ...")
+    res.add_argument("--full", action="store_true", help="one row per severity instead of one per corruption")
+    res.add_argument("--compare", nargs=2, metavar=("ARM_A", "ARM_B"), help="paired comparison of two arms")
+    res.add_argument("--condition", default="clean", help="condition for --compare (default: clean)")
+    res.set_defaults(func=cmd_results)
+
+    e = sub.add_parser("export", help="write the results tables as CSV or Parquet")
+    e.add_argument("project")
+    e.add_argument("--study", help="only this study")
+    e.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    e.add_argument("--out", help="output folder inside the project (default: PROJECT/exports)")
+    e.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("validate", help="check a study file (schema, sources, data) without running it")
+    v.add_argument("file", help="a .study.toml file, or a project folder to check all its studies")
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine import RunControl, open_project
+
+    project = open_project(args.project)
+    names = args.studies or list(project.study_paths())
+    if Path(args.project).name.endswith(".study.toml") and not args.studies:
+        names = [Path(args.project).name[: -len(".study.toml")]]
+    if not names:
+        err_console.print(f"[bold red]Error:[/] {project.root} has no *.study.toml files.")
+        return EXIT_USER
+    worst = EXIT_OK
+    for name in names:
+        control = RunControl()
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum, frame, control=control):
+            if control.cancelled:  # second Ctrl+C: stop now
+                raise KeyboardInterrupt
+            err_console.print("[yellow]Cancelling: finishing cells stop at their next batch (Ctrl+C again to stop now)…[/]")
+            control.cancel()
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            summary = _run_with_progress(project, name, control, args)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        worst = max(worst, _report_summary(summary))
+        if summary.status == "cancelled":
+            return EXIT_INTERRUPTED
+    return worst
+
+
+def _run_with_progress(project, name: str, control, args):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [
+        TextColumn("[bold]{task.fields[study]}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
+        TimeElapsedColumn(), TextColumn("· ETA {task.fields[eta]}"), TextColumn("{task.fields[note]}", style="dim"),
+    ]
+    with Progress(*columns, console=console, disable=args.quiet, refresh_per_second=8) as progress:
+        task = progress.add_task("run", total=None, study=name, eta="--:--", note="planning…")
+
+        def on_event(e) -> None:
+            if e.kind == "planned":
+                progress.update(task, total=max(e.total, 1), note=f"{e.skipped} already done" if e.skipped else "")
+            elif e.kind == "cell_started" and e.cell is not None:
+                progress.update(task, note=escape(f"{e.cell.label()} on {e.device}"))
+            elif e.kind == "cell_progress" and e.cell is not None:
+                progress.update(task, note=escape(f"{e.cell.label()}: {e.note}"))
+            elif e.kind == "cell_finished":
+                progress.update(task, completed=e.done + e.failed, eta=_fmt_eta(e.eta_s))
+                if e.status == "failed" and e.cell is not None:
+                    progress.console.print(f"[red]failed[/] {escape(e.cell.label())}: {escape(str(e.error))}")
+            elif e.kind == "finished":
+                progress.update(task, completed=progress.tasks[0].total if e.status != "cancelled" else e.done + e.failed,
+                                eta="0:00", note=e.status)
+
+        return project.run(name, on_event=on_event, control=control, backend=args.backend, workers=args.workers)
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _report_summary(s) -> int:
+    if s.status == "up-to-date":
+        console.print(f"[green]{s.study}[/]: up to date ({s.planned} cells already computed).")
+        return EXIT_OK
+    line = f"{s.study}: {s.done} cells computed, {s.skipped} already done"
+    if s.failed:
+        line += f", [red]{s.failed} failed[/]"
+    console.print(f"{line} in {s.duration_s:.1f} s.")
+    if s.status == "cancelled":
+        console.print(f"[yellow]Cancelled[/]: {s.cancelled} cells not computed; run again to resume.")
+        return EXIT_INTERRUPTED
+    for label, error in s.errors[:10]:
+        console.print(f"  [red]✗[/] {escape(label)}: {escape(str(error))}")
+    if len(s.errors) > 10:
+        console.print(f"  … and {len(s.errors) - 10} more (juxta status shows them all).")
+    return EXIT_FAILED_CELLS if s.failed else EXIT_OK
+
+
+# -- status / results / export / validate ------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from engine import open_project
+    from engine.results import failures, status_table
+
+    project = open_project(args.project)
+    names = list(project.study_paths())
+    if not project.db_path.exists():
+        console.print(f"{project.root}: no results yet ({len(names)} studies: {', '.join(names)}). Run: juxta run {args.project}")
+        return EXIT_OK
+    with project.store(read_only=True) as store:
+        table = Table(title=f"Project {project.name}")
+        for col in ("study", "cells", "planned", "done", "failed", "missing", "compute time"):
+            table.add_column(col, justify="left" if col in ("study", "cells") else "right")
+        for name in names:
+            st = status_table(store, name)
+            if st.empty:
+                table.add_row(name, "—", "not run yet", "", "", "", "")
+            for row in st.itertuples():
+                table.add_row(name, row.kind, str(row.planned), str(row.done),
+                              f"[red]{row.failed}[/]" if row.failed else "0", str(row.missing),
+                              f"{(row.compute_s or 0):.1f} s")
+        console.print(table)
+        for name in names:
+            bad = failures(store, name)
+            for row in bad.head(10).itertuples():
+                console.print(f"[red]✗[/] {escape(name)}: {escape(row.arm)} · {escape(row.condition)} · seed {row.seed}: {escape(str(row.error))}")
+    return EXIT_OK
+
+
+def _fmt(v: float, lo: float, hi: float, pct: bool) -> str:
+    if pct:
+        return f"{100 * v:5.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
+    return f"{v:.3f} [{lo:.3f}–{hi:.3f}]"
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from engine import open_project
+    from engine import results as R
+    from engine.errors import JuxtaError
+
+    project = open_project(args.project)
+    project.study_path(args.study)
+    if not project.db_path.exists():
+        raise JuxtaError(f"Project {project.root} has no results yet; run: juxta run {args.project}")
+    with project.store(read_only=True) as store:
+        if args.compare:
+            return _print_compare(store, args)
+        table = R.metric_table(store, args.study, args.metric)
+        if table.empty:
+            raise JuxtaError(f"Study '{args.study}' has no finished cells with metric '{args.metric}' yet; run it first.")
+        shown = table if args.full else R.family_table(table)
+        arms = list(dict.fromkeys(table.arm))
+        pct = args.metric in ("accuracy", "macro_f1", "worst_group_accuracy", "ece")
+        unit = " (%)" if pct else ""
+        out = Table(title=f"{args.study}: {args.metric}{unit}, mean over seeds [95% CI]",
+                    caption="Corruptions are -C-style, computed in memory; not comparable with published CIFAR-10-C numbers.")
+        out.add_column("condition")
+        for arm in arms:
+            out.add_column(arm, justify="right")
+        for cond, g in shown.groupby("condition", sort=False):
+            cells = []
+            for arm in arms:
+                r = g[g.arm == arm]
+                cells.append("—" if r.empty else _fmt(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], pct))
+            out.add_row(cond, *cells)
+        if args.metric == "accuracy":
+            rob = R.effective_robustness(store, args.study)
+            if rob.fit is not None:
+                er = rob.per_arm.set_index("arm").effective_robustness
+                out.add_section()
+                out.add_row("effective robustness (pts)", *[f"{100 * er.get(a, float('nan')):+.1f}" for a in arms])
+        console.print(out)
+        seeds = int(table.n_seeds.max())
+        if seeds > 1:
+            sd = table.groupby("arm").seed_sd.mean()
+            console.print("Spread over " + f"{seeds} seeds (mean sd): " + ", ".join(f"{a} ±{100 * sd[a] if pct else sd[a]:.2f}" for a in arms))
+    return EXIT_OK
+
+
+def _print_compare(store, args) -> int:
+    from engine.results import compare_arms
+
+    a, b = args.compare
+    c = compare_arms(store, args.study, a, b, args.condition)
+    verdict = "within noise" if c.within_noise else "beyond noise"
+    console.print(
+        f"{a} − {b} on '{args.condition}': {100 * c.diff:+.1f} points (95% CI {100 * c.low:+.1f} to {100 * c.high:+.1f}), "
+        f"{verdict}; paired bootstrap p = {c.p_value:.3g}, McNemar p = {c.mcnemar_p:.3g} "
+        f"({c.b} examples only {a} got right, {c.c} only {b}; n = {c.n})."
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from engine import open_project
+    from engine.errors import JuxtaError
+    from engine.export import export_tables
+
+    project = open_project(args.project)
+    out = Path(args.out) if args.out else project.root / "exports"
+    out = out if out.is_absolute() else Path.cwd() / out
+    if not out.resolve().is_relative_to(project.root):
+        raise JuxtaError(f"Export folder {out} is outside the project {project.root}; Juxta writes only inside the project.")
+    with project.store(read_only=True) as store:
+        written = export_tables(store, out, args.format, args.study)
+    for path, rows in written:
+        console.print(f"wrote {path} ({rows} rows)")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine import open_project
+
+    target = Path(args.file)
+    project = open_project(target if target.is_dir() else target.parent)
+    names = list(project.study_paths()) if target.is_dir() else [target.name.removesuffix(".study.toml")]
+    if not target.is_dir() and not target.is_file():
+        from engine.errors import StudyFileError
+
+        raise StudyFileError(str(target), ["file not found"])
+    for name in names:
+        t0 = time.perf_counter()
+        plan = project.validate(name)
+        n_train = len(plan.train_cells)
+        console.print(
+            f"[green]✓[/] {project.study_path(name)}: valid — {len(plan.eval_cells)} evaluation cells"
+            + (f" and {n_train} training cells" if n_train else "")
+            + f"; test split {plan.split_sizes.get(plan.study.data.split, 0)} examples ({time.perf_counter() - t0:.1f} s)."
+        )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Reading results back: tables with intervals, drops, effective robustness, OOD detection, paired
+comparisons. Everything here is computed from the database; nothing re-runs a model.
+
+Seeds: a table entry is the mean over seeds of each seed's value. For metrics that are means over
+examples (accuracy, NLL, Brier) its interval is a bootstrap over examples pooled across seeds, with
+each example resampled together with all its seeds (clusters = example). For ECE and macro-F1 the
+per-seed bootstrap bounds are averaged. ``seed_sd`` is the spread over seeds (sample sd).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine import stats as S
+from engine.store import Store
+
+MEAN_METRICS = {"accuracy": "correct", "nll": "nll", "brier": "brier"}
+
+
+def status_table(store: Store, study: str) -> pd.DataFrame:
+    """Per kind of cell: how many are planned, done, failed, missing."""
+    return store.query(
+        """
+        SELECT sc.kind, count(*) AS planned,
+               count(*) FILTER (WHERE c.status = 'done') AS done,
+               count(*) FILTER (WHERE c.status = 'failed') AS failed,
+               count(*) FILTER (WHERE c.status IS NULL) AS missing,
+               sum(c.duration_s) AS compute_s
+        FROM study_cells sc LEFT JOIN cells c USING (cell_key)
+        WHERE sc.study = ? GROUP BY sc.kind ORDER BY sc.kind DESC
+        """,
+        [study],
+    )
+
+
+def failures(store: Store, study: str) -> pd.DataFrame:
+    return store.query(
+        """SELECT sc.arm, sc.condition, sc.seed, c.error FROM study_cells sc JOIN cells c USING (cell_key)
+           WHERE sc.study = ? AND c.status = 'failed' ORDER BY sc.arm, sc.condition, sc.seed""",
+        [study],
+    )
+
+
+def cell_metrics(store: Store, study: str) -> pd.DataFrame:
+    """One row per finished eval cell and metric (the long format charts start from)."""
+    return store.query(
+        """SELECT sc.arm, sc.condition, sc.family, sc.severity, sc.seed, m.metric, m.value, m.ci_low, m.ci_high, m.n,
+                  c.device, c.duration_s
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN metrics m USING (cell_key)
+           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'""",
+        [study],
+    )
+
+
+def metric_table(store: Store, study: str, metric: str = "accuracy", n_resamples: int = 1000,
+                 level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """arm × condition: mean over seeds, interval, seed spread, example count."""
+    per_cell = cell_metrics(store, study)
+    per_cell = per_cell[per_cell.metric == metric]
+    if per_cell.empty:
+        return pd.DataFrame(columns=["arm", "condition", "family", "severity", "value", "ci_low", "ci_high", "seed_sd", "n_seeds", "n"])
+    rows = []
+    pooled = _pooled_intervals(store, study, metric, n_resamples, level, seed) if metric in MEAN_METRICS else {}
+    for (arm, cond), g in per_cell.groupby(["arm", "condition"], sort=False):
+        spread = S.seed_spread(g.value.tolist())
+        low, high = pooled.get((arm, cond), (g.ci_low.mean(), g.ci_high.mean()))
+        rows.append({
+            "arm": arm, "condition": cond, "family": g.family.iloc[0],
+            "severity": g.severity.iloc[0], "value": spread.mean, "ci_low": low, "ci_high": high,
+            "seed_sd": spread.std, "n_seeds": spread.n_seeds, "n": int(g.n.sum()),
+        })
+    return _ordered(pd.DataFrame(rows))
+
+
+def _pooled_intervals(store: Store, study: str, metric: str, n_resamples: int, level: float, seed: int) -> dict:
+    column = MEAN_METRICS[metric]
+    preds = store.query(
+        f"""SELECT sc.arm, sc.condition, sc.seed, p.example, CAST(p.{column} AS DOUBLE) AS v
+            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+            WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'""",
+        [study],
+    )
+    out = {}
+    for (arm, cond), g in preds.groupby(["arm", "condition"], sort=False):
+        iv = S.bootstrap_mean(g.v.to_numpy(), n_resamples=n_resamples, seed=seed, level=level,
+                              clusters=g.example.to_numpy())
+        out[(arm, cond)] = (iv.low, iv.high)
+    return out
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Clean first, then conditions in study order by family and severity."""
+    order = {"clean": 0}
+    frame = frame.copy()
+    frame["_fam"] = frame.family.map(lambda f: order.setdefault(f, len(order)))
+    frame["_sev"] = frame.severity.fillna(0)
+    return frame.sort_values(["_fam", "_sev", "condition", "arm"]).drop(columns=["_fam", "_sev"]).reset_index(drop=True)
+
+
+def family_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Average severities within each corruption family (means of the per-severity values and bounds)."""
+    agg = table.groupby(["arm", "family"], sort=False).agg(
+        value=("value", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"),
+        seed_sd=("seed_sd", "mean"), n_conditions=("condition", "count"), condition=("condition", "first"),
+    ).reset_index()
+    agg["condition"] = np.where(agg.n_conditions > 1, agg.family + " (mean of " + agg.n_conditions.astype(str) + ")", agg.condition)
+    return agg
+
+
+def relative_drop(table: pd.DataFrame) -> pd.DataFrame:
+    """(clean − shifted) / clean per arm and condition, from a metric table (higher-is-better metrics)."""
+    clean = table[table.condition == "clean"].set_index("arm").value
+    out = table[table.condition != "clean"].copy()
+    out["clean"] = out.arm.map(clean)
+    out["drop"] = (out.clean - out.value) / out.clean
+    return out
+
+
+@dataclass
+class Robustness:
+    points: pd.DataFrame  # arm, seed, id_acc, shifted_acc, effective_robustness
+    fit: S.LineFit | None
+    curve: S.CurveFit | None
+    per_arm: pd.DataFrame  # arm, id_acc, shifted_acc, effective_robustness (means over seeds)
+
+
+def effective_robustness(store: Store, study: str, kinds: tuple[str, ...] = ("corruption",)) -> Robustness:
+    """Accuracy on the line: fit shifted vs clean accuracy in probit space across arms × seeds."""
+    acc = store.query(
+        """SELECT sc.arm, sc.seed, sc.condition, sc.family, m.value
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN metrics m USING (cell_key)
+           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND m.metric = 'accuracy'
+             AND (sc.condition = 'clean' OR json_extract_string(c.params, '$.condition.kind') IN ?)""",
+        [study, list(kinds)],
+    )
+    clean = acc[acc.condition == "clean"].set_index(["arm", "seed"]).value.rename("id_acc")
+    shifted = acc[acc.condition != "clean"].groupby(["arm", "seed"]).value.mean().rename("shifted_acc")
+    points = pd.concat([clean, shifted], axis=1).dropna().reset_index()
+    fit = curve = None
+    points["effective_robustness"] = np.nan
+    if points.id_acc.nunique() >= 2:
+        fit = S.fit_on_the_line(points.id_acc, points.shifted_acc)
+        points["effective_robustness"] = S.effective_robustness(fit, points.id_acc, points.shifted_acc)
+        if points.id_acc.nunique() >= 3:
+            curve = S.fit_curve(points.id_acc, points.shifted_acc)
+    per_arm = points.groupby("arm")[["id_acc", "shifted_acc", "effective_robustness"]].mean().reset_index()
+    return Robustness(points, fit, curve, per_arm)
+
+
+def ood_detection(store: Store, study: str) -> pd.DataFrame:
+    """Per arm and shifted condition: how well scores separate shifted from clean examples.
+
+    Positive class: the shifted example (see ``engine.stats.OOD_CONVENTION``). Scores come from the
+    stored max-softmax confidence and energy; seeds are pooled.
+    """
+    preds = store.query(
+        """SELECT sc.arm, sc.condition, sc.seed, p.confidence, p.energy
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
+             AND json_extract_string(c.params, '$.condition.kind') IN ('clean', 'corruption', 'tabular', 'text', 'field')""",
+        [study],
+    )
+    rows = []
+    for arm, g in preds.groupby("arm"):
+        clean = g[g.condition == "clean"]
+        if clean.empty:
+            continue
+        for cond, s in g[g.condition != "clean"].groupby("condition"):
+            msp_in, msp_out = -clean.confidence.to_numpy(np.float64), -s.confidence.to_numpy(np.float64)
+            e_in, e_out = clean.energy.to_numpy(np.float64), s.energy.to_numpy(np.float64)
+            rows.append({
+                "arm": arm, "condition": cond,
+                "auroc_msp": S.auroc(msp_out, msp_in), "fpr95_msp": S.fpr_at_tpr(msp_out, msp_in),
+                "auroc_energy": S.auroc(e_out, e_in), "fpr95_energy": S.fpr_at_tpr(e_out, e_in),
+            })
+    return pd.DataFrame(rows)
+
+
+def compare_arms(store: Store, study: str, arm_a: str, arm_b: str, condition: str = "clean",
+                 n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> S.PairedComparison:
+    """Paired comparison of two arms on the same examples (same condition, seeds and positions)."""
+    preds = store.query(
+        """SELECT sc.arm, sc.seed, p.position, p.correct
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND sc.condition = ? AND sc.arm IN (?, ?)""",
+        [study, condition, arm_a, arm_b],
+    )
+    a = preds[preds.arm == arm_a].set_index(["seed", "position"]).correct
+    b = preds[preds.arm == arm_b].set_index(["seed", "position"]).correct
+    joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner")
+    if joined.empty:
+        from engine.errors import JuxtaError
+
+        raise JuxtaError(f"No shared examples for '{arm_a}' and '{arm_b}' under condition '{condition}' in study '{study}'.")
+    return S.paired_comparison(joined.a.to_numpy(), joined.b.to_numpy(), n_resamples=n_resamples, seed=seed, level=level)
