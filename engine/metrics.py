@@ -1,6 +1,6 @@
 """Metrics computed from predicted class probabilities: per example, aggregate and weighted.
 
-Pure numpy. ``probs`` is an ``(N, K)`` float array whose rows sum to 1 and ``labels`` holds ``N``
+Pure numpy (scipy.sparse for the weighted sums). ``probs`` is an ``(N, K)`` float array whose rows sum to 1 and ``labels`` holds ``N``
 integer class indices in ``[0, K)``. The predicted class is the argmax of a row; ties go to the
 lowest class index (numpy's ``argmax``), as with ``labels == probs.argmax(1)`` anywhere else.
 
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse as _sparse
 
 NLL_CLIP = 1e-12
 ECE_BINS = 15
@@ -32,11 +33,6 @@ ECE_CONVENTION = (
     "ECE = Σ_b (n_b / N)·|acc_b − conf_b| over the non-empty bins, where the predicted class is the "
     "argmax (ties to the lowest class index)."
 )
-
-# One-hot blocks with at most this many entries are summed with a matrix product; larger ones
-# (many classes or groups) with a sort and np.add.reduceat, which costs O(R·N) whatever K is.
-_DENSE_LIMIT = 1 << 22
-
 
 @dataclass(frozen=True)
 class MetricDef:
@@ -307,67 +303,59 @@ def ood_scores(logits, T: float = 1.0) -> dict[str, np.ndarray]:
 # weighted (vectorised bootstrap)
 
 
-class _GroupSums:
-    """out[r, g] = Σ_{i : code_i = g} W[r, i] · v_i for a weight matrix W of shape (R, N)."""
-
-    def __init__(self, codes: np.ndarray, n_codes: int, values: np.ndarray | None = None):
-        n = len(codes)
-        self.n_codes = n_codes
-        self.dense = None
-        if n * n_codes <= _DENSE_LIMIT:
-            m = np.zeros((n, n_codes))
-            m[np.arange(n), codes] = 1.0 if values is None else values
-            self.dense = m
-            return
-        self.order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[self.order]
-        self.present, self.starts = np.unique(sorted_codes, return_index=True)
-        self.values = None if values is None else np.asarray(values, dtype=np.float64)[self.order]
-
-    def __call__(self, w: np.ndarray) -> np.ndarray:
-        if self.dense is not None:
-            return w @ self.dense
-        ws = w[:, self.order]
-        if self.values is not None:
-            ws *= self.values
-        out = np.zeros((w.shape[0], self.n_codes))
-        out[:, self.present] = np.add.reduceat(ws, self.starts, axis=1)
-        return out
-
-
 class WeightedMetrics:
     """Prepared per-example statistics of one prediction set; ``self(W)`` returns each metric under
     every row of the example-weight matrix ``W`` (R, N), all rows at once.
 
     A row of resample counts gives the metric on that bootstrap resample; a row of ones gives the
     plain metric. A class (or group) counts as present in a row when it has positive weight.
+    Every metric is a function of weighted sums over examples, so all sums come from one product
+    ``W @ F`` with a sparse ``F`` (N, D): columns for the total weight, correctness, NLL and Brier,
+    then one-hot blocks (ECE bin × (correct − confidence), true class, predicted class, true class ×
+    correct, group, group × correct). Cost O(R·N) whatever the number of classes.
     """
 
     def __init__(self, names: Sequence[str], probs, labels, groups=None, n_bins: int = ECE_BINS):
         self.names = _check_names(names, groups)
         p, y = _as_probs_labels(probs, labels)
-        self.n = len(y)
+        self.n = n = len(y)
         pe = per_example(p, y)
         correct = pe["correct"].astype(np.float64)
-        dense = [np.ones(self.n)]
-        self._col: dict[str, int] = {}
+        self._block: dict[str, tuple[int, int]] = {}
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        width = 0
+
+        def add(key: str, codes: np.ndarray, n_codes: int, values: np.ndarray | None = None) -> None:
+            nonlocal width
+            self._block[key] = (width, width + n_codes)
+            cols.append(codes.astype(np.int64, copy=False) + width)
+            vals.append(np.ones(n) if values is None else values)
+            width += n_codes
+
+        zeros = np.zeros(n, dtype=np.int64)
+        add("total", zeros, 1)
         for name, v in (("accuracy", correct), ("nll", pe["nll"]), ("brier", pe["brier"])):
             if name in self.names:
-                self._col[name] = len(dense)
-                dense.append(v)
-        self._dense = np.stack(dense, axis=1)
+                add(name, zeros, 1, v)
         if "ece" in self.names:
-            bins = _ece_bin_index(pe["confidence"], n_bins)
-            self._ece = _GroupSums(bins, n_bins, correct - pe["confidence"])
+            add("ece", _ece_bin_index(pe["confidence"], n_bins), n_bins, correct - pe["confidence"])
         if "macro_f1" in self.names:
             k = p.shape[1]
-            self._f1_true = _GroupSums(y, k)
-            self._f1_pred = _GroupSums(pe["pred"], k)
-            self._f1_tp = _GroupSums(y, k, correct)
+            add("f1_true", y, k)
+            add("f1_pred", pe["pred"], k)
+            add("f1_tp", y, k, correct)
         if "worst_group_accuracy" in self.names:
-            uniq, codes = _group_codes(groups, self.n)
-            self._g_count = _GroupSums(codes, len(uniq))
-            self._g_hits = _GroupSums(codes, len(uniq), correct)
+            uniq, codes = _group_codes(groups, n)
+            add("g_count", codes, len(uniq))
+            add("g_hits", codes, len(uniq), correct)
+        rows = np.tile(np.arange(n), len(cols))
+        f = _sparse.csr_array((np.concatenate(vals), (rows, np.concatenate(cols))), shape=(n, width))
+        self._ft = f.T.tocsc()  # (D, N); Ft @ W.T is the fastest layout for scipy's sparse × dense
+
+    def _sums(self, y: np.ndarray, key: str) -> np.ndarray:
+        lo, hi = self._block[key]
+        return y[:, lo:hi]
 
     def __call__(self, w) -> dict[str, np.ndarray]:
         w = np.asarray(w, dtype=np.float64)
@@ -375,23 +363,25 @@ class WeightedMetrics:
             w = w[None, :]
         if w.ndim != 2 or w.shape[1] != self.n:
             raise ValueError(f"weights must have shape (R, {self.n}), got {w.shape}.")
-        sums = w @ self._dense
-        total = sums[:, 0]
+        y = np.asarray(self._ft @ w.T).T  # (R, D)
+        total = self._sums(y, "total")[:, 0]
         out: dict[str, np.ndarray] = {}
         with np.errstate(invalid="ignore", divide="ignore"):
             for name in self.names:
-                if name in self._col:
-                    out[name] = sums[:, self._col[name]] / total
+                if name in ("accuracy", "nll", "brier"):
+                    out[name] = self._sums(y, name)[:, 0] / total
                 elif name == "ece":
-                    out[name] = np.abs(self._ece(w)).sum(axis=1) / total
+                    out[name] = np.abs(self._sums(y, "ece")).sum(axis=1) / total
                 elif name == "macro_f1":
-                    denom = self._f1_true(w) + self._f1_pred(w)
+                    denom = self._sums(y, "f1_true") + self._sums(y, "f1_pred")
                     present = denom > 0
-                    f1 = np.where(present, 2.0 * self._f1_tp(w) / np.where(present, denom, 1.0), 0.0)
+                    tp = self._sums(y, "f1_tp")
+                    f1 = np.where(present, 2.0 * tp / np.where(present, denom, 1.0), 0.0)
                     out[name] = f1.sum(axis=1) / present.sum(axis=1)
                 elif name == "worst_group_accuracy":
-                    count = self._g_count(w)
-                    acc = np.where(count > 0, self._g_hits(w) / np.where(count > 0, count, 1.0), np.inf)
+                    count = self._sums(y, "g_count")
+                    hits = self._sums(y, "g_hits")
+                    acc = np.where(count > 0, hits / np.where(count > 0, count, 1.0), np.inf)
                     res = acc.min(axis=1)
                     res[~np.isfinite(res)] = np.nan
                     out[name] = res

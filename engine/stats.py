@@ -10,18 +10,24 @@ Bootstrap conventions
   interpolation), **widened if needed to contain the full-sample value**. This only matters for
   statistics whose bootstrap distribution is shifted (ECE and worst-group accuracy at small N are
   biased upward/downward on resamples): an interval drawn next to its value never excludes it.
-* ``bootstrap_metrics`` draws one ``(R, N)`` matrix of resample indices, turns it into resample
-  counts with one ``bincount`` and evaluates every metric on the same resamples with matrix
-  products (``engine.metrics.WeightedMetrics``). Cost O(R·N), chunked to bound memory.
+* ``bootstrap_metrics`` draws one ``(R, N)`` matrix of resample indices (in chunks of resamples),
+  turns it into resample counts with one ``bincount`` and evaluates every metric on the same
+  resamples with one sparse product (``engine.metrics.WeightedMetrics``). Cost O(R·N): about 5 ms
+  for N = 360, K = 10, R = 1,000; about 1 s for N = 50,000, K = 1,000. For a plain mean over
+  millions of rows use ``bootstrap_mean`` on a per-example array.
 * ``bootstrap_mean`` draws the resample counts from their exact distribution instead of indices
   when that is cheaper: resampling N values with replacement puts Multinomial(N, f) counts on the
   distinct values (f = their frequencies), so 0/1 correctness over 1M rows needs R draws of a
-  2-category multinomial. Paths: (1) R·N ≤ 2**25: indices, exact; (2) at most 4,096 distinct
-  values (or clusters patterns): multinomial over distinct values, exact; (3) otherwise sorted
-  values are cut into 2,048 equal-count strata, stratum counts are exact Multinomial draws and the
-  sum of the c draws inside a stratum is approximated by c·mean + √c·sd·Z (within-stratum normal
-  approximation: the bootstrap variance is preserved exactly, only the within-stratum shape is
-  approximated; this path is for ≥ 4,096 distinct values at R·N > 2**25).
+  2-category multinomial (no subsampling, no Poisson approximation). Paths:
+  (1) R·N ≤ 2**23: resample indices, exact;
+  (2) at most 4,096 distinct values: multinomial over the distinct values, exact;
+  (3) otherwise the sorted values are cut into 2,048 equal-count strata; stratum counts are exact
+      multinomial draws and the sum of the c draws inside a stratum is approximated by
+      c·mean + √c·sd·Z (the bootstrap variance is kept exactly; only the shape within a stratum is
+      approximated, which is negligible at the sizes where this path runs).
+  With clusters of equal size the cluster means go through the same paths; with unequal sizes
+  the (sum, size) patterns are resampled with a multinomial when there are at most 4,096 distinct
+  ones, else cluster indices are resampled directly (exact, O(R·C)).
 """
 
 from __future__ import annotations
@@ -47,8 +53,12 @@ OOD_CONVENTION = (
     "in-distribution examples are accepted."
 )
 
-_CHUNK_ELEMS = 1 << 22  # resample indices held at once (R_chunk · N)
-_DIRECT_LIMIT = 1 << 25  # bootstrap_mean: index resampling up to this many draws
+# Resamples are processed in chunks of about this many (resample, example) cells, at least
+# _CHUNK_MIN resamples: small blocks are reused from the allocator's free lists instead of being
+# freshly mapped (page faults made 4M-cell blocks ~2x slower than 64k-cell blocks at N = 360).
+_CHUNK_ELEMS = 1 << 16
+_CHUNK_MIN = 8
+_DIRECT_LIMIT = 1 << 23  # bootstrap_mean: index resampling up to this many draws
 _ATOM_LIMIT = 4096  # bootstrap_mean: multinomial over at most this many distinct values
 _STRATA = 2048
 
@@ -108,7 +118,7 @@ def _interval(value: float, dist: np.ndarray, level: float, n: int) -> Interval:
 
 def _resample_weights(n: int, n_resamples: int, rng: np.random.Generator):
     """Yield (R_chunk, n) float matrices of bootstrap resample counts (rows sum to n)."""
-    chunk = max(1, _CHUNK_ELEMS // n)
+    chunk = max(_CHUNK_MIN, _CHUNK_ELEMS // n)
     for start in range(0, n_resamples, chunk):
         rc = min(chunk, n_resamples - start)
         idx = rng.integers(0, n, size=(rc, n))
@@ -158,7 +168,7 @@ def _bootstrap_means(x: np.ndarray, r: int, rng: np.random.Generator) -> np.ndar
     n = len(x)
     if n * r <= _DIRECT_LIMIT:
         out = np.empty(r)
-        chunk = max(1, _CHUNK_ELEMS // n)
+        chunk = max(_CHUNK_MIN, _CHUNK_ELEMS // n)
         for s in range(0, r, chunk):
             rc = min(chunk, r - s)
             out[s : s + rc] = x[rng.integers(0, n, size=(rc, n))].mean(axis=1)
@@ -190,7 +200,7 @@ def _bootstrap_ratios(sums: np.ndarray, sizes: np.ndarray, r: int, rng: np.rando
             c = rng.multinomial(k, freq / k, size=r)
             return (c @ pairs[:, 0]) / (c @ pairs[:, 1])
     out = np.empty(r)
-    chunk = max(1, _CHUNK_ELEMS // k)
+    chunk = max(_CHUNK_MIN, _CHUNK_ELEMS // k)
     for s in range(0, r, chunk):
         rc = min(chunk, r - s)
         idx = rng.integers(0, k, size=(rc, k))

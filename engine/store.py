@@ -184,8 +184,11 @@ class Store:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in CELL_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE cell_key = ?", [cell.key])
+            # Only an earlier attempt (a failed cell being retried) has rows to replace; checking the
+            # primary key first avoids scanning the large tables on every write.
+            if con.execute("SELECT 1 FROM cells WHERE cell_key = ?", [cell.key]).fetchone():
+                for table in CELL_TABLES:
+                    con.execute(f"DELETE FROM {table} WHERE cell_key = ?", [cell.key])
             started = datetime.fromtimestamp(result.started, timezone.utc).replace(tzinfo=None) if result.started else None
             con.execute(
                 "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -181,6 +181,17 @@ def _load_saved(path: Path) -> Any:
     return datasets.load_from_disk(str(path))
 
 
+def _hub_unreachable(src: Source) -> bool:
+    """One quick metadata request: True only when it fails for lack of a connection."""
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().dataset_info(src.value, revision=src.revision, timeout=10)
+    except Exception as exc:  # noqa: BLE001 - not found, gated, bad id: left to load_dataset to report
+        return _is_connection_error(exc)
+    return False
+
+
 def _load_hub(src: Source, opts: DataOptions, offline: bool | None, cache_dir: str | Path | None) -> Any:
     import datasets
 
@@ -190,6 +201,8 @@ def _load_hub(src: Source, opts: DataOptions, offline: bool | None, cache_dir: s
         DatasetNotFoundError = FileNotFoundError  # type: ignore[misc,assignment]
 
     off = _is_offline(offline)
+    if not off and _hub_unreachable(src):
+        off = True  # go straight to the cache instead of letting datasets retry for half a minute
     not_cached = SourceError(
         f"Dataset '{src}' is not in the local Hugging Face cache and the hub cannot be reached; "
         "connect once to download it, or use a local folder."
@@ -357,7 +370,7 @@ def _to_dataset(src: Source, parts: list[tuple[str, Any]], opts: DataOptions, me
         else:
             meta["fingerprint"] = hashlib.sha256("\x1f".join(f"{s}={fp}" for s, fp in fps).encode()).hexdigest()[:16]
 
-    ds = Dataset(
+    return Dataset(
         source=str(src),
         modality=modality,
         x=x,
@@ -368,8 +381,6 @@ def _to_dataset(src: Source, parts: list[tuple[str, Any]], opts: DataOptions, me
         index=index,
         meta=meta,
     )
-    ds.check()
-    return ds
 
 
 def _labels(src: Source, parts: list[tuple[str, Any]], feature: Any, col: str) -> tuple[np.ndarray, list[str], list[np.ndarray]]:

@@ -82,13 +82,14 @@ def load_hf_model(
         src, root, offline=offline, cache_dir=cache_dir, weights=True, code=trust_remote_code
     )
     raw = _read_config(folder, src)
-    _refuse_remote_code(raw, src, trust_remote_code)
+    _refuse_remote_code(raw, folder, src, trust_remote_code)
     task = _detect_task(raw, folder, src)
     weights, weight_files = _find_weights(folder, src)
 
     import transformers
 
-    trc = {"trust_remote_code": True} if trust_remote_code else {}
+    # Always explicit: left as None, transformers may *ask on the terminal* whether to run remote code.
+    trc = {"trust_remote_code": bool(trust_remote_code)}
     try:
         config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True, **trc)
     except Exception as exc:  # noqa: BLE001 - any failure here means the config is unusable
@@ -162,7 +163,7 @@ def describe_hf_model(
     if n_params < 0 and not (src.scheme == "file" or src.is_local_path) and not _is_offline(offline):
         n_params = _hub_param_count(src.value, revision or src.revision)
     extra: dict[str, Any] = {"revision": revision, "path": str(folder), "task": task}
-    if raw.get("auto_map"):
+    if _remote_code_maps(raw, folder):
         extra["needs_remote_code"] = True
     return ModelInfo(
         source=str(src),
@@ -210,7 +211,7 @@ class HFImageClassifier(Classifier):
             raise ModelError(
                 f"Model '{self.info.source}' takes image batches shaped (B, C, H, W), got shape {tuple(x.shape)}."
             )
-        x = x.float()
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         c = x.shape[1]
         if c != self.channels:
             if c == 1:
@@ -392,12 +393,34 @@ def _read_config(folder: Path, src: Source) -> dict:
     return raw
 
 
-def _refuse_remote_code(raw: dict, src: Source, trust_remote_code: bool) -> None:
-    auto_map = raw.get("auto_map")
-    if auto_map and not trust_remote_code:
-        names = ", ".join(sorted(auto_map)) if isinstance(auto_map, dict) else str(auto_map)
+def _remote_code_maps(raw: dict, folder: Path) -> list[str]:
+    """Names the config, tokenizer or processor map to custom classes (``auto_map``)."""
+    names: list[str] = []
+    sources = [raw]
+    for extra_file in ("tokenizer_config.json", *PROCESSOR_FILES):
+        p = folder / extra_file
+        if p.is_file():
+            try:
+                data = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                continue
+            if isinstance(data, dict):
+                sources.append(data)
+    for data in sources:
+        auto_map = data.get("auto_map")
+        if isinstance(auto_map, dict):
+            names.extend(k for k in auto_map if k not in names)
+        elif auto_map:
+            names.append(str(auto_map))
+    return names
+
+
+def _refuse_remote_code(raw: dict, folder: Path, src: Source, trust_remote_code: bool) -> None:
+    mapped = _remote_code_maps(raw, folder)
+    if mapped and not trust_remote_code:
+        names = ", ".join(sorted(mapped))
         raise ModelError(
-            f"Model '{src}' needs its own Python code to load (its config maps {names} to custom classes); "
+            f"Model '{src}' needs its own Python code to load (its files map {names} to custom classes); "
             "enable \"trust remote code\" for this source only if you trust its author."
         )
 
@@ -563,7 +586,7 @@ def _image_preprocessing(folder: Path, config: Any, src: Source, trust_remote_co
     try:
         from transformers import AutoImageProcessor
 
-        kw = {"trust_remote_code": True} if trust_remote_code else {}
+        kw = {"trust_remote_code": bool(trust_remote_code)}
         proc = AutoImageProcessor.from_pretrained(str(folder), local_files_only=True, **kw)
         proc_cfg = proc.to_dict()
     except Exception:  # noqa: BLE001 - fall back to the JSON the processor would have read
@@ -631,7 +654,7 @@ def _target_size(proc_cfg: dict, config: Any) -> tuple[int, int] | None:
 def _load_tokenizer(folder: Path, src: Source, trust_remote_code: bool) -> Any:
     from transformers import AutoTokenizer
 
-    kw = {"trust_remote_code": True} if trust_remote_code else {}
+    kw = {"trust_remote_code": bool(trust_remote_code)}
     try:
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True, **kw)
     except Exception as exc:  # noqa: BLE001

@@ -326,7 +326,7 @@ def test_pickled_object_in_pytorch_bin_is_refused_and_never_runs(tmp_path, fmt):
         torch.save(state, bin_path)
     else:
         with open(bin_path, "wb") as fh:
-            pickle.dump(state, fh)
+            pickle.dump(state, fh, protocol=2)
     with pytest.raises(UnsafeModelError) as err:
         load_hf_model(parse_source("hf:./evil"), tmp_path)
     assert "pytorch_model.bin" in str(err.value)
@@ -352,6 +352,17 @@ def test_remote_code_config_is_refused_without_trust(vit_project, tmp_path):
     info = describe_hf_model(parse_source("hf:./custom"), tmp_path)
     assert info.extra.get("needs_remote_code") is True
     assert not marker.exists()
+
+
+def test_custom_tokenizer_code_is_refused_without_trust(bert_project, tmp_path):
+    root, _, _ = bert_project
+    folder = tmp_path / "customtok"
+    shutil.copytree(root / "models" / "bert", folder)
+    tok_cfg = json.loads((folder / "tokenizer_config.json").read_text())
+    tok_cfg["auto_map"] = {"AutoTokenizer": ["tokenization_custom.CustomTokenizer", None]}
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok_cfg))
+    with pytest.raises(ModelError, match="AutoTokenizer.*trust remote code"):
+        load_hf_model(parse_source("hf:./customtok"), tmp_path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,6 +481,33 @@ def test_dataset_hub_id_not_cached_offline(tmp_path, offline_env):
         load_hf_dataset(parse_source("hf:org/not-cached", kind="data"), tmp_path, DataOptions(),
                         cache_dir=tmp_path / "dcache")
     assert "not in the local Hugging Face cache" in str(err.value) and "hf:org/not-cached" in str(err.value)
+
+
+def test_dataset_unreachable_hub_goes_straight_to_the_cache(tmp_path, monkeypatch):
+    import datasets.config as dconfig
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(dconfig, "HF_HUB_OFFLINE", False)
+
+    def no_network(self, *args, **kwargs):
+        raise ConnectionError("network is down")
+
+    real = datasets.load_dataset
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(dconfig.HF_HUB_OFFLINE)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", no_network)
+    monkeypatch.setattr(datasets, "load_dataset", spy)
+    with pytest.raises(SourceError, match="not in the local Hugging Face cache"):
+        load_hf_dataset(parse_source("hf:org/not-cached", kind="data"), tmp_path, DataOptions(),
+                        cache_dir=tmp_path / "dcache")
+    assert seen == [True]  # datasets ran in offline mode: no retries against an unreachable hub
+    assert dconfig.HF_HUB_OFFLINE is False  # and the switch was put back
 
 
 def test_missing_local_dataset_is_a_source_error(tmp_path):

@@ -189,12 +189,9 @@ def test_input_errors():
         M.compute(["accuracy"], p, y + 0.5)
 
 
-@pytest.mark.parametrize("dense_limit", [M._DENSE_LIMIT, 0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_weighted_metrics_equal_compute_on_repeated_rows(monkeypatch, dense_limit, seed):
-    """Integer weights == compute() on the data with each row repeated that many times; both the
-    matrix-product and the sort/reduceat summation paths."""
-    monkeypatch.setattr(M, "_DENSE_LIMIT", dense_limit)
+def test_weighted_metrics_equal_compute_on_repeated_rows(seed):
+    """Integer weights == compute() on the data with each row repeated that many times."""
     p, y, g = _random_case(seed, n=120, k=6, absent=True, groups=True)
     names = list(M.METRICS)
     rng = np.random.default_rng(seed + 100)

@@ -82,7 +82,7 @@ def test_resample_weights_are_bootstrap_counts():
 def test_bootstrap_metrics_chunked_matches_unchunked(monkeypatch):
     p, y, _ = _case(6, n=100)
     whole = S.bootstrap_metrics(NAMES, p, y, n_resamples=50, seed=9)
-    monkeypatch.setattr(S, "_CHUNK_ELEMS", 100 * 7)  # 7 resamples per chunk
+    monkeypatch.setattr(S, "_CHUNK_ELEMS", 100 * 7)  # 8 resamples per chunk (_CHUNK_MIN)
     chunked = S.bootstrap_metrics(NAMES, p, y, n_resamples=50, seed=9)
     for name in NAMES:
         assert chunked[name].low == pytest.approx(whole[name].low, abs=0.25 * (whole[name].high - whole[name].low))

@@ -1,0 +1,308 @@
+"""Batched building blocks for the image corruptions in ``engine.shift.corruptions``.
+
+Three kinds of pieces live here:
+
+* ``Rng``: a counter-based random number generator. Every random value is a hash of
+  (seed, corruption, severity, example index, element position), so an example's noise never depends
+  on which other examples share its batch, on the batch size or on the device.
+* Small 1-D linear operators (blur, zoom, pixelate, resampling, JPEG's DCT) built as dense
+  ``n × n`` matrices on the CPU in float64 and applied to a whole batch as two matrix products;
+  on a CPU that is far faster than ``conv2d`` with per-channel groups.
+* ``warp``: bilinear resampling at per-example source coordinates, for the geometric corruptions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_M64 = (1 << 64) - 1
+_GOLDEN64 = 0x9E3779B97F4A7C15
+_GOLDEN32 = 0x9E3779B9
+_NORMAL_CODES = 1 << 16  # uniforms and normals are drawn on a 16-bit grid, two per 32-bit hash
+_NORMAL_TABLES: dict[str, torch.Tensor] = {}
+
+
+def _signed(value: int, bits: int) -> int:
+    """The two's-complement reading of an unsigned constant, as torch's signed integers hold it."""
+    return value - (1 << bits) if value >= 1 << (bits - 1) else value
+
+
+def mix64(z: int) -> int:
+    """splitmix64's finaliser on a Python int: a bijective 64-bit scrambler with full avalanche."""
+    z &= _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def mix64_tensor(z: torch.Tensor) -> torch.Tensor:
+    """``mix64`` on an int64 tensor; products wrap modulo 2**64 and shifts are made logical by masks."""
+    z = z ^ ((z >> 30) & ((1 << 34) - 1))
+    z = z * _signed(0xBF58476D1CE4E5B9, 64)
+    z = z ^ ((z >> 27) & ((1 << 37) - 1))
+    z = z * _signed(0x94D049BB133111EB, 64)
+    return z ^ ((z >> 31) & ((1 << 33) - 1))
+
+
+def hash32_(x: torch.Tensor) -> torch.Tensor:
+    """In-place lowbias32 hash (C. Wellons) of an int32 tensor; products wrap modulo 2**32.
+
+    The out= and in-place forms avoid temporaries: on a CPU they make the hash several times faster.
+    """
+    tmp = torch.empty_like(x)
+    for shift, mask, factor in ((16, 0xFFFF, 0x7FEB352D), (15, 0x1FFFF, 0x846CA68B), (16, 0xFFFF, 0)):
+        torch.bitwise_right_shift(x, shift, out=tmp)
+        x.bitwise_xor_(tmp.bitwise_and_(mask))
+        if factor:
+            x.mul_(_signed(factor, 32))
+    return x
+
+
+def _fnv64(text: str) -> int:
+    """FNV-1a of a name: a stable number per corruption (Python's ``hash`` changes per process)."""
+    h = 0xCBF29CE484222325
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) & _M64
+    return h
+
+
+def _normal_table(device: torch.device) -> torch.Tensor:
+    """Standard-normal quantiles at the 2**16 cell centres, cached per device (computed once)."""
+    key = str(device)
+    if key not in _NORMAL_TABLES:
+        p = (torch.arange(_NORMAL_CODES, dtype=torch.float64) + 0.5) / _NORMAL_CODES
+        _NORMAL_TABLES[key] = torch.special.ndtri(p).to(device=device, dtype=torch.float32)
+    return _NORMAL_TABLES[key]
+
+
+class Rng:
+    """Random numbers for one (seed, corruption, severity) and a batch of examples.
+
+    Each example gets a 64-bit key from its dataset row index; element ``p`` of an example is
+    ``lowbias32((p·φ + key_lo) xor key_hi)``. Keys are only computed when a draw is made, so
+    corruptions without randomness never touch the seed.
+    """
+
+    def __init__(self, seed: int, name: str, severity: int, index: torch.Tensor):
+        self._salt = mix64(mix64(mix64(seed) ^ _fnv64(name)) ^ severity)
+        self._index = index
+        self._keys: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _example_keys(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._keys is None:
+            z = mix64_tensor(self._index * _signed(_GOLDEN64, 64) + _signed(self._salt, 64))
+            # int64 -> int32 keeps the low 32 bits (two's complement), on CPU and CUDA alike
+            self._keys = (z.to(torch.int32).unsqueeze(1), (z >> 32).to(torch.int32).unsqueeze(1))
+        return self._keys
+
+    def bits(self, count: int) -> torch.Tensor:
+        """(N, count) int32 hashes, 32 random bits each."""
+        lo, hi = self._example_keys()
+        pos = torch.arange(count, dtype=torch.int32, device=lo.device).mul_(_signed(_GOLDEN32, 32))
+        return hash32_(torch.add(pos, lo).bitwise_xor_(hi))
+
+    def codes(self, count: int) -> torch.Tensor:
+        """(N, count) int64 codes uniform on 0..65535, two per hash (the hash is the costly part)."""
+        h = self.bits((count + 1) // 2)
+        out = torch.empty(h.shape[0], 2 * h.shape[1], dtype=torch.int64, device=h.device)
+        half = h.shape[1]
+        torch.bitwise_and(h, 0xFFFF, out=out[:, :half])
+        torch.bitwise_and(torch.bitwise_right_shift(h, 16), 0xFFFF, out=out[:, half:])
+        return out[:, :count]
+
+    def uniform(self, count: int) -> torch.Tensor:
+        """(N, count) float32 uniforms in (0, 1) on a 2**-16 grid (cell centres, never 0 or 1)."""
+        return self.codes(count).to(torch.float32).add_(0.5).mul_(1.0 / _NORMAL_CODES)
+
+    def normal(self, count: int) -> torch.Tensor:
+        """(N, count) float32 standard normals by inverse CDF of 16-bit codes (|z| ≤ 4.33).
+
+        A table lookup is cheaper than Box–Muller's log/sin/cos, and 65 536 levels are far finer
+        than the 256 levels of an 8-bit image.
+        """
+        return self.normal_quantiles(self.codes(count))
+
+    @staticmethod
+    def normal_quantiles(codes: torch.Tensor) -> torch.Tensor:
+        """The standard-normal quantile of each 16-bit code, so one draw can drive coupled uses."""
+        table = _normal_table(codes.device)
+        return torch.gather(table.expand(codes.shape[0], -1), 1, codes)
+
+
+# ----------------------------------------------------------------------------------------------
+# 1-D linear operators: (n_out, n_in) float64 matrices on the CPU, moved to the device when used.
+
+
+def gaussian_taps(sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """A sampled, normalised Gaussian kernel of radius ceil(truncate·σ) (at least 1)."""
+    radius = max(1, math.ceil(truncate * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    taps = torch.exp(-0.5 * (t / max(sigma, 1e-6)) ** 2)
+    return taps / taps.sum()
+
+
+def conv_matrix(taps: torch.Tensor, n: int) -> torch.Tensor:
+    """The (n, n) matrix of correlating with centred ``taps``, edge pixels replicated outward."""
+    radius = (taps.numel() - 1) // 2
+    rows = torch.arange(n).unsqueeze(1).expand(n, taps.numel())
+    cols = (rows + torch.arange(-radius, radius + 1)).clamp(0, n - 1)
+    out = torch.zeros(n, n, dtype=torch.float64)
+    return out.index_put_((rows, cols), taps.to(torch.float64).expand(n, -1), accumulate=True)
+
+
+def interp_matrix(src: torch.Tensor, n_in: int) -> torch.Tensor:
+    """Linear-interpolation weights (..., n_out, n_in) reading positions ``src``, clamped at the edges."""
+    src = src.to(torch.float64).clamp(0, n_in - 1).unsqueeze(-1)
+    return (1 - (src - torch.arange(n_in, dtype=torch.float64)).abs()).clamp_min(0)
+
+
+def _overlap(lo: torch.Tensor, hi: torch.Tensor, n_in: int) -> torch.Tensor:
+    """Length of [lo, hi] ∩ [i, i+1] for every pixel i of an axis of n_in pixels: (len(lo), n_in)."""
+    i = torch.arange(n_in, dtype=torch.float64)
+    return (torch.minimum(hi.unsqueeze(1), i + 1) - torch.maximum(lo.unsqueeze(1), i)).clamp_min(0)
+
+
+def box_resample(n_out: int, n_in: int) -> torch.Tensor:
+    """Area-average resampling of an axis from n_in to n_out pixels (both cover the same extent).
+
+    Downsampling averages the covered pixels; upsampling spreads each pixel as a flat box, which is
+    how an image is treated as a piecewise-constant picture at a finer grid.
+    """
+    step = n_in / n_out
+    lo = torch.arange(n_out, dtype=torch.float64) * step
+    weights = _overlap(lo, lo + step, n_in)
+    return weights / weights.sum(1, keepdim=True)
+
+
+def pixelate_matrix(n: int, factor: float) -> torch.Tensor:
+    """Each pixel takes the box average of its cell, cells being 1/factor pixels wide from the edge.
+
+    Cells of fractional width keep the effect continuous in ``factor`` even on an 8-pixel axis.
+    """
+    width = 1.0 / factor
+    cell = torch.floor((torch.arange(n, dtype=torch.float64) + 0.5) / width)
+    weights = _overlap(cell * width, torch.clamp((cell + 1) * width, max=n), n)
+    return weights / weights.sum(1, keepdim=True)
+
+
+def zoom_matrices(n: int, factors: torch.Tensor) -> torch.Tensor:
+    """(K, n, n) operators magnifying an axis about its centre by each factor (bilinear)."""
+    centre = (n - 1) / 2
+    src = centre + (torch.arange(n, dtype=torch.float64) - centre) / factors.unsqueeze(1)
+    return interp_matrix(src, n)
+
+
+def fine_grid(n: int, short_side: int) -> int:
+    """The axis length at which blur parameters given for 32-px images apply unscaled.
+
+    Images with a shorter side under 32 px are blurred as their 32-px piecewise-constant enlargement
+    and area-averaged back, so a digit at 8×8 gets the same relative blur as at 32×32.
+    """
+    return max(n, round(n * 32 / short_side))
+
+
+def separable_ops(
+    terms: list[tuple[torch.Tensor, torch.Tensor]], size: tuple[int, int], device: torch.device
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Turn 1-D kernel pairs defined on the fine grid into (H, H) and (W, W) operators on the image."""
+    h, w = size
+    mh, mw = fine_grid(h, min(h, w)), fine_grid(w, min(h, w))
+    ops = []
+    for taps_h, taps_w in terms:
+        a = box_resample(h, mh) @ conv_matrix(taps_h, mh) @ box_resample(mh, h)
+        b = box_resample(w, mw) @ conv_matrix(taps_w, mw) @ box_resample(mw, w)
+        ops.append((a.to(device, torch.float32), b.to(device, torch.float32)))
+    return ops
+
+
+def apply_separable(x: torch.Tensor, ops: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Σᵢ Aᵢ · X · Bᵢᵀ over the last two axes of a batch: any low-rank linear filter as matrix products."""
+    out = None
+    for a, b in ops:
+        y = torch.matmul(a, torch.matmul(x, b.T))
+        out = y if out is None else out.add_(y)
+    return out
+
+
+def low_rank_terms(kernel: torch.Tensor, rel_tol: float = 1e-4) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Split a 2-D kernel into separable (column, row) tap pairs by SVD, dropping negligible ranks."""
+    u, s, vh = torch.linalg.svd(kernel.to(torch.float64))
+    keep = int((s > rel_tol * s[0]).sum())
+    return [(u[:, i] * s[i].sqrt(), vh[i] * s[i].sqrt()) for i in range(keep)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry
+
+
+def pixel_grid(n_images: int, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column coordinates (N, H, W) of every output pixel, pixel centres at integers."""
+    ys = torch.arange(h, dtype=torch.float32, device=device).view(1, h, 1).expand(n_images, h, w)
+    xs = torch.arange(w, dtype=torch.float32, device=device).view(1, 1, w).expand(n_images, h, w)
+    return ys, xs
+
+
+def warp(x: torch.Tensor, src_y: torch.Tensor, src_x: torch.Tensor, padding: str) -> torch.Tensor:
+    """Bilinear samples of ``x`` at per-example source pixel coordinates (N, h, w)."""
+    h, w = x.shape[-2:]
+    grid = torch.stack(((2 * src_x + 1) / w - 1, (2 * src_y + 1) / h - 1), dim=-1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# JPEG (ITU T.81 Annex K tables, IJG quality scaling, JFIF colour, 4:2:0 chroma like PIL's default)
+
+_LUMA_Q = (
+    (16, 11, 10, 16, 24, 40, 51, 61),
+    (12, 12, 14, 19, 26, 58, 60, 55),
+    (14, 13, 16, 24, 40, 57, 69, 56),
+    (14, 17, 22, 29, 51, 87, 80, 62),
+    (18, 22, 37, 56, 68, 109, 103, 77),
+    (24, 35, 55, 64, 81, 104, 113, 92),
+    (49, 64, 78, 87, 103, 121, 120, 101),
+    (72, 92, 95, 98, 112, 100, 103, 99),
+)
+_CHROMA_Q = (
+    (17, 18, 24, 47, 99, 99, 99, 99),
+    (18, 21, 26, 66, 99, 99, 99, 99),
+    (24, 26, 56, 99, 99, 99, 99, 99),
+    (47, 66, 99, 99, 99, 99, 99, 99),
+) + ((99,) * 8,) * 4
+
+
+def quant_table(quality: int, chroma: bool) -> torch.Tensor:
+    """The 8×8 quantisation table the IJG library uses for a quality setting (1–100)."""
+    base = torch.tensor(_CHROMA_Q if chroma else _LUMA_Q, dtype=torch.float64)
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return torch.floor((base * scale + 50) / 100).clamp(1, 255)
+
+
+def _dct8() -> torch.Tensor:
+    """The orthonormal 8-point DCT-II matrix, which is exactly JPEG's forward DCT."""
+    u = torch.arange(8, dtype=torch.float64).unsqueeze(1)
+    x = torch.arange(8, dtype=torch.float64).unsqueeze(0)
+    d = torch.cos((2 * x + 1) * u * math.pi / 16) * math.sqrt(2 / 8)
+    d[0] /= math.sqrt(2)
+    return d
+
+
+def jpeg_axis(n: int, subsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward (blocks, n) and inverse (n, blocks) matrices for one axis of one JPEG plane.
+
+    Forward = block DCT ∘ (2:1 average if subsampled) ∘ edge-replicating pad to whole blocks, as
+    libjpeg pads; inverse = crop ∘ (triangle "fancy" upsampling if subsampled) ∘ inverse block DCT.
+    """
+    unit = 16 if subsample else 8
+    padded = -(-n // unit) * unit
+    pad = torch.zeros(padded, n, dtype=torch.float64)
+    pad[torch.arange(padded), torch.arange(padded).clamp(max=n - 1)] = 1
+    coded = padded // 2 if subsample else padded
+    dct = torch.block_diag(*[_dct8()] * (coded // 8))
+    if subsample:
+        down = box_resample(coded, padded)
+        up = interp_matrix((torch.arange(padded, dtype=torch.float64) + 0.5) / 2 - 0.5, coded)
+        return dct @ down @ pad, (up @ dct.T)[:n]
+    return dct @ pad, dct.T[:n]

@@ -1,0 +1,139 @@
+"""Study files: valid ones parse; each kind of mistake gets one plain sentence with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import SourceError, StudyFileError
+from engine.sources import parse_source
+from engine.study import check_local_sources, load_study, parse_study_text
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = """schema_version = 1
+[study]
+name = "s"
+seeds = [0, 1]
+[[models]]
+id = "cnn"
+source = "builtin:digits-cnn"
+[data]
+source = "builtin:digits"
+[shift]
+corruptions = ["gaussian_noise"]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(StudyFileError) as info:
+        parse_study_text(text, "x.study.toml")
+    assert str(info.value).startswith("x.study.toml:")
+    return info.value.problems
+
+
+def test_demo_study_is_valid():
+    study = load_study(ROOT / "projects/digits-demo/robustness.study.toml")
+    assert study.study.kind == "shift"
+    assert len(study.models) >= 3 and len(study.study.seeds) == 3
+    assert len(study.shift.corruptions) >= 10 and study.shift.severities == [1, 2, 3, 4, 5]
+    assert study.shift.label_shift is not None
+
+
+def test_defaults_fill_in():
+    s = parse_study_text(GOOD)
+    assert s.metrics.bootstrap == 1000 and "accuracy" in s.metrics.names
+    assert s.execution.backend == "loky" and s.data.split == "test"
+
+
+def test_malformed_toml():
+    (p,) = problems("schema_version = 1\n[study\nname='x'")
+    assert "not valid TOML" in p and "line 2" in p
+
+
+def test_unknown_key_names_line_table_and_choices():
+    (p,) = problems(GOOD.replace('seeds = [0, 1]', 'seeds = [0, 1]\ncolour = "red"'))
+    assert p.startswith("line 5:") and "unknown key 'colour' in [study]" in p and "seeds" in p
+
+
+def test_wrong_type():
+    (p,) = problems(GOOD.replace("seeds = [0, 1]", 'seeds = ["a"]'))
+    assert "study.seeds[0]" in p and "integer" in p and "line 4" in p
+
+
+def test_unknown_corruption_lists_valid_ones():
+    (p,) = problems(GOOD.replace('"gaussian_noise"', '"gausian_noise"'))
+    assert "unknown corruption 'gausian_noise'" in p and "gaussian_noise" in p and "line 11" in p
+
+
+@pytest.mark.parametrize("sev", [0, 6])
+def test_severity_outside_range(sev):
+    (p,) = problems(GOOD + f"severities = [1, {sev}]\n")
+    assert f"severity {sev} is outside 1–5" in p
+
+
+def test_unknown_source_scheme():
+    (p,) = problems(GOOD.replace("builtin:digits-cnn", "ftp:somewhere"))
+    assert "Unknown model source scheme 'ftp'" in p and "builtin, file, hf, artifact" in p and "line 7" in p
+
+
+def test_missing_required_and_version():
+    ps = problems(GOOD.replace("schema_version = 1", "schema_version = 9").replace('[data]\nsource = "builtin:digits"\n', ""))
+    assert any("schema_version 9 is not supported" in p for p in ps)
+    assert any("'data' is required" in p for p in ps)
+
+
+def test_duplicate_model_ids():
+    (p,) = problems(GOOD.replace("[data]", '[[models]]\nid = "cnn"\nsource = "builtin:digits-mlp"\n[data]'))
+    assert "model id 'cnn' is used twice" in p
+
+
+def test_missing_file(tmp_path):
+    s = parse_study_text(GOOD.replace("builtin:digits-cnn", "file:models/nope.safetensors"))
+    with pytest.raises(StudyFileError) as info:
+        check_local_sources(s, tmp_path, "x.study.toml")
+    assert "models[0].source" in str(info.value) and "nope.safetensors" in str(info.value) and "does not exist" in str(info.value)
+
+
+def test_corruptions_refused_on_table_files(tmp_path):
+    (tmp_path / "t.csv").write_text("a,label\n1,0\n")
+    s = parse_study_text(GOOD.replace("builtin:digits\"", "csv:t.csv\""))
+    with pytest.raises(StudyFileError, match="image corruptions need image data"):
+        check_local_sources(s, tmp_path)
+
+
+def test_load_study_missing_and_binary(tmp_path):
+    with pytest.raises(StudyFileError, match="file not found"):
+        load_study(tmp_path / "none.study.toml")
+    bad = tmp_path / "b.study.toml"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(StudyFileError, match="not UTF-8"):
+        load_study(bad)
+
+
+@pytest.mark.parametrize(
+    "text,scheme,value,rev",
+    [
+        ("builtin:digits-cnn", "builtin", "digits-cnn", None),
+        ("hf:google/vit-base-patch16-224@main", "hf", "google/vit-base-patch16-224", "main"),
+        ("hf:./models/local@odd", "hf", "./models/local@odd", None),
+        ("file:models/x.safetensors", "file", "models/x.safetensors", None),
+        ("artifact:finetuning/rot", "artifact", "finetuning/rot", None),
+    ],
+)
+def test_source_grammar(text, scheme, value, rev):
+    src = parse_source(text)
+    assert (src.scheme, src.value, src.revision) == (scheme, value, rev)
+    assert str(src) == text
+
+
+@pytest.mark.parametrize("text", ["nocolon", "s3:bucket/x", "builtin:", "hf:org/name@"])
+def test_source_grammar_errors(text):
+    with pytest.raises(SourceError):
+        parse_source(text)
+
+
+def test_data_schemes_differ_from_model_schemes():
+    assert parse_source("csv:t.csv", kind="data").scheme == "csv"
+    with pytest.raises(SourceError, match="Unknown model source scheme 'csv'"):
+        parse_source("csv:t.csv", kind="model")

@@ -1,0 +1,27 @@
+"""The layering rule (engine: no Qt; views: no torch) and lazy heavy imports, checked for real."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_linter_contracts_hold():
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    proc = subprocess.run([exe, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Contracts: 2 kept, 0 broken" in proc.stdout
+
+
+def test_engine_api_and_cli_do_not_import_torch_or_qt():
+    code = (
+        "import sys, engine, engine.results, engine.study, engine.plan, app.cli;"
+        "bad = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'transformers') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
