@@ -13,6 +13,7 @@ import os
 import resource
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -126,7 +127,8 @@ def train_cell(cell: Cell, ctx: CellContext) -> CellResult:
     _, train = _split(dspec, ctx.root, "train")
     _, val = _split(dspec, ctx.root, "validation")
     recipe = Recipe(**spec["recipe"])
-    module, curves = train_builtin(recipe, train, val, cell.seed, ctx.device, ctx.progress, ctx.cancelled)
+    with _single_thread_on_cpu(ctx.device):
+        module, curves = train_builtin(recipe, train, val, cell.seed, ctx.device, ctx.progress, ctx.cancelled)
     info = builtin_info(spec["source"], recipe.arch, module, train)
     tmp = ctx.root / "artifacts" / "models" / f".{cell.key}.safetensors"
     save_juxta_model(module, info, recipe, tmp)
@@ -145,6 +147,20 @@ def train_cell(cell: Cell, ctx: CellContext) -> CellResult:
         artifacts=[{"kind": "model", "name": f"{cell.study}/{cell.arm}/seed{cell.seed}", "path": rel,
                     "bytes": final.stat().st_size, "sha256": digest}],
     )
+
+
+@contextmanager
+def _single_thread_on_cpu(device: str):
+    """Train with one CPU thread so a model's weights do not depend on how many workers ran."""
+    import torch
+
+    before = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # -- evaluation ----------------------------------------------------------------------------------

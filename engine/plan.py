@@ -166,7 +166,18 @@ def model_identity(m: ModelSpec, root: Path, train_key: str | None, artifacts: d
         if not path.exists():
             raise SourceError(f"Model '{m.id}': {path} does not exist.")
         return f"file:{hash_path(path)}"
-    return f"hf:{src.value}@{src.revision or 'main'}"
+    return f"hf:{src.value}@{_cached_commit(src.value, src.revision) or src.revision or 'main'}"
+
+
+def _cached_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit a hub revision resolves to in the local cache, so a moved branch re-plans cells."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = snapshot_download(repo_id, revision=revision, local_files_only=True, allow_patterns=["config.json"])
+    except Exception:  # not cached (or not reachable): the cell itself reports that clearly
+        return None
+    return Path(path).name
 
 
 def hash_path(path: Path) -> str:

@@ -101,13 +101,16 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def family_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Average severities within each corruption family (means of the per-severity values and bounds)."""
-    agg = table.groupby(["arm", "family"], sort=False).agg(
+    """Average the severities of each graded shift (corruptions, tabular, text); keep the rest as is."""
+    graded = table[table.severity.notna()]
+    agg = graded.groupby(["arm", "family"], sort=False).agg(
         value=("value", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"),
-        seed_sd=("seed_sd", "mean"), n_conditions=("condition", "count"), condition=("condition", "first"),
+        seed_sd=("seed_sd", "mean"), n_conditions=("condition", "count"),
     ).reset_index()
-    agg["condition"] = np.where(agg.n_conditions > 1, agg.family + " (mean of " + agg.n_conditions.astype(str) + ")", agg.condition)
-    return agg
+    agg["condition"] = agg.family + np.where(agg.n_conditions > 1, " (mean of " + agg.n_conditions.astype(str) + " severities)", "")
+    rest = table[table.severity.isna()]
+    clean = rest[rest.condition == "clean"]
+    return pd.concat([clean, agg, rest[rest.condition != "clean"]], ignore_index=True)
 
 
 def relative_drop(table: pd.DataFrame) -> pd.DataFrame:

@@ -95,6 +95,9 @@ def load_hf_model(
     except Exception as exc:  # noqa: BLE001 - any failure here means the config is unusable
         raise ModelError(f"Model '{src}' has a config.json that transformers cannot read ({_first_line(exc)}).") from exc
     cls = _model_class(task, raw, config, folder, src, trust_remote_code)
+    # Preprocessing first: a folder without a processor or tokenizer fails before weights are read.
+    prep = _image_preprocessing(folder, config, src, trust_remote_code) if task == IMAGE_TASK else None
+    tokenizer = _load_tokenizer(folder, src, trust_remote_code) if task == TEXT_TASK else None
 
     try:
         if weights == "safetensors":
@@ -133,11 +136,9 @@ def load_hf_model(
         input_shape=None,
         extra=extra,
     )
-    if task == IMAGE_TASK:
-        prep = _image_preprocessing(folder, config, src, trust_remote_code)
+    if prep is not None:
         info.extra["image_size"] = list(prep["size"])
         return HFImageClassifier(module, info, **prep)
-    tokenizer = _load_tokenizer(folder, src, trust_remote_code)
     max_length = _max_length(tokenizer, config)
     _ensure_pad_token(tokenizer, module, src)
     info.extra["max_length"] = max_length

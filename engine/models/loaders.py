@@ -106,7 +106,7 @@ def load_model_file(src: Source, root: Path, *, trust_remote_code: bool = False)
             raise ModelError(f"Model folder {path} has no config.json; expected a Hugging Face model folder.")
         from engine.models.hf import load_hf_model
 
-        return load_hf_model(Source("hf", str(path)), root, trust_remote_code=trust_remote_code)
+        return load_hf_model(src, root, trust_remote_code=trust_remote_code)
     if path.suffix.lower() == ".safetensors":
         return load_juxta_file(path, str(src))
     refuse_unsafe(path)

@@ -1,1 +1,1 @@
-"""Shift conditions: image corruptions, resampling shifts, tabular and text perturbations."""
+"""Distribution-shift tooling: in-memory image corruptions and related shifts."""

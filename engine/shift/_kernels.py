@@ -178,14 +178,12 @@ def box_resample(n_out: int, n_in: int) -> torch.Tensor:
 
 
 def pixelate_matrix(n: int, factor: float) -> torch.Tensor:
-    """Each pixel takes the box average of its cell, cells being 1/factor pixels wide from the edge.
-
-    Cells of fractional width keep the effect continuous in ``factor`` even on an 8-pixel axis.
-    """
-    width = 1.0 / factor
-    cell = torch.floor((torch.arange(n, dtype=torch.float64) + 0.5) / width)
-    weights = _overlap(cell * width, torch.clamp((cell + 1) * width, max=n), n)
-    return weights / weights.sum(1, keepdim=True)
+    """Box-average into int(n·factor) equal blocks, then enlarge by nearest neighbour: PIL's BOX then
+    NEAREST resize, which CIFAR-10-C uses. Whole blocks keep 32-px results identical to it."""
+    blocks = max(1, int(n * factor))
+    up = torch.zeros(n, blocks, dtype=torch.float64)
+    up[torch.arange(n), ((torch.arange(n) + 0.5) * blocks / n).long()] = 1
+    return up @ box_resample(blocks, n)
 
 
 def zoom_matrices(n: int, factors: torch.Tensor) -> torch.Tensor:
@@ -195,27 +193,30 @@ def zoom_matrices(n: int, factors: torch.Tensor) -> torch.Tensor:
     return interp_matrix(src, n)
 
 
-def fine_grid(n: int, short_side: int) -> int:
-    """The axis length at which blur parameters given for 32-px images apply unscaled.
+def fine_factor(short_side: int) -> int:
+    """How many times finer than the image blur kernels are laid out: enough for a 32-px short side.
 
-    Images with a shorter side under 32 px are blurred as their 32-px piecewise-constant enlargement
-    and area-averaged back, so a digit at 8×8 gets the same relative blur as at 32×32.
+    Blur parameters are given for 32-px images. A smaller image is blurred as its piecewise-constant
+    enlargement by this whole factor and area-averaged back, so an 8×8 digit gets the same relative
+    blur as a 32×32 image, even where the scaled kernel would be narrower than a pixel.
     """
-    return max(n, round(n * 32 / short_side))
+    return max(1, math.ceil(32 / short_side))
 
 
 def separable_ops(
     terms: list[tuple[torch.Tensor, torch.Tensor]], size: tuple[int, int], device: torch.device
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Turn 1-D kernel pairs defined on the fine grid into (H, H) and (W, W) operators on the image."""
-    h, w = size
-    mh, mw = fine_grid(h, min(h, w)), fine_grid(w, min(h, w))
-    ops = []
-    for taps_h, taps_w in terms:
-        a = box_resample(h, mh) @ conv_matrix(taps_h, mh) @ box_resample(mh, h)
-        b = box_resample(w, mw) @ conv_matrix(taps_w, mw) @ box_resample(mw, w)
-        ops.append((a.to(device, torch.float32), b.to(device, torch.float32)))
-    return ops
+    """Turn 1-D kernel pairs laid out on the fine grid into (H, H) and (W, W) operators on the image."""
+    k = fine_factor(min(size))
+
+    def on_image(taps: torch.Tensor, n: int) -> torch.Tensor:
+        op = conv_matrix(taps, n * k)
+        return op if k == 1 else box_resample(n, n * k) @ op @ box_resample(n * k, n)
+
+    return [
+        (on_image(th, size[0]).to(device, torch.float32), on_image(tw, size[1]).to(device, torch.float32))
+        for th, tw in terms
+    ]
 
 
 def apply_separable(x: torch.Tensor, ops: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:

@@ -7,7 +7,6 @@ or must fail with a plain "not in the local cache" sentence.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
 from pathlib import Path

@@ -1,0 +1,109 @@
+"""Time Juxta's batched corruptions against the ``imagecorruptions`` package on the CPU.
+
+    python bench/bench_corruptions.py [--n 256] [--severity 3] [--repeats 3]
+
+Both sides corrupt the same N random-but-fixed 32×32×3 uint8 images: ``imagecorruptions`` one image at
+a time in its own format (HWC uint8, its public ``corrupt`` function), Juxta in one call per batch on an
+(N, 3, 32, 32) float tensor. Format conversion is outside both timings. Each time is the best of
+``--repeats`` runs after a warm-up. Only corruption types both implement are timed.
+
+``imagecorruptions`` 1.1.2 predates NumPy 2, scikit-image 0.19+ and setuptools 81; the shims below
+restore the three names it imports or calls (``pkg_resources.resource_filename``, ``np.float_`` and
+``skimage.filters.gaussian(multichannel=...)``) without changing what it computes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.shift.corruptions import CORRUPTIONS, corrupt  # noqa: E402
+
+TARGET = 20.0
+
+
+def _load_baseline():
+    """Import imagecorruptions with compatibility shims for current NumPy/scikit-image/setuptools."""
+    if "pkg_resources" not in sys.modules:
+        stub = types.ModuleType("pkg_resources")
+        stub.resource_filename = lambda package, name: os.path.join(
+            os.path.dirname(sys.modules[package].__file__), name
+        )
+        sys.modules["pkg_resources"] = stub
+    if not hasattr(np, "float_"):
+        np.float_ = np.float64
+    import skimage.filters
+
+    gaussian = skimage.filters.gaussian
+
+    def gaussian_compat(image, *args, multichannel=None, **kwargs):
+        if multichannel:
+            kwargs.setdefault("channel_axis", -1)
+        return gaussian(image, *args, **kwargs)
+
+    skimage.filters.gaussian = gaussian_compat
+    import imagecorruptions
+    import imagecorruptions.corruptions as module
+
+    module.gaussian = gaussian_compat
+    return imagecorruptions
+
+
+def _best(fn, repeats: int) -> float:
+    fn()  # warm-up: first-call allocations, lazily built tables, imports
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=256, help="number of 32×32×3 images (default 256)")
+    parser.add_argument("--severity", type=int, default=3, help="severity 1–5 (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side; best is kept")
+    args = parser.parse_args(argv)
+
+    baseline = _load_baseline()
+    names = [n for n in CORRUPTIONS if n in baseline.get_corruption_names("all")]
+    images = np.random.default_rng(0).integers(0, 256, size=(args.n, 32, 32, 3), dtype=np.uint8)
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).contiguous()
+    index = torch.arange(args.n)
+
+    print(f"{args.n} images 32×32×3, severity {args.severity}, torch threads {torch.get_num_threads()}")
+    print(f"{'corruption':<20}{'baseline s':>12}{'ours s':>10}{'speedup':>10}")
+    ratios = []
+    for name in names:
+        np.random.seed(0)
+
+        def run_baseline(name=name):
+            for image in images:
+                baseline.corrupt(image, severity=args.severity, corruption_name=name)
+
+        def run_ours(name=name):
+            corrupt(batch, name, args.severity, 0, index)
+
+        t_base = _best(run_baseline, args.repeats)
+        t_ours = _best(run_ours, args.repeats)
+        ratios.append(t_base / t_ours)
+        print(f"{name:<20}{t_base:>12.4f}{t_ours:>10.4f}{ratios[-1]:>9.1f}x", flush=True)
+
+    geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    print(f"corruptions: geomean speedup {geomean:.1f}x (min {min(ratios):.1f}x, target >= {TARGET:g}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

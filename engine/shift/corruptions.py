@@ -1,0 +1,367 @@
+"""CIFAR-10-C-style image corruptions, computed in memory on whole batches.
+
+``corrupt(images, name, severity, seed, index)`` applies one of the registered corruptions to a float
+batch (N, C, H, W) in [0, 1] on the batch's own device. Randomness comes from a counter-based hash of
+(seed, corruption, severity, example index, element position), so an example is corrupted the same
+way whatever batch it arrives in; corruptions without randomness ignore the seed.
+
+Parameters follow the CIFAR-10-C code of Hendrycks & Dietterich where it gives them and are stated
+for 32×32 images: pixel-sized parameters are scaled by (shorter image side / 32). These are "-C-style"
+corruptions and their numbers are never comparable with published CIFAR-10-C or mCE results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from engine.shift._kernels import (
+    Rng,
+    apply_separable,
+    conv_matrix,
+    fine_factor,
+    gaussian_taps,
+    interp_matrix,
+    jpeg_axis,
+    low_rank_terms,
+    pixel_grid,
+    pixelate_matrix,
+    quant_table,
+    separable_ops,
+    warp,
+    zoom_matrices,
+)
+
+Fn = Callable[[torch.Tensor, object, Rng], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """One corruption type: what it does in words, its severity parameter and the function."""
+
+    name: str
+    description: str
+    parameter: str
+    values: tuple
+    fn: Fn
+
+
+def _scale(x: torch.Tensor) -> float:
+    """Pixel-sized parameters are given for 32-px images; this maps them to this batch's size."""
+    return min(x.shape[-2:]) / 32
+
+
+def _fine_scale(x: torch.Tensor) -> float:
+    """The factor for blur parameters laid out on the fine grid of ``_kernels.fine_factor``."""
+    return _scale(x) * fine_factor(min(x.shape[-2:]))
+
+
+def _per_example(x: torch.Tensor) -> int:
+    return x[0].numel()
+
+
+# ---------------------------------------------------------------------------------------- noise
+
+
+def _gaussian_noise(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
+    return torch.add(x, rng.normal(_per_example(x)).view_as(x), alpha=sigma)
+
+
+def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
+    """x ← Poisson(x·λ)/λ, sampled by inverting the Poisson CDF at one 16-bit uniform per value.
+
+    Means below 10 are inverted exactly; above, the Cornish–Fisher normal quantile (with the skew
+    term) is within rounding of the exact inverse, and costs a few element-wise operations.
+    """
+    mean = (x * lam).view(x.shape[0], -1)
+    codes = rng.codes(mean.shape[1])
+    z = Rng.normal_quantiles(codes)
+    counts = (mean + mean.sqrt() * z + (z * z - 1) / 6).round_().clamp_min_(0)
+    small = mean < 10
+    if bool(small.any()):
+        m = mean[small]
+        u = (codes[small].to(torch.float32) + 0.5) / 65536
+        p = torch.exp(-m)
+        cdf = p.clone()
+        k = torch.zeros_like(m)
+        for j in range(1, 31):  # P(count > 30 | mean < 10) is below the 2**-16 grid of u
+            k += u > cdf
+            p = p * m / j
+            cdf += p
+        counts[small] = k
+    return (counts / lam).view_as(x)
+
+
+def _impulse_noise(x: torch.Tensor, amount: float, rng: Rng) -> torch.Tensor:
+    """Each value independently becomes 0 with probability amount/2 or 1 with amount/2."""
+    u = rng.uniform(_per_example(x)).view_as(x)
+    return x.masked_fill(u < amount / 2, 0.0).masked_fill_((u >= amount / 2) & (u < amount), 1.0)
+
+
+def _speckle_noise(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
+    return rng.normal(_per_example(x)).view_as(x).mul_(sigma).add_(1).mul_(x)
+
+
+# ----------------------------------------------------------------------------------------- blur
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
+    taps = gaussian_taps(sigma * _fine_scale(x))
+    return apply_separable(x, separable_ops([(taps, taps)], x.shape[-2:], x.device))
+
+
+def _defocus_blur(x: torch.Tensor, value: tuple[float, float], rng: Rng) -> torch.Tensor:
+    """A flat disk (pixels whose centre lies within the radius) softened by a small Gaussian, as in
+    CIFAR-10-C; the 2-D kernel is applied as a few separable terms from its SVD."""
+    radius, alias = (v * _fine_scale(x) for v in value)
+    reach = math.floor(radius)
+    t = torch.arange(-reach, reach + 1, dtype=torch.float64)
+    disk = (t.unsqueeze(1) ** 2 + t.unsqueeze(0) ** 2 <= radius**2).to(torch.float64)
+    soft = gaussian_taps(alias, truncate=3.0)
+    kernel = torch.nn.functional.conv2d(
+        disk[None, None], torch.outer(soft, soft)[None, None], padding=soft.numel() - 1
+    )[0, 0]
+    terms = low_rank_terms(kernel / kernel.sum())
+    return apply_separable(x, separable_ops(terms, x.shape[-2:], x.device))
+
+
+def _motion_blur(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
+    """A one-sided Gaussian streak of std σ along a random angle in ±45°, like ImageMagick's
+    motion blur that CIFAR-10-C calls; taps are ≤ 1 px apart and read with bilinear interpolation."""
+    s = _scale(x)
+    step = min(1.0, s)
+    dist = torch.arange(math.floor(3 * sigma * s / step) + 1, dtype=torch.float64) * step
+    weights = torch.exp(-0.5 * (dist / (sigma * s)) ** 2)
+    weights = (weights / weights.sum()).tolist()
+    angle = ((rng.uniform(1) - 0.5) * (math.pi / 2)).view(-1, 1, 1)
+    dy, dx = torch.sin(angle), torch.cos(angle)
+    ys, xs = pixel_grid(x.shape[0], *x.shape[-2:], device=x.device)
+    out = x * weights[0]
+    for d, wt in zip(dist.tolist()[1:], weights[1:]):
+        out.add_(warp(x, ys - d * dy, xs - d * dx, "border"), alpha=wt)
+    return out
+
+
+def _zoom_blur(x: torch.Tensor, max_zoom: float, rng: Rng) -> torch.Tensor:
+    """The mean of the image magnified about its centre by 1, 1.01, …, max_zoom, plus the image
+    itself once more (CIFAR-10-C's average); each zoom is two matrix products."""
+    factors = torch.linspace(1.01, max_zoom, round((max_zoom - 1) / 0.01), dtype=torch.float64)
+    zh = zoom_matrices(x.shape[-2], factors).to(x.device, torch.float32)
+    zw = zoom_matrices(x.shape[-1], factors).to(x.device, torch.float32)
+    out = x * 2
+    for a, b in zip(zh, zw):
+        out.add_(torch.matmul(a, torch.matmul(x, b.T)))
+    return out.div_(factors.numel() + 2)
+
+
+# -------------------------------------------------------------------------------------- digital
+
+
+def _contrast(x: torch.Tensor, factor: float, rng: Rng) -> torch.Tensor:
+    """(x − mean)·c + mean with the mean of each image and channel, as CIFAR-10-C computes it."""
+    mean = x.mean((2, 3), keepdim=True)
+    return (x - mean).mul_(factor).add_(mean)
+
+
+def _brightness(x: torch.Tensor, delta: float, rng: Rng) -> torch.Tensor:
+    """V ← min(V + δ, 1) in HSV. Hue and saturation fixed mean every channel scales by V'/V, so no
+    colour-space round trip is needed; a black pixel (V = 0) becomes grey V'."""
+    if x.shape[1] == 1:
+        return x + delta
+    value = x.amax(1, keepdim=True)
+    brighter = (value + delta).clamp_(max=1.0)
+    scaled = x * (brighter / value.clamp_min(1e-12))
+    return torch.where(value > 0, scaled, brighter)
+
+
+def _pixelate(x: torch.Tensor, factor: float, rng: Rng) -> torch.Tensor:
+    ph = pixelate_matrix(x.shape[-2], factor).to(x.device, torch.float32)
+    pw = pixelate_matrix(x.shape[-1], factor).to(x.device, torch.float32)
+    return apply_separable(x, [(ph, pw)])
+
+
+def _jpeg_planes(planes: torch.Tensor, quality: int, chroma: bool) -> torch.Tensor:
+    """Block DCT, quantise with the IJG table for this quality, dequantise, inverse DCT."""
+    fh, ih = (m.to(planes.device, torch.float32) for m in jpeg_axis(planes.shape[-2], chroma))
+    fw, iw = (m.to(planes.device, torch.float32) for m in jpeg_axis(planes.shape[-1], chroma))
+    coef = torch.matmul(fh, torch.matmul(planes, fw.T))
+    q = quant_table(quality, chroma).repeat(coef.shape[-2] // 8, coef.shape[-1] // 8)
+    q = q.to(planes.device, torch.float32)
+    coef = coef.div_(q).round_().mul_(q)
+    return torch.matmul(ih, torch.matmul(coef, iw.T))
+
+
+def _jpeg_compression(x: torch.Tensor, quality: int, rng: Rng) -> torch.Tensor:
+    """A JPEG encode/decode in floats: JFIF YCbCr, 4:2:0 chroma, 8×8 DCT quantisation. Sample
+    values are not rounded to 8 bits, so only the quantisation of DCT coefficients loses detail."""
+    v = x * 255
+    if x.shape[1] == 1:
+        return (_jpeg_planes(v - 128, quality, chroma=False) + 128) / 255
+    r, g, b = v.unbind(1)
+    luma = 0.299 * r + 0.587 * g + 0.114 * b - 128
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    y = _jpeg_planes(luma.unsqueeze(1), quality, chroma=False)[:, 0] + 128
+    cb, cr = _jpeg_planes(torch.stack((cb, cr), 1), quality, chroma=True).unbind(1)
+    rgb = (y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb)
+    return torch.stack(rgb, 1) / 255
+
+
+# ---------------------------------------------------------------------------- geometry, weather
+
+
+def _elastic_transform(x: torch.Tensor, value: tuple[float, float], rng: Rng) -> torch.Tensor:
+    """Moves every pixel along a smooth random field: white noise blurred with a unit-energy
+    Gaussian of std σ, so the displacement has RMS α pixels (both scaled to the image size)."""
+    alpha, sigma = (v * _scale(x) for v in value)
+    n, _, h, w = x.shape
+    taps = gaussian_taps(sigma, truncate=3.0)
+    taps = taps / taps.norm()
+    ah = conv_matrix(taps, h).to(x.device, torch.float32)
+    aw = conv_matrix(taps, w).to(x.device, torch.float32)
+    field = torch.matmul(ah, torch.matmul(rng.normal(2 * h * w).view(n, 2, h, w), aw.T)) * alpha
+    ys, xs = pixel_grid(n, h, w, device=x.device)
+    return warp(x, ys + field[:, 0], xs + field[:, 1], "reflection")
+
+
+def _fog(x: torch.Tensor, value: tuple[float, float], rng: Rng) -> torch.Tensor:
+    """x ← (x + t·plasma)·max/(max + t) as in CIFAR-10-C. The plasma is fractal value noise: random
+    grids of 3, 5, 9, … points, bilinearly enlarged, each octave 1/decay² as strong as the coarser
+    one (the amplitude ratio of CIFAR-10-C's diamond-square), rescaled to [0, 1] per image."""
+    thickness, decay = value
+    n, _, h, w = x.shape
+    sizes = [2**o + 1 for o in range(1, max(1, math.ceil(math.log2(max(h, w) - 1))) + 1)]
+    draws = rng.uniform(sum(g * g for g in sizes)).mul_(2).sub_(1)
+    pattern = torch.zeros(n, h, w, device=x.device)
+    start = 0
+    for octave, g in enumerate(sizes):
+        grid = draws[:, start : start + g * g].reshape(n, g, g)
+        start += g * g
+        uh = interp_matrix(torch.arange(h) * (g - 1) / (h - 1), g).to(x.device, torch.float32)
+        uw = interp_matrix(torch.arange(w) * (g - 1) / (w - 1), g).to(x.device, torch.float32)
+        pattern.add_(torch.matmul(uh, torch.matmul(grid, uw.T)), alpha=decay ** (-2 * octave))
+    low = pattern.amin((1, 2), keepdim=True)
+    pattern = (pattern - low) / (pattern.amax((1, 2), keepdim=True) - low).clamp_min(1e-12)
+    top = x.amax((1, 2, 3), keepdim=True)
+    return (x + thickness * pattern.unsqueeze(1)) * (top / (top + thickness))
+
+
+def _rotate(x: torch.Tensor, degrees: float, rng: Rng) -> torch.Tensor:
+    """Rotation about the centre, clockwise or anticlockwise at random; edge pixels fill the corners."""
+    n, _, h, w = x.shape
+    sign = torch.where(rng.uniform(1) < 0.5, -1.0, 1.0).view(-1, 1, 1)
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees)) * sign
+    ys, xs = pixel_grid(n, h, w, device=x.device)
+    dy, dx = ys - (h - 1) / 2, xs - (w - 1) / 2
+    return warp(x, (h - 1) / 2 - sin * dx + cos * dy, (w - 1) / 2 + cos * dx + sin * dy, "border")
+
+
+def _translate(x: torch.Tensor, fraction: float, rng: Rng) -> torch.Tensor:
+    """A shift by ``fraction`` of the image size in a uniformly random direction (sub-pixel)."""
+    n, _, h, w = x.shape
+    heading = (rng.uniform(1) * (2 * math.pi)).view(-1, 1, 1)
+    ys, xs = pixel_grid(n, h, w, device=x.device)
+    return warp(x, ys - fraction * h * torch.sin(heading), xs - fraction * w * torch.cos(heading), "border")
+
+
+def _occlusion(x: torch.Tensor, fraction: float, rng: Rng) -> torch.Tensor:
+    """A mid-grey square of side ``fraction`` × the shorter side, placed uniformly inside the image;
+    edge pixels it covers partly are blended by the covered area."""
+    n, _, h, w = x.shape
+    side = fraction * min(h, w)
+    corner = rng.uniform(2) * torch.tensor([h - side, w - side], device=x.device)
+
+    def coverage(start: torch.Tensor, length: int) -> torch.Tensor:
+        i = torch.arange(length, dtype=torch.float32, device=x.device)
+        return (torch.minimum(i + 1, start + side) - torch.maximum(i, start)).clamp_(0, 1)
+
+    mask = coverage(corner[:, :1], h).view(n, 1, h, 1) * coverage(corner[:, 1:], w).view(n, 1, 1, w)
+    return x + (0.5 - x) * mask
+
+
+def _invert(x: torch.Tensor, blend: float, rng: Rng) -> torch.Tensor:
+    """(1 − b)·x + b·(1 − x): at b = 1 the photographic negative."""
+    return torch.add(x, 1 - 2 * x, alpha=blend)
+
+
+_PX = "px at 32 px, scaled to the image size"
+CORRUPTIONS: dict[str, Corruption] = {
+    c.name: c
+    for c in (
+        Corruption("gaussian_noise", "Adds fine random grain to every pixel, like a photo taken in poor light.",
+                   "σ (noise std, image in [0,1])", (0.04, 0.06, 0.08, 0.09, 0.10), _gaussian_noise),
+        Corruption("shot_noise", "Adds grain that grows with brightness, like a camera sensor catching too little light.",
+                   "λ (x ← Poisson(x·λ)/λ)", (500, 250, 100, 75, 50), _shot_noise),
+        Corruption("impulse_noise", "Turns a random few pixel values pure black or pure white, like dead sensor pixels.",
+                   "fraction of values replaced (half 0, half 1)", (0.01, 0.02, 0.03, 0.05, 0.07), _impulse_noise),
+        Corruption("speckle_noise", "Multiplies every pixel by a random factor, so bright areas get grainier than dark ones.",
+                   "σ (x ← x + x·N(0, σ))", (0.06, 0.10, 0.12, 0.16, 0.20), _speckle_noise),
+        Corruption("gaussian_blur", "Softens the whole image evenly, as if seen through frosted glass.",
+                   f"σ (blur std, {_PX})", (0.4, 0.6, 0.7, 0.8, 1.0), _gaussian_blur),
+        Corruption("defocus_blur", "Blurs the image through a round lens opening, like a camera focused at the wrong distance.",
+                   f"(disk radius, anti-alias σ), {_PX}", ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)),
+                   _defocus_blur),
+        Corruption("motion_blur", "Smears the image in one random direction, as if the camera moved during the shot.",
+                   f"σ (streak length std, {_PX})", (1.0, 1.5, 2.0, 2.5, 3.0), _motion_blur),
+        Corruption("zoom_blur", "Smears the image outward from its centre, as if the lens zoomed during the shot.",
+                   "largest zoom factor (zooms from 1 in steps of 0.01 are averaged)", (1.05, 1.10, 1.15, 1.20, 1.25),
+                   _zoom_blur),
+        Corruption("contrast", "Pulls every pixel toward the image's average colour, so it looks flat and washed out.",
+                   "factor c (x ← (x − mean)·c + mean)", (0.75, 0.5, 0.4, 0.3, 0.15), _contrast),
+        Corruption("brightness", "Makes the image brighter, like an over-exposed photo.",
+                   "δ added to V in HSV (to the value itself for grey images)", (0.05, 0.10, 0.15, 0.20, 0.30),
+                   _brightness),
+        Corruption("pixelate", "Rebuilds the image from coarser square blocks, as if stored small and enlarged.",
+                   "resolution factor (blocks are 1/factor pixels wide)", (0.95, 0.9, 0.85, 0.75, 0.65), _pixelate),
+        Corruption("jpeg_compression", "Saves the image as a low-quality JPEG, adding blocky compression artefacts.",
+                   "JPEG quality (IJG scale)", (80, 65, 58, 50, 40), _jpeg_compression),
+        Corruption("elastic_transform", "Bends the picture with small random local stretches, like a view through rippled glass.",
+                   f"(α displacement RMS, σ field smoothness), {_PX}",
+                   ((0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.25, 1.75), (1.5, 1.5)), _elastic_transform),
+        Corruption("fog", "Lays a patchy veil of haze over the image and lowers its contrast.",
+                   "(t thickness, roughness decay)", ((0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)), _fog),
+        Corruption("rotate", "Turns the image by a fixed angle, clockwise or anticlockwise at random.",
+                   "angle in degrees", (5, 10, 15, 25, 35), _rotate),
+        Corruption("translate", "Shifts the image in a random direction, repeating its edge pixels into the gap.",
+                   "shift as a fraction of the image size", (0.05, 0.10, 0.15, 0.20, 0.25), _translate),
+        Corruption("occlusion", "Covers a randomly placed square of the image with flat grey.",
+                   "square side as a fraction of the shorter image side", (0.1, 0.2, 0.3, 0.4, 0.5), _occlusion),
+        Corruption("invert", "Blends the image toward its photographic negative; at full strength black becomes white.",
+                   "blend b toward 1 − x", (0.2, 0.4, 0.6, 0.8, 1.0), _invert),
+    )
+}
+
+
+def _check_batch(images: torch.Tensor, index: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point():
+        raise ValueError("Images must be a float tensor shaped (N, C, H, W) with values in [0, 1].")
+    n, c, h, w = images.shape
+    if c not in (1, 3) or min(h, w) < 8:
+        raise ValueError(f"Images must have 1 or 3 channels and sides of at least 8 pixels, got {c}×{h}×{w}.")
+    if not isinstance(index, torch.Tensor) or index.shape != (n,) or index.is_floating_point() or index.dtype == torch.bool:
+        raise ValueError(f"The index must be an integer tensor with one dataset row number per image ({n}).")
+
+
+def corrupt(images: torch.Tensor, name: str, severity: int, seed: int, index: torch.Tensor) -> torch.Tensor:
+    """Corrupt a batch; each example depends only on its pixels, name, severity, seed and index.
+
+    ``images`` is float (N, C, H, W) in [0, 1] with C = 1 or 3 on any device; ``index`` holds each
+    example's row in the full dataset. Returns a new float32 tensor of the same shape and device,
+    clamped to [0, 1].
+    """
+    spec = CORRUPTIONS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"Unknown corruption {name!r}. Valid names: {', '.join(CORRUPTIONS)}.")
+    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
+        raise ValueError(f"Severity for corruption {name!r} must be a whole number from 1 to 5, not {severity!r}.")
+    if isinstance(seed, bool) or int(seed) != seed:
+        raise ValueError(f"The seed for corruption {name!r} must be a whole number, not {seed!r}.")
+    _check_batch(images, index)
+    x = images.to(torch.float32)
+    if x.shape[0] == 0:
+        return x.clone()
+    rng = Rng(int(seed), name, severity, index.to(device=x.device, dtype=torch.int64))
+    return spec.fn(x, spec.values[severity - 1], rng).clamp_(0, 1)

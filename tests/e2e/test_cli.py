@@ -1,0 +1,99 @@
+"""The `juxta` command line end to end, including a reduced copy of the shipped demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from app.cli import EXIT_FAILED_CELLS, EXIT_OK, EXIT_USER, main
+from tests.conftest import write_study
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def juxta(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT,
+                          timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def reduced_demo(tmp_path_factory) -> Path:
+    """The demo study with one seed, two severities, fewer corruptions and shorter training."""
+    root = tmp_path_factory.mktemp("demo")
+    doc = tomlkit.parse((ROOT / "projects/digits-demo/robustness.study.toml").read_text())
+    doc["study"]["seeds"] = [0]
+    doc["shift"]["corruptions"] = doc["shift"]["corruptions"][:4]
+    doc["shift"]["severities"] = [1, 5]
+    doc["metrics"]["bootstrap"] = 200
+    for m in doc["models"]:
+        m["train"] = {"epochs": 2}
+    (root / "robustness.study.toml").write_text(tomlkit.dumps(doc))
+    return root
+
+
+def test_reduced_demo_runs_resumes_and_reports(reduced_demo):
+    first = juxta("run", str(reduced_demo))
+    assert first.returncode == EXIT_OK, first.stdout + first.stderr
+    assert "cells computed" in first.stdout
+    again = juxta("run", str(reduced_demo))
+    assert again.returncode == EXIT_OK and "up to date" in again.stdout
+    res = juxta("results", str(reduced_demo), "robustness")
+    assert res.returncode == EXIT_OK, res.stderr
+    for token in ("clean", "gaussian_noise", "dirichlet/0.3", "mlp", "cnn", "vit", "95% CI", "effective robustness"):
+        assert token in res.stdout, token
+    full = juxta("results", str(reduced_demo), "robustness", "--full", "--metric", "ece")
+    assert "gaussian_noise/5" in full.stdout
+    cmp = juxta("results", str(reduced_demo), "robustness", "--compare", "cnn", "mlp")
+    assert "McNemar" in cmp.stdout and ("within noise" in cmp.stdout or "beyond noise" in cmp.stdout)
+    status = juxta("status", str(reduced_demo))
+    assert "robustness" in status.stdout and status.returncode == EXIT_OK
+
+
+def test_export_writes_csv_and_parquet(reduced_demo):
+    import duckdb
+
+    juxta("run", str(reduced_demo))
+    for fmt in ("csv", "parquet"):
+        out = juxta("export", str(reduced_demo), "--format", fmt, "--study", "robustness")
+        assert out.returncode == EXIT_OK, out.stderr
+        path = reduced_demo / "exports" / f"predictions.{fmt}"
+        n = duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
+        assert n > 0
+    outside = juxta("export", str(reduced_demo), "--out", "/tmp/elsewhere-juxta")
+    assert outside.returncode == EXIT_USER and "outside the project" in outside.stderr
+
+
+def test_validate_reports_errors_without_traceback(tmp_path):
+    bad = tmp_path / "bad.study.toml"
+    bad.write_text('schema_version = 1\n[study]\nname = "bad"\n[[models]]\nid = "m"\nsource = "ftp:x"\n[data]\nsource = "builtin:digits"\n')
+    out = juxta("validate", str(bad))
+    assert out.returncode == EXIT_USER
+    assert "Unknown model source scheme 'ftp'" in out.stderr and "Traceback" not in out.stderr
+    ok = write_study(tmp_path, name="good")
+    out = juxta("validate", str(ok))
+    assert out.returncode == EXIT_OK and "valid" in out.stdout
+
+
+def test_malformed_toml_and_missing_project(tmp_path, capsys):
+    (tmp_path / "m.study.toml").write_text("schema_version = 1\n[study\n")
+    assert main(["validate", str(tmp_path / "m.study.toml")]) == EXIT_USER
+    assert "not valid TOML" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "nowhere")]) == EXIT_USER
+    assert main(["results", str(tmp_path), "ghost"]) == EXIT_USER
+
+
+def test_failed_cells_give_exit_code_1(project_dir, capsys):
+    (project_dir / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    write_study(project_dir)
+    text = (project_dir / "mini.study.toml").read_text().replace(
+        "[data]", '[[models]]\nid = "pickled"\nsource = "file:model.pkl"\n[data]')
+    (project_dir / "mini.study.toml").write_text(text)
+    assert main(["run", str(project_dir), "--quiet"]) == EXIT_FAILED_CELLS
+    out = capsys.readouterr().out
+    assert "failed" in out and "pickle" in out
