@@ -132,7 +132,7 @@ def _run_with_progress(project, name: str, control, args):
 
         def on_event(e) -> None:
             if e.kind == "planned":
-                progress.update(task, total=max(e.total, 1), note=f"{e.skipped} already done" if e.skipped else "")
+                progress.update(task, total=e.total, visible=e.total > 0, note=f"{e.skipped} already done" if e.skipped else "")
             elif e.kind == "cell_started" and e.cell is not None:
                 progress.update(task, note=escape(f"{e.cell.label()} on {e.device}"))
             elif e.kind == "cell_progress" and e.cell is not None:
@@ -142,8 +142,7 @@ def _run_with_progress(project, name: str, control, args):
                 if e.status == "failed" and e.cell is not None:
                     progress.console.print(f"[red]failed[/] {escape(e.cell.label())}: {escape(str(e.error))}")
             elif e.kind == "finished":
-                progress.update(task, completed=progress.tasks[0].total if e.status != "cancelled" else e.done + e.failed,
-                                eta="0:00", note=e.status)
+                progress.update(task, completed=e.done + e.failed, eta="0:00", note=e.status)
 
         return project.run(name, on_event=on_event, control=control, backend=args.backend, workers=args.workers)
 

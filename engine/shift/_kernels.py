@@ -21,7 +21,6 @@ import torch.nn.functional as F
 _M64 = (1 << 64) - 1
 _GOLDEN64 = 0x9E3779B97F4A7C15
 _GOLDEN32 = 0x9E3779B9
-_NORMAL_CODES = 1 << 16  # uniforms and normals are drawn on a 16-bit grid, two per 32-bit hash
 _NORMAL_TABLES: dict[str, torch.Tensor] = {}
 
 
@@ -73,7 +72,7 @@ def _normal_table(device: torch.device) -> torch.Tensor:
     """Standard-normal quantiles at the 2**16 cell centres, cached per device (computed once)."""
     key = str(device)
     if key not in _NORMAL_TABLES:
-        p = (torch.arange(_NORMAL_CODES, dtype=torch.float64) + 0.5) / _NORMAL_CODES
+        p = (torch.arange(1 << 16, dtype=torch.float64) + 0.5) / (1 << 16)
         _NORMAL_TABLES[key] = torch.special.ndtri(p).to(device=device, dtype=torch.float32)
     return _NORMAL_TABLES[key]
 
@@ -105,17 +104,15 @@ class Rng:
         return hash32_(torch.add(pos, lo).bitwise_xor_(hi))
 
     def codes(self, count: int) -> torch.Tensor:
-        """(N, count) int64 codes uniform on 0..65535, two per hash (the hash is the costly part)."""
-        h = self.bits((count + 1) // 2)
-        out = torch.empty(h.shape[0], 2 * h.shape[1], dtype=torch.int64, device=h.device)
-        half = h.shape[1]
-        torch.bitwise_and(h, 0xFFFF, out=out[:, :half])
-        torch.bitwise_and(torch.bitwise_right_shift(h, 16), 0xFFFF, out=out[:, half:])
-        return out[:, :count]
+        """(N, count) int32 codes uniform on 0..65535, two per hash (the hash is the costly part).
+
+        Each 32-bit hash is read as two int16 halves (a free view) and offset to be non-negative.
+        """
+        return self._halves(count).to(torch.int32).add_(32768)
 
     def uniform(self, count: int) -> torch.Tensor:
-        """(N, count) float32 uniforms in (0, 1) on a 2**-16 grid (cell centres, never 0 or 1)."""
-        return self.codes(count).to(torch.float32).add_(0.5).mul_(1.0 / _NORMAL_CODES)
+        """(N, count) float32 uniforms in (0, 1) at the centres of a 2**-16 grid (never 0 or 1)."""
+        return self._halves(count).to(torch.float32).add_(32768.5).mul_(1.0 / 65536)
 
     def normal(self, count: int) -> torch.Tensor:
         """(N, count) float32 standard normals by inverse CDF of 16-bit codes (|z| ≤ 4.33).
@@ -129,7 +126,11 @@ class Rng:
     def normal_quantiles(codes: torch.Tensor) -> torch.Tensor:
         """The standard-normal quantile of each 16-bit code, so one draw can drive coupled uses."""
         table = _normal_table(codes.device)
-        return torch.gather(table.expand(codes.shape[0], -1), 1, codes)
+        return table.index_select(0, codes.reshape(-1)).view(codes.shape)
+
+    def _halves(self, count: int) -> torch.Tensor:
+        """(N, count) int16 view of the hashes, both halves of every 32-bit word used."""
+        return self.bits((count + 1) // 2).view(torch.int16)[:, :count]
 
 
 # ----------------------------------------------------------------------------------------------
