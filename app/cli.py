@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--full", action="store_true", help="one row per severity instead of one per corruption")
     res.add_argument("--compare", nargs=2, metavar=("ARM_A", "ARM_B"), help="paired comparison of two arms")
     res.add_argument("--condition", default="clean", help="condition for --compare (default: clean)")
+    res.add_argument("--drop", action="store_true", help="relative drop from clean instead of the metric itself")
+    res.add_argument("--ood", action="store_true", help="how well each model's scores detect shifted inputs (AUROC, FPR95)")
     res.set_defaults(func=cmd_results)
 
     e = sub.add_parser("export", help="write the results tables as CSV or Parquet")
@@ -222,14 +224,21 @@ def cmd_results(args: argparse.Namespace) -> int:
     with project.store(read_only=True) as store:
         if args.compare:
             return _print_compare(store, args)
+        if args.ood:
+            return _print_ood(store, args)
         table = R.metric_table(store, args.study, args.metric)
         if table.empty:
             raise JuxtaError(f"Study '{args.study}' has no finished cells with metric '{args.metric}' yet; run it first.")
+        if args.drop:
+            drop = R.relative_drop(table)
+            table = drop.assign(value=drop["drop"], ci_low=(drop.clean - drop.ci_high) / drop.clean,
+                                ci_high=(drop.clean - drop.ci_low) / drop.clean)
         shown = table if args.full else R.family_table(table)
         arms = list(dict.fromkeys(table.arm))
         pct = args.metric in ("accuracy", "macro_f1", "worst_group_accuracy", "ece")
         unit = " (%)" if pct else ""
-        out = Table(title=f"{args.study}: {args.metric}{unit}, mean over seeds [95% CI]",
+        what = f"relative drop in {args.metric} from clean" if args.drop else args.metric
+        out = Table(title=f"{args.study}: {what}{unit}, mean over seeds [95% CI]",
                     caption="Corruptions are -C-style, computed in memory; not comparable with published CIFAR-10-C numbers.")
         out.add_column("condition")
         for arm in arms:
@@ -240,7 +249,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                 r = g[g.arm == arm]
                 cells.append("—" if r.empty else _fmt(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], pct))
             out.add_row(cond, *cells)
-        if args.metric == "accuracy":
+        if args.metric == "accuracy" and not args.drop:
             rob = R.effective_robustness(store, args.study)
             if rob.fit is not None:
                 er = rob.per_arm.set_index("arm").effective_robustness
@@ -265,6 +274,36 @@ def _print_compare(store, args) -> int:
         f"{verdict}; paired bootstrap p = {c.p_value:.3g}, McNemar p = {c.mcnemar_p:.3g} "
         f"({c.b} examples only {a} got right, {c.c} only {b}; n = {c.n})."
     )
+    return EXIT_OK
+
+
+def _print_ood(store, args) -> int:
+    from engine.results import ood_detection
+    from engine.stats import OOD_CONVENTION
+
+    frame = ood_detection(store, args.study)
+    if frame.empty:
+        from engine.errors import JuxtaError
+
+        raise JuxtaError(f"Study '{args.study}' has no clean and shifted cells to compare yet.")
+    frame["family"] = frame.condition.str.split("/").str[0]
+    if not args.full:
+        frame = frame.groupby(["arm", "family"], sort=False).mean(numeric_only=True).reset_index().rename(columns={"family": "condition"})
+    out = Table(title=f"{args.study}: detecting shifted inputs (AUROC ↑ / FPR at 95% TPR ↓), positive = shifted example",
+                caption=OOD_CONVENTION.split(":")[0] + ".")
+    out.add_column("condition")
+    arms = list(dict.fromkeys(frame.arm))
+    for arm in arms:
+        out.add_column(f"{arm} MSP", justify="right")
+        out.add_column(f"{arm} energy", justify="right")
+    for cond, g in frame.groupby("condition", sort=False):
+        row = []
+        for arm in arms:
+            r = g[g.arm == arm]
+            row += ["—", "—"] if r.empty else [f"{r.auroc_msp.iloc[0]:.2f} / {r.fpr95_msp.iloc[0]:.2f}",
+                                               f"{r.auroc_energy.iloc[0]:.2f} / {r.fpr95_energy.iloc[0]:.2f}"]
+        out.add_row(escape(str(cond)), *row)
+    console.print(out)
     return EXIT_OK
 
 

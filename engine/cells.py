@@ -274,6 +274,8 @@ def _logits(clf, data: Dataset, cond: dict[str, Any], seed: int, batch: int, ctx
                     from engine.shift.corruptions import corrupt
 
                     xb = corrupt(xb, cond["name"], cond["severity"], seed, torch.from_numpy(idx).to(ctx.device))
+                if xb.ndim == 4:  # convolutions run markedly faster on channels-last memory
+                    xb = xb.contiguous(memory_format=torch.channels_last)
             out.append(clf.logits(xb).float().cpu().numpy())
             ctx.progress(stop / n, f"{stop}/{n} examples")
     return np.concatenate(out).astype(np.float64)

@@ -104,7 +104,8 @@ def _image_folder(src: Source, path: Path, opts: DataOptions) -> Dataset:
         raise DataError(
             f"Dataset '{src}' mixes image sizes {sorted(shapes)[:3]}; set image_size in [data] to resize them to one square size."
         )
-    return Dataset(str(src), "image", np.stack(images), np.asarray(labels, dtype=np.int64), classes, meta={"path": str(path)})
+    x = np.ascontiguousarray(np.stack(images))
+    return Dataset(str(src), "image", x, np.asarray(labels, dtype=np.int64), classes, meta={"path": str(path)})
 
 
 def _table_file(src: Source, path: Path, opts: DataOptions) -> Dataset:

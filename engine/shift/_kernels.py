@@ -8,20 +8,25 @@ Three kinds of pieces live here:
 * Small 1-D linear operators (blur, zoom, pixelate, resampling, JPEG's DCT) built as dense
   ``n × n`` matrices on the CPU in float64 and applied to a whole batch as two matrix products;
   on a CPU that is far faster than ``conv2d`` with per-channel groups.
-* ``warp``: bilinear resampling at per-example source coordinates, for the geometric corruptions.
+* ``identity_grid`` and ``sample``: bilinear resampling for the geometric corruptions.
+
+Matrices and tables that depend only on sizes and parameters are built once and kept in ``cached``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
 
+T = TypeVar("T")
+
 _M64 = (1 << 64) - 1
 _GOLDEN64 = 0x9E3779B97F4A7C15
 _GOLDEN32 = 0x9E3779B9
-_NORMAL_TABLES: dict[str, torch.Tensor] = {}
+_CACHE: dict[tuple, Any] = {}
 
 
 def _signed(value: int, bits: int) -> int:
@@ -68,13 +73,21 @@ def _fnv64(text: str) -> int:
     return h
 
 
+def cached(key: tuple, build: Callable[[], T]) -> T:
+    """The value built for ``key`` on first use: operators depend only on sizes and parameters."""
+    if key not in _CACHE:
+        _CACHE[key] = build()
+    return _CACHE[key]
+
+
 def _normal_table(device: torch.device) -> torch.Tensor:
-    """Standard-normal quantiles at the 2**16 cell centres, cached per device (computed once)."""
-    key = str(device)
-    if key not in _NORMAL_TABLES:
+    """Standard-normal quantiles at the centres of the 2**16 code cells, one table per device."""
+
+    def build() -> torch.Tensor:
         p = (torch.arange(1 << 16, dtype=torch.float64) + 0.5) / (1 << 16)
-        _NORMAL_TABLES[key] = torch.special.ndtri(p).to(device=device, dtype=torch.float32)
-    return _NORMAL_TABLES[key]
+        return torch.special.ndtri(p).to(device=device, dtype=torch.float32)
+
+    return cached(("normal_table", str(device)), build)
 
 
 class Rng:
@@ -240,17 +253,13 @@ def low_rank_terms(kernel: torch.Tensor, rel_tol: float = 1e-4) -> list[tuple[to
 # Geometry
 
 
-def pixel_grid(n_images: int, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row and column coordinates (N, H, W) of every output pixel, pixel centres at integers."""
-    ys = torch.arange(h, dtype=torch.float32, device=device).view(1, h, 1).expand(n_images, h, w)
-    xs = torch.arange(w, dtype=torch.float32, device=device).view(1, 1, w).expand(n_images, h, w)
-    return ys, xs
+def identity_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
+    """(1, H, W, 2) sampling grid that reproduces the image, in grid_sample's (x, y) units."""
+    return F.affine_grid(torch.eye(2, 3, device=device).unsqueeze(0), [1, 1, h, w], align_corners=False)
 
 
-def warp(x: torch.Tensor, src_y: torch.Tensor, src_x: torch.Tensor, padding: str) -> torch.Tensor:
-    """Bilinear samples of ``x`` at per-example source pixel coordinates (N, h, w)."""
-    h, w = x.shape[-2:]
-    grid = torch.stack(((2 * src_x + 1) / w - 1, (2 * src_y + 1) / h - 1), dim=-1)
+def sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
+    """Bilinear samples of ``x`` at ``grid`` (N, H, W, 2); ``padding`` says what lies outside."""
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
