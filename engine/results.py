@@ -199,3 +199,50 @@ def compare_arms(store: Store, study: str, arm_a: str, arm_b: str, condition: st
 
         raise JuxtaError(f"No shared examples for '{arm_a}' and '{arm_b}' under condition '{condition}' in study '{study}'.")
     return S.paired_comparison(joined.a.to_numpy(), joined.b.to_numpy(), n_resamples=n_resamples, seed=seed, level=level)
+
+
+def reliability_bins(store: Store, study: str, n_bins: int = 15) -> pd.DataFrame:
+    """Reliability diagram data per arm and condition (seeds pooled), with the ECE binning convention."""
+    frame = store.query(
+        f"""SELECT sc.arm, sc.condition,
+                   least(greatest(ceil(p.confidence * {n_bins}) - 1, 0), {n_bins - 1})::INT AS bin,
+                   avg(p.confidence) AS confidence, avg(p.correct::INT) AS accuracy, count(*) AS count
+            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+            WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
+            GROUP BY ALL ORDER BY sc.arm, sc.condition, bin""",
+        [study],
+    )
+    return frame
+
+
+@dataclass
+class ShiftResults:
+    """Everything the shift charts and tables draw, read once from the database."""
+
+    study: str
+    arms: list[str]
+    conditions: list[str]  # in display order, clean first
+    accuracy: pd.DataFrame  # metric_table(..., "accuracy")
+    cells: pd.DataFrame  # cell_metrics: arm, condition, family, severity, seed, metric, value, ci_low, ci_high, n, device, duration_s
+    drop: pd.DataFrame  # relative_drop(accuracy)
+    robustness: Robustness
+    reliability: pd.DataFrame  # reliability_bins
+
+    @property
+    def corruption_families(self) -> list[str]:
+        graded = self.accuracy[self.accuracy.severity.notna()]
+        return list(dict.fromkeys(graded.family))
+
+
+def load_shift_results(store: Store, study: str, n_resamples: int = 1000) -> ShiftResults:
+    accuracy = metric_table(store, study, "accuracy", n_resamples=n_resamples)
+    return ShiftResults(
+        study=study,
+        arms=sorted(set(accuracy.arm)),
+        conditions=list(dict.fromkeys(accuracy.condition)),
+        accuracy=accuracy,
+        cells=cell_metrics(store, study),
+        drop=relative_drop(accuracy) if not accuracy.empty else accuracy,
+        robustness=effective_robustness(store, study),
+        reliability=reliability_bins(store, study),
+    )

@@ -1,0 +1,53 @@
+"""Run a slow callable off the GUI thread and get its result back as a Qt signal.
+
+Usage: ``run_in_background(fn, *args, on_done=..., on_error=...)``. ``on_error`` receives the
+exception's message (a JuxtaError's plain sentence, or "Type: message" for anything else).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+_live: set["_Task"] = set()  # keep tasks (and their signal objects) alive until they report
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict):
+        super().__init__()
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = _Signals()
+        self.setAutoDelete(False)
+
+    def run(self) -> None:
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except Exception as exc:  # reported to the view as a message, never a traceback
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            self.signals.failed.emit(str(message))
+        else:
+            self.signals.done.emit(result)
+
+
+def run_in_background(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
+                      on_error: Callable[[str], None] | None = None, **kwargs: Any) -> _Task:
+    task = _Task(fn, args, kwargs)
+    _live.add(task)
+
+    def finish(_: Any = None) -> None:
+        _live.discard(task)
+
+    if on_done is not None:
+        task.signals.done.connect(on_done)
+    if on_error is not None:
+        task.signals.failed.connect(on_error)
+    task.signals.done.connect(finish)
+    task.signals.failed.connect(finish)
+    QThreadPool.globalInstance().start(task)
+    return task
