@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
-        parser.print_help()
-        return EXIT_OK
+        from app.gui import launch
+
+        return launch()
     from engine.errors import JuxtaError
 
     try:
@@ -47,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="juxta", description="Comparative model studies: shift, merging, fine-tuning.")
+    p = argparse.ArgumentParser(prog="juxta", description="Comparative model studies: shift, merging, fine-tuning. "
+                                "With no command, opens the desktop app.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    o = sub.add_parser("open", help="open the desktop app (on a project folder, or the last one)")
+    o.add_argument("project", nargs="?", help="project folder")
+    o.set_defaults(func=lambda a: __import__("app.gui", fromlist=["launch"]).launch(a.project))
 
     r = sub.add_parser("run", help="compute the missing cells of a project's studies")
     r.add_argument("project", help="project folder (or a .study.toml file in it)")

@@ -44,6 +44,7 @@ class RunEvent:
     duration_s: float = 0.0
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    cells: list[Cell] | None = None  # "planned" only: the cells this run will compute
 
 
 @dataclass
@@ -140,7 +141,7 @@ def run_plan(
     todo = [c for c in plan.cells if c.key not in finished]
     skipped = len(plan.cells) - len(todo)
     summary = RunSummary(None, study.name, "up-to-date", len(plan.cells), skipped)
-    emit(RunEvent("planned", total=len(todo), skipped=skipped))
+    emit(RunEvent("planned", total=len(todo), skipped=skipped, cells=todo))
     if not todo:
         emit(RunEvent("finished", total=0, skipped=skipped, status="up-to-date"))
         return summary

@@ -90,8 +90,20 @@ class Store:
                 ) from None
             raise JuxtaError(f"The results database {self.path} cannot be opened: {exc}") from None
         if not read_only or not self.path.exists():
-            self.con.execute(SCHEMA)
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        """Create missing tables; a database already at this version is not written to (readers
+        in the app share the file with a running coordinator)."""
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchone()[0]
+        if exists:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row and row[0] == SCHEMA_VERSION:
+                return
+        self.con.execute(SCHEMA)
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
     def close(self) -> None:
         self.con.close()

@@ -5,9 +5,10 @@ Three kinds of pieces live here:
 * ``Rng``: a counter-based random number generator. Every random value is a hash of
   (seed, corruption, severity, example index, element position), so an example's noise never depends
   on which other examples share its batch, on the batch size or on the device.
-* Small 1-D linear operators (blur, zoom, pixelate, resampling, JPEG's DCT) built as dense
-  ``n × n`` matrices on the CPU in float64 and applied to a whole batch as two matrix products;
-  on a CPU that is far faster than ``conv2d`` with per-channel groups.
+* Linear operators (blur, zoom, pixelate, resampling, JPEG's DCT) built from small 1-D matrices
+  on the CPU in float64. Blurs are applied as matrix products along each axis, which on a CPU is
+  far faster than ``conv2d`` with per-channel groups; operators that read only a few pixels per
+  output pixel (zoom, pixelate) become row tables applied with one weighted gather.
 * ``identity_grid`` and ``sample``: bilinear resampling for the geometric corruptions.
 
 Matrices and tables that depend only on sizes and parameters are built once and kept in ``cached``.
@@ -57,11 +58,16 @@ def hash32_(x: torch.Tensor) -> torch.Tensor:
     The out= and in-place forms avoid temporaries: on a CPU they make the hash several times faster.
     """
     tmp = torch.empty_like(x)
-    for shift, mask, factor in ((16, 0xFFFF, 0x7FEB352D), (15, 0x1FFFF, 0x846CA68B), (16, 0xFFFF, 0)):
+
+    def xorshift(shift: int, mask: int) -> None:  # x ^= x >>> shift (logical shift via the mask)
         torch.bitwise_right_shift(x, shift, out=tmp)
         x.bitwise_xor_(tmp.bitwise_and_(mask))
-        if factor:
-            x.mul_(_signed(factor, 32))
+
+    xorshift(16, 0xFFFF)
+    x.mul_(_signed(0x7FEB352D, 32))
+    xorshift(15, 0x1FFFF)
+    x.mul_(_signed(0x846CA68B, 32))
+    xorshift(16, 0xFFFF)
     return x
 
 
@@ -126,6 +132,15 @@ class Rng:
     def uniform(self, count: int) -> torch.Tensor:
         """(N, count) float32 uniforms in (0, 1) at the centres of a 2**-16 grid (never 0 or 1)."""
         return self._halves(count).to(torch.float32).add_(32768.5).mul_(1.0 / 65536)
+
+    def below(self, count: int, *probabilities: float) -> list[torch.Tensor]:
+        """For one set of (N, count) draws, ``uniform < p`` for each p, compared as int16.
+
+        u = (h + 32768.5) / 65536 for the int16 half h, so u < p exactly when
+        h < ceil(65536·p − 32768.5), for p up to 1 − 2**-17 (where the bound still fits in int16).
+        """
+        halves = self._halves(count)
+        return [halves < min(32767, math.ceil(p * 65536 - 32768.5)) for p in probabilities]
 
     def normal(self, count: int) -> torch.Tensor:
         """(N, count) float32 standard normals by inverse CDF of 16-bit codes (|z| ≤ 4.33).
@@ -234,12 +249,48 @@ def separable_ops(
 
 
 def apply_separable(x: torch.Tensor, ops: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-    """Σᵢ Aᵢ · X · Bᵢᵀ over the last two axes of a batch: any low-rank linear filter as matrix products."""
+    """Σᵢ Aᵢ · X · Bᵢᵀ over the last two axes: any separable or low-rank filter as matrix products."""
     out = None
     for a, b in ops:
         y = torch.matmul(a, torch.matmul(x, b.T))
         out = y if out is None else out.add_(y)
     return out
+
+
+def sparse_operator(
+    terms: list[tuple[torch.Tensor, torch.Tensor]], h: int, w: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The operator Σᵢ Aᵢ ⊗ Bᵢ on flattened images as (H·W, J) tables of columns and weights.
+
+    Zoom and pixelate operators touch only a few pixels per output pixel (J ≈ 4–12), however many
+    terms they sum, so reading J pixels beats J-fold dense matrix products by an order of magnitude.
+    """
+    keys, values = [], []
+    for a, b in terms:
+        ra, ca = a.nonzero(as_tuple=True)
+        rb, cb = b.nonzero(as_tuple=True)
+        row = (ra.unsqueeze(1) * w + rb).reshape(-1)
+        col = (ca.unsqueeze(1) * w + cb).reshape(-1)
+        keys.append(row * (h * w) + col)
+        values.append((a[ra, ca].unsqueeze(1) * b[rb, cb]).reshape(-1))
+    key, inverse = torch.unique(torch.cat(keys), return_inverse=True)
+    value = torch.zeros(key.numel(), dtype=torch.float64).index_add_(0, inverse, torch.cat(values))
+    row, col = key // (h * w), key % (h * w)
+    count = torch.bincount(row, minlength=h * w)
+    slot = torch.arange(key.numel()) - (torch.cumsum(count, 0) - count)[row]
+    cols = torch.zeros(h * w, int(count.max()), dtype=torch.int64)
+    weights = torch.zeros(h * w, int(count.max()), dtype=torch.float64)
+    cols[row, slot] = col
+    weights[row, slot] = value
+    return cols, weights
+
+
+def apply_sparse(x: torch.Tensor, cols: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Apply a ``sparse_operator`` to a batch: one weighted row gather (embedding_bag) per pixel."""
+    n, c, h, w = x.shape
+    table = x.reshape(n * c, h * w).T.contiguous()
+    out = F.embedding_bag(cols, table, per_sample_weights=weights, mode="sum")
+    return out.T.reshape(n, c, h, w)
 
 
 def low_rank_terms(kernel: torch.Tensor, rel_tol: float = 1e-4) -> list[tuple[torch.Tensor, torch.Tensor]]:

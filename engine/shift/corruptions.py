@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from engine.shift._kernels import (
     Rng,
     apply_separable,
+    apply_sparse,
     cached,
     conv_matrix,
     fine_factor,
@@ -34,6 +35,7 @@ from engine.shift._kernels import (
     quant_table,
     sample,
     separable_ops,
+    sparse_operator,
     zoom_matrices,
 )
 
@@ -106,9 +108,10 @@ def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
 
 
 def _impulse_noise(x: torch.Tensor, amount: float, rng: Rng) -> torch.Tensor:
-    """Each value independently becomes 0 with probability amount/2 or 1 with amount/2."""
-    u = rng.uniform(_per_example(x)).view_as(x)
-    return x.masked_fill(u < amount, 1.0).masked_fill_(u < amount / 2, 0.0)
+    """Each value independently becomes 0 with probability amount/2 or 1 with amount/2 (one draw:
+    below amount/2 is pepper, between amount/2 and amount is salt)."""
+    hit, pepper = (m.view_as(x) for m in rng.below(_per_example(x), amount, amount / 2))
+    return x.masked_fill(hit, 1.0).masked_fill_(pepper, 0.0)
 
 
 def _speckle_noise(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
@@ -163,19 +166,18 @@ def _motion_blur(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
 
 def _zoom_blur(x: torch.Tensor, max_zoom: float, rng: Rng) -> torch.Tensor:
     """The mean of the image magnified about its centre by 1, 1.01, …, max_zoom, plus the image
-    itself once more (CIFAR-10-C's average); each zoom is two matrix products."""
-    count = round((max_zoom - 1) / 0.01)
+    itself once more (CIFAR-10-C's average), applied as one sparse operator."""
 
     def build() -> tuple[torch.Tensor, torch.Tensor]:
+        count = round((max_zoom - 1) / 0.01)
         factors = torch.linspace(1.01, max_zoom, count, dtype=torch.float64)
         h, w = x.shape[-2:]
-        return tuple(zoom_matrices(n, factors).to(x.device, torch.float32) for n in (h, w))
+        terms = [(2 * torch.eye(h, dtype=torch.float64), torch.eye(w, dtype=torch.float64))]
+        terms += list(zip(zoom_matrices(h, factors), zoom_matrices(w, factors)))
+        cols, weights = sparse_operator(terms, h, w)
+        return cols.to(x.device), (weights / (count + 2)).to(x.device, torch.float32)
 
-    zh, zw = _operators(x, ("zoom_blur", max_zoom), build)
-    out = x * 2
-    for a, b in zip(zh, zw):
-        out.add_(torch.matmul(a, torch.matmul(x, b.T)))
-    return out.div_(count + 2)
+    return apply_sparse(x, *_operators(x, ("zoom_blur", max_zoom), build))
 
 
 # -------------------------------------------------------------------------------------- digital
@@ -199,11 +201,12 @@ def _brightness(x: torch.Tensor, delta: float, rng: Rng) -> torch.Tensor:
 
 
 def _pixelate(x: torch.Tensor, factor: float, rng: Rng) -> torch.Tensor:
-    def build() -> list:
+    def build() -> tuple[torch.Tensor, torch.Tensor]:
         h, w = x.shape[-2:]
-        return [tuple(pixelate_matrix(n, factor).to(x.device, torch.float32) for n in (h, w))]
+        cols, weights = sparse_operator([(pixelate_matrix(h, factor), pixelate_matrix(w, factor))], h, w)
+        return cols.to(x.device), weights.to(x.device, torch.float32)
 
-    return apply_separable(x, _operators(x, ("pixelate", factor), build))
+    return apply_sparse(x, *_operators(x, ("pixelate", factor), build))
 
 
 # JFIF colour conversion; the level shift by 128/255 is applied to RGB, which leaves chroma unchanged
@@ -330,51 +333,148 @@ def _invert(x: torch.Tensor, blend: float, rng: Rng) -> torch.Tensor:
 
 
 _PX = "px at 32 px, scaled to the image size"
+
 CORRUPTIONS: dict[str, Corruption] = {
     c.name: c
     for c in (
-        Corruption("gaussian_noise", "Adds fine random grain to every pixel, like a photo taken in poor light.",
-                   "σ (noise std, image in [0,1])", (0.04, 0.06, 0.08, 0.09, 0.10), _gaussian_noise),
-        Corruption("shot_noise", "Adds grain that grows with brightness, like a camera sensor catching too little light.",
-                   "λ (x ← Poisson(x·λ)/λ)", (500, 250, 100, 75, 50), _shot_noise),
-        Corruption("impulse_noise", "Turns a random few pixel values pure black or pure white, like dead sensor pixels.",
-                   "fraction of values replaced (half 0, half 1)", (0.01, 0.02, 0.03, 0.05, 0.07), _impulse_noise),
-        Corruption("speckle_noise", "Multiplies every pixel by a random factor, so bright areas get grainier than dark ones.",
-                   "σ (x ← x + x·N(0, σ))", (0.06, 0.10, 0.12, 0.16, 0.20), _speckle_noise),
-        Corruption("gaussian_blur", "Softens the whole image evenly, as if seen through frosted glass.",
-                   f"σ (blur std, {_PX})", (0.4, 0.6, 0.7, 0.8, 1.0), _gaussian_blur),
-        Corruption("defocus_blur", "Blurs the image through a round lens opening, like a camera focused at the wrong distance.",
-                   f"(disk radius, anti-alias σ), {_PX}", ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)),
-                   _defocus_blur),
-        Corruption("motion_blur", "Smears the image in one random direction, as if the camera moved during the shot.",
-                   f"σ (streak length std, {_PX})", (1.0, 1.5, 2.0, 2.5, 3.0), _motion_blur),
-        Corruption("zoom_blur", "Smears the image outward from its centre, as if the lens zoomed during the shot.",
-                   "largest zoom factor (zooms from 1 in steps of 0.01 are averaged)", (1.05, 1.10, 1.15, 1.20, 1.25),
-                   _zoom_blur),
-        Corruption("contrast", "Pulls every pixel toward the image's average colour, so it looks flat and washed out.",
-                   "factor c (x ← (x − mean)·c + mean)", (0.75, 0.5, 0.4, 0.3, 0.15), _contrast),
-        Corruption("brightness", "Makes the image brighter, like an over-exposed photo.",
-                   "δ added to V in HSV (to the value itself for grey images)", (0.05, 0.10, 0.15, 0.20, 0.30),
-                   _brightness),
-        Corruption("pixelate", "Rebuilds the image from coarser square blocks, as if stored small and enlarged.",
-                   "resolution factor (blocks are 1/factor pixels wide)", (0.95, 0.9, 0.85, 0.75, 0.65), _pixelate),
-        Corruption("jpeg_compression", "Saves the image as a low-quality JPEG, adding blocky compression artefacts.",
-                   "JPEG quality (IJG scale)", (80, 65, 58, 50, 40), _jpeg_compression),
-        Corruption("elastic_transform", "Bends the picture with small random local stretches, like a view through rippled glass.",
-                   f"(α displacement RMS, σ field smoothness), {_PX}",
-                   ((0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.25, 1.75), (1.5, 1.5)), _elastic_transform),
-        Corruption("fog", "Lays a patchy veil of haze over the image and lowers its contrast.",
-                   "(t thickness, roughness decay)", ((0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)), _fog),
-        Corruption("rotate", "Turns the image by a fixed angle, clockwise or anticlockwise at random.",
-                   "angle in degrees", (5, 10, 15, 25, 35), _rotate),
-        Corruption("translate", "Shifts the image in a random direction, repeating its edge pixels into the gap.",
-                   "shift as a fraction of the image size", (0.05, 0.10, 0.15, 0.20, 0.25), _translate),
-        Corruption("occlusion", "Covers a randomly placed square of the image with flat grey.",
-                   "square side as a fraction of the shorter image side", (0.1, 0.2, 0.3, 0.4, 0.5), _occlusion),
-        Corruption("invert", "Blends the image toward its photographic negative; at full strength black becomes white.",
-                   "blend b toward 1 − x", (0.2, 0.4, 0.6, 0.8, 1.0), _invert),
+        Corruption(
+            "gaussian_noise",
+            "Adds fine random grain to every pixel, like a photo taken in poor light.",
+            "σ (noise std, image in [0,1])",
+            (0.04, 0.06, 0.08, 0.09, 0.10),
+            _gaussian_noise,
+        ),
+        Corruption(
+            "shot_noise",
+            "Adds grain that grows with brightness, like a camera sensor catching too little light.",
+            "λ (x ← Poisson(x·λ)/λ)",
+            (500, 250, 100, 75, 50),
+            _shot_noise,
+        ),
+        Corruption(
+            "impulse_noise",
+            "Turns a random few pixel values pure black or pure white, like dead sensor pixels.",
+            "fraction of values replaced (half by 0, half by 1)",
+            (0.01, 0.02, 0.03, 0.05, 0.07),
+            _impulse_noise,
+        ),
+        Corruption(
+            "speckle_noise",
+            "Multiplies every pixel by a random factor, so bright areas get grainier than dark ones.",
+            "σ (x ← x + x·N(0, σ))",
+            (0.06, 0.10, 0.12, 0.16, 0.20),
+            _speckle_noise,
+        ),
+        Corruption(
+            "gaussian_blur",
+            "Softens the whole image evenly, as if seen through frosted glass.",
+            f"σ (blur std, {_PX})",
+            (0.4, 0.6, 0.7, 0.8, 1.0),
+            _gaussian_blur,
+        ),
+        Corruption(
+            "defocus_blur",
+            "Blurs the image through a round lens opening, like a camera focused at the wrong distance.",
+            f"(disk radius, anti-alias σ), {_PX}",
+            ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)),
+            _defocus_blur,
+        ),
+        Corruption(
+            "motion_blur",
+            "Smears the image in one random direction, as if the camera moved during the shot.",
+            f"σ of the one-sided streak, {_PX}",
+            (1.0, 1.5, 2.0, 2.5, 3.0),
+            _motion_blur,
+        ),
+        Corruption(
+            "zoom_blur",
+            "Smears the image outward from its centre, as if the lens zoomed during the shot.",
+            "largest zoom (zooms 1, 1.01, … are averaged)",
+            (1.05, 1.10, 1.15, 1.20, 1.25),
+            _zoom_blur,
+        ),
+        Corruption(
+            "contrast",
+            "Pulls every pixel toward the image's average colour, so it looks flat and washed out.",
+            "factor c (x ← (x − mean)·c + mean)",
+            (0.75, 0.5, 0.4, 0.3, 0.15),
+            _contrast,
+        ),
+        Corruption(
+            "brightness",
+            "Makes the image brighter, like an over-exposed photo.",
+            "δ added to V in HSV (to the value for grey images)",
+            (0.05, 0.10, 0.15, 0.20, 0.30),
+            _brightness,
+        ),
+        Corruption(
+            "pixelate",
+            "Rebuilds the image from coarser square blocks, as if stored small and enlarged.",
+            "resolution factor (int(side·factor) blocks per side)",
+            (0.95, 0.9, 0.85, 0.75, 0.65),
+            _pixelate,
+        ),
+        Corruption(
+            "jpeg_compression",
+            "Saves the image as a low-quality JPEG, adding blocky compression artefacts.",
+            "JPEG quality (IJG scale)",
+            (80, 65, 58, 50, 40),
+            _jpeg_compression,
+        ),
+        Corruption(
+            "elastic_transform",
+            "Bends the picture with small random local stretches, like a view through rippled glass.",
+            f"(α displacement RMS, σ field smoothness), {_PX}",
+            ((0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.25, 1.75), (1.5, 1.5)),
+            _elastic_transform,
+        ),
+        Corruption(
+            "fog",
+            "Lays a patchy veil of haze over the image and lowers its contrast.",
+            "(t thickness, roughness decay)",
+            ((0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)),
+            _fog,
+        ),
+        Corruption(
+            "rotate",
+            "Turns the image by a fixed angle, clockwise or anticlockwise at random.",
+            "angle in degrees (direction random per image)",
+            (5, 10, 15, 25, 35),
+            _rotate,
+        ),
+        Corruption(
+            "translate",
+            "Shifts the image in a random direction, repeating its edge pixels into the gap.",
+            "shift as a fraction of the image size (direction random)",
+            (0.05, 0.10, 0.15, 0.20, 0.25),
+            _translate,
+        ),
+        Corruption(
+            "occlusion",
+            "Covers a randomly placed square of the image with flat grey.",
+            "side of the grey square as a fraction of the shorter side",
+            (0.1, 0.2, 0.3, 0.4, 0.5),
+            _occlusion,
+        ),
+        Corruption(
+            "invert",
+            "Blends the image toward its photographic negative; at full strength black becomes white.",
+            "blend b toward 1 − x",
+            (0.2, 0.4, 0.6, 0.8, 1.0),
+            _invert,
+        ),
     )
 }
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as an int if it is a whole number type (int, NumPy integer), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return value.__index__()  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        return None
 
 
 def _check_batch(images: torch.Tensor, index: torch.Tensor) -> None:
@@ -382,8 +482,15 @@ def _check_batch(images: torch.Tensor, index: torch.Tensor) -> None:
         raise ValueError("Images must be a float tensor shaped (N, C, H, W) with values in [0, 1].")
     n, c, h, w = images.shape
     if c not in (1, 3) or min(h, w) < 8:
-        raise ValueError(f"Images must have 1 or 3 channels and sides of at least 8 pixels, got {c}×{h}×{w}.")
-    if not isinstance(index, torch.Tensor) or index.shape != (n,) or index.is_floating_point() or index.dtype == torch.bool:
+        raise ValueError(
+            f"Images must have 1 or 3 channels and sides of at least 8 pixels, got {c}×{h}×{w}."
+        )
+    if (
+        not isinstance(index, torch.Tensor)
+        or index.shape != (n,)
+        or index.is_floating_point()
+        or index.dtype == torch.bool
+    ):
         raise ValueError(f"The index must be an integer tensor with one dataset row number per image ({n}).")
 
 
@@ -397,13 +504,16 @@ def corrupt(images: torch.Tensor, name: str, severity: int, seed: int, index: to
     spec = CORRUPTIONS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise ValueError(f"Unknown corruption {name!r}. Valid names: {', '.join(CORRUPTIONS)}.")
-    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
-        raise ValueError(f"Severity for corruption {name!r} must be a whole number from 1 to 5, not {severity!r}.")
-    if isinstance(seed, bool) or int(seed) != seed:
+    level = _whole(severity)
+    if level is None or not 1 <= level <= 5:
+        raise ValueError(
+            f"Severity for corruption {name!r} must be a whole number from 1 to 5, not {severity!r}."
+        )
+    if _whole(seed) is None:
         raise ValueError(f"The seed for corruption {name!r} must be a whole number, not {seed!r}.")
     _check_batch(images, index)
     x = images.to(torch.float32)
     if x.shape[0] == 0:
         return x.clone()
-    rng = Rng(int(seed), name, severity, index.to(device=x.device, dtype=torch.int64))
-    return spec.fn(x, spec.values[severity - 1], rng).clamp_(0, 1)
+    rng = Rng(_whole(seed), name, level, index.to(device=x.device, dtype=torch.int64))
+    return spec.fn(x, spec.values[level - 1], rng).clamp_(0, 1)

@@ -1,0 +1,532 @@
+"""The main window: project tree, Study / Run / Results pages, menus, toolbar and status bar.
+
+It wires views to the engine: views draw and emit signals; this module opens projects, writes
+study files, starts and cancels runs through ``RunBridge`` and loads results off the GUI thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget,
+    QTabWidget, QToolBar, QWidget,
+)
+
+from app import theme
+from app.bridge import RunBridge
+from app.settings import Settings
+from views.project_tree import ProjectTree, TreeStudy
+from views.run_page import CellRow, RunPage, fmt_clock
+from views.start_page import StartPage
+from views.tasks import run_in_background
+
+DEMO = Path(__file__).resolve().parents[1] / "projects" / "digits-demo"
+
+
+class MainWindow(QMainWindow):
+    projectOpened = Signal(str)
+    resultsLoaded = Signal(str)  # study name, after the Results page got new data
+
+    def __init__(self, settings: Settings | None = None):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.project = None
+        self.current_study: str | None = None
+        self.bridge = RunBridge(parent=self)
+        self.bridge.events.connect(self._on_events)
+        self.bridge.finished.connect(self._on_finished)
+        self.bridge.failed.connect(self._on_run_error)
+        self._running_study: str | None = None
+        self.setWindowTitle("Juxta")
+        self.setAcceptDrops(True)
+        self.resize(1360, 860)
+
+        self.start_page = StartPage()
+        self.start_page.openDemo.connect(lambda: self.open_project(DEMO))
+        self.start_page.openFolder.connect(self.choose_project)
+        self.start_page.newProject.connect(self.new_project)
+        self.start_page.openRecent.connect(self.open_project)
+        self.start_page.set_recent(self.settings.recent_projects())
+
+        self.tree = ProjectTree()
+        self.tree.studySelected.connect(self.select_study)
+        self.dock = QDockWidget("Project", self)
+        self.dock.setObjectName("projectDock")
+        self.dock.setWidget(self.tree)
+        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.dock)
+        self.dock.hide()
+
+        from app.providers import make_providers
+        from views.results_page import ResultsPage
+        from views.study_page import StudyPage
+
+        self.providers = make_providers(lambda: str(self.project.root if self.project else Path.cwd()))
+        self.study_page = StudyPage(self.providers)
+        self.study_page.saveRequested.connect(self.save_study_text)
+        self.study_page.runRequested.connect(lambda: self.run_study())
+        self.study_page.editRequested.connect(self.edit_study)
+        self.run_page = RunPage()
+        self.run_page.cancelRequested.connect(self.cancel_run)
+        self.run_page.resumeRequested.connect(lambda: self.run_study(self._running_study or self.current_study))
+        self.results_page = ResultsPage()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.study_page, "Study")
+        self.tabs.addTab(self.run_page, "Run")
+        self.tabs.addTab(self.results_page, "Results")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.tabs)
+        self.setCentralWidget(self.stack)
+
+        self._build_actions()
+        self._build_status_bar()
+        self._clock = QTimer(self)
+        self._clock.setInterval(500)
+        self._clock.timeout.connect(self._tick)
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self._update_actions()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut: Any = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{text.replace('&', '')} — {tip}" if tip else text)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.act_new = self._action("&New Study…", self.new_study, QKeySequence.New, "Design a new study with the wizard")
+        self.act_open = self._action("&Open Project…", self.choose_project, QKeySequence.Open, "Open a project folder")
+        self.act_new_project = self._action("New &Project…", self.new_project, None, "Create an empty project folder")
+        self.act_demo = self._action("Open &Demo Project", lambda: self.open_project(DEMO))
+        self.act_save = self._action("&Save Study", self.save_current, QKeySequence.Save, "Save the study file")
+        self.act_quit = self._action("&Quit", self.close, QKeySequence.Quit)
+        self.act_run = self._action("▶ &Run", lambda: self.run_study(), "Ctrl+R", "Compute the missing cells of this study")
+        self.act_cancel = self._action("■ &Cancel", self.cancel_run, "Ctrl+.", "Stop the run; finished cells are kept")
+        self.act_edit = self._action("&Edit Study…", self.edit_study, None, "Change the study in the wizard")
+        self.act_find = self._action("&Find…", self.find, QKeySequence.Find, "Filter the table on this page")
+        self.act_about = self._action("&About Juxta", self.about)
+        self.act_report = self._action("⎙ Re&port…", self.report, "Ctrl+P", "Export a report (coming with the report feature)")
+        self.act_report.setEnabled(False)
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.act_new, self.act_new_project, self.act_open, self.act_demo):
+            file_menu.addAction(a)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_save)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        study_menu = bar.addMenu("&Study")
+        study_menu.addAction(self.act_new)
+        study_menu.addAction(self.act_edit)
+        run_menu = bar.addMenu("&Run")
+        run_menu.addAction(self.act_run)
+        run_menu.addAction(self.act_cancel)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.act_find)
+        view_menu.addAction(self.dock.toggleViewAction())
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        for name in theme.THEMES:
+            a = QAction(name.capitalize(), self, checkable=True)
+            a.setChecked(self.settings.theme() == name)
+            a.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            group.addAction(a)
+            theme_menu.addAction(a)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+        tools = QToolBar("Main")
+        tools.setObjectName("mainToolbar")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        for a in (self.act_new, self.act_open, self.act_save):
+            tools.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy())
+        tools.addWidget(spacer)
+        for a in (self.act_run, self.act_cancel, self.act_report):
+            tools.addAction(a)
+        self.addToolBar(tools)
+
+    def _build_status_bar(self) -> None:
+        self.status_text = QLabel("Ready")
+        self.status_text.setAccessibleName("Status")
+        self.status_progress = QProgressBar()
+        self.status_progress.setMaximumWidth(260)
+        self.status_progress.setMaximumHeight(16)
+        self.status_progress.setTextVisible(True)
+        self.status_progress.hide()
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.status_progress)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_projects():
+            self.recent_menu.addAction(path, lambda p=path: self.open_project(p))
+        if not self.recent_menu.actions():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _update_actions(self) -> None:
+        has_study = self.project is not None and self.current_study is not None
+        running = self.bridge.running
+        self.act_run.setEnabled(has_study and not running)
+        self.act_cancel.setEnabled(running)
+        self.act_save.setEnabled(has_study and self.study_page.is_dirty())
+        self.act_edit.setEnabled(has_study and not running)
+        self.act_new.setEnabled(self.project is not None)
+
+    # -- projects and studies ---------------------------------------------------------------------
+
+    def choose_project(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a Juxta project folder", str(Path.home()))
+        if path:
+            self.open_project(path)
+
+    def new_project(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose or create an empty folder for the new project", str(Path.home()))
+        if path:
+            self.open_project(path)
+            self.new_study()
+
+    def open_project(self, path: str | Path) -> bool:
+        from engine import open_project
+        from engine.errors import JuxtaError
+
+        if self.bridge.running:
+            self.show_message("A run is in progress; cancel it before opening another project.")
+            return False
+        if not self._confirm_discard():
+            return False
+        try:
+            project = open_project(path)
+        except JuxtaError as exc:
+            self.show_message(str(exc), error=True)
+            return False
+        self.project = project
+        self.current_study = None
+        self.settings.add_recent(str(project.root))
+        self.start_page.set_recent(self.settings.recent_projects())
+        self.setWindowTitle(f"Juxta — {project.name}")
+        self.stack.setCurrentWidget(self.tabs)
+        self.dock.show()
+        self.refresh_tree()
+        names = list(project.study_paths())
+        if names:
+            self.tree.select_study(names[0])
+        self.projectOpened.emit(str(project.root))
+        self._update_actions()
+        self.status_text.setText(f"Opened {project.root}")
+        return True
+
+    def refresh_tree(self) -> None:
+        if self.project is None:
+            return
+        studies = []
+        counts = self._cell_counts()
+        for name, path in self.project.study_paths().items():
+            try:
+                from engine.study import load_study
+
+                s = load_study(path)
+                models = [(m.id, m.source, "") for m in s.models]
+                studies.append(TreeStudy(name, s.study.title, counts.get(name, "not run"), models, s.data.source))
+            except Exception as exc:  # an invalid file still shows, with its problem
+                studies.append(TreeStudy(name, "", f"invalid: {getattr(exc, 'message', exc)}", [], ""))
+        self.tree.set_project(studies)
+        if self.current_study:
+            self.tree.blockSignals(True)
+            self.tree.select_study(self.current_study)
+            self.tree.blockSignals(False)
+
+    def _cell_counts(self) -> dict[str, str]:
+        if self.project is None or not self.project.db_path.exists():
+            return {}
+        from engine.errors import JuxtaError
+
+        try:
+            with self.project.store() as store:
+                rows = store.query(
+                    """SELECT sc.study, count(*) AS planned, count(*) FILTER (WHERE c.status = 'done') AS done,
+                              count(*) FILTER (WHERE c.status = 'failed') AS failed
+                       FROM study_cells sc LEFT JOIN cells c USING (cell_key) GROUP BY sc.study"""
+                )
+        except JuxtaError:
+            return {}
+        out = {}
+        for r in rows.itertuples():
+            text = "complete" if r.done == r.planned else f"{r.done}/{r.planned} done"
+            out[r.study] = text + (f", {r.failed} failed" if r.failed else "")
+        return out
+
+    def select_study(self, name: str) -> None:
+        if self.project is None or name == self.current_study:
+            return
+        if not self._confirm_discard():
+            self.tree.blockSignals(True)
+            self.tree.select_study(self.current_study or "")
+            self.tree.blockSignals(False)
+            return
+        self.current_study = name
+        path = self.project.study_path(name)
+        self.study_page.set_study(name, path.read_text(encoding="utf-8"))
+        self.load_results(name)
+        self._update_actions()
+
+    def load_results(self, name: str) -> None:
+        """Read the study's results off the GUI thread, then hand them to the Results page."""
+        if self.project is None:
+            return
+        project = self.project
+
+        def load():
+            from engine.results import compare_arms, load_shift_results
+
+            if not project.db_path.exists():
+                return None
+            with project.store() as store:
+                results = load_shift_results(store, name)
+            return results if not results.accuracy.empty else None
+
+        def done(results) -> None:
+            if name != self.current_study:
+                return
+            self.results_page.set_results(results, compare=self._compare_fn(name))
+            self.resultsLoaded.emit(name)
+
+        run_in_background(load, on_done=done, on_error=lambda msg: self.show_message(msg, error=True))
+
+    def _compare_fn(self, study: str):
+        project = self.project
+
+        def compare(arm_a: str, arm_b: str, condition: str):
+            from engine.results import compare_arms
+
+            with project.store() as store:
+                return compare_arms(store, study, arm_a, arm_b, condition)
+
+        return compare
+
+    def new_study(self) -> None:
+        if self.project is None:
+            self.show_message("Open or create a project first.")
+            return
+        from views.study_wizard import StudyWizard
+
+        wizard = StudyWizard(self.providers, self)
+        self._exec_wizard(wizard)
+
+    def edit_study(self) -> None:
+        if self.project is None or self.current_study is None:
+            return
+        from views.study_wizard import StudyWizard
+
+        text = self.study_page.text()
+        try:
+            wizard = StudyWizard.from_toml(text, self.providers, self)
+        except Exception as exc:  # an invalid file cannot fill the wizard: edit it as text instead
+            self.show_message(f"The wizard cannot open this study ({getattr(exc, 'message', exc)}); edit it as a study file.")
+            return
+        self._exec_wizard(wizard, overwrite=self.current_study)
+
+    def _exec_wizard(self, wizard, overwrite: str | None = None) -> None:
+        run_after = []
+        wizard.runRequested.connect(lambda name: run_after.append(name))
+        if wizard.exec() or run_after:
+            name = wizard.study_name()
+            path = self.project.root / f"{name}.study.toml"
+            if path.exists() and name != overwrite:
+                answer = QMessageBox.question(self, "Replace study?", f"A study called “{name}” exists. Replace its file?")
+                if answer != QMessageBox.Yes:
+                    return
+            path.write_text(wizard.study_toml(), encoding="utf-8")
+            self.current_study = None
+            self.refresh_tree()
+            self.tree.select_study(name)
+            if run_after:
+                self.run_study(name)
+
+    def save_study_text(self, text: str) -> None:
+        if self.project is None or self.current_study is None:
+            return
+        self.project.study_path(self.current_study).write_text(text, encoding="utf-8")
+        self.study_page.set_study(self.current_study, text)
+        self.refresh_tree()
+        self.status_text.setText(f"Saved {self.current_study}.study.toml")
+        self._update_actions()
+
+    def save_current(self) -> None:
+        if self.study_page.is_dirty():
+            self.save_study_text(self.study_page.text())
+
+    def _confirm_discard(self) -> bool:
+        if not self.study_page.is_dirty():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "The study file has unsaved changes. Save them?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+        )
+        if answer == QMessageBox.Save:
+            self.save_current()
+            return True
+        return answer == QMessageBox.Discard
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def run_study(self, name: str | None = None) -> None:
+        name = name or self.current_study
+        if self.project is None or name is None or self.bridge.running:
+            return
+        if name == self.current_study and self.study_page.is_dirty():
+            if not self._confirm_discard():
+                return
+        self._running_study = name
+        self.run_page.title.setText(f"Planning “{name}”…")
+        self.run_page.append_log(f"Planning study “{name}”…")
+        self.tabs.setCurrentWidget(self.run_page)
+        self.status_text.setText(f"Planning {name}…")
+        self.bridge.start(self.project, name)
+        self._clock.start()
+        self._update_actions()
+
+    def cancel_run(self) -> None:
+        if self.bridge.running:
+            self.bridge.cancel()
+            self.run_page.append_log("Cancelling: cells stop at their next batch; finished cells are kept.")
+            self.status_text.setText("Cancelling…")
+
+    def _on_events(self, events: list) -> None:
+        for e in events:
+            if e.kind == "planned":
+                rows = [CellRow(c.key, c.arm, c.condition if c.kind == "eval" else "training", c.seed) for c in e.cells or []]
+                self.run_page.begin(self._running_study or "", rows, e.skipped)
+                self.status_progress.setRange(0, max(1, e.total))
+                self.status_progress.setValue(0)
+                self.status_progress.setVisible(e.total > 0)
+        self.run_page.apply_events([e for e in events if e.kind != "planned"])
+        last = events[-1]
+        if last.total:
+            self.status_progress.setValue(last.done + last.failed)
+            self.status_text.setText(
+                f"Running {last.done + last.failed}/{last.total} cells · {fmt_clock(last.elapsed_s)} elapsed · "
+                f"~{fmt_clock(last.eta_s)} left" + (f" · {last.failed} failed" if last.failed else "")
+            )
+
+    def _on_finished(self, summary) -> None:
+        self._clock.stop()
+        self.status_progress.hide()
+        if summary is not None:
+            self.run_page.finish(summary.status, summary.done, summary.failed, summary.cancelled)
+            words = {"done": "finished", "failed": "finished with failures", "cancelled": "cancelled", "up-to-date": "up to date"}
+            self.status_text.setText(f"Study {summary.study} {words.get(summary.status, summary.status)}: "
+                                     f"{summary.done} computed, {summary.skipped} already done, {summary.failed} failed.")
+        self.refresh_tree()
+        if self._running_study == self.current_study and self.current_study:
+            self.load_results(self.current_study)
+        self._update_actions()
+
+    def _on_run_error(self, message: str) -> None:
+        self.run_page.finish("error", 0, 0, 0, message=f"The run stopped: {message}")
+        self.show_message(message, error=True)
+
+    def _tick(self) -> None:
+        self.run_page.tick()
+
+    # -- misc ------------------------------------------------------------------------------------
+
+    def find(self) -> None:
+        page = self.tabs.currentWidget()
+        target = getattr(page, "filter", None) or getattr(page, "filter_edit", None)
+        if target is not None:
+            target.setFocus()
+            target.selectAll()
+
+    def report(self) -> None:
+        self.show_message("Reports arrive with the report feature.")
+
+    def set_theme(self, name: str) -> None:
+        self.settings.set_theme(name)
+        resolved = theme.apply(QApplication.instance(), name)
+        if hasattr(self.results_page, "set_theme"):
+            self.results_page.set_theme(resolved)
+
+    def about(self) -> None:
+        from importlib import metadata
+
+        import PySide6
+
+        versions = []
+        for pkg in ("juxta", "torch", "duckdb", "pyqtgraph"):
+            try:
+                versions.append(f"{pkg} {metadata.version(pkg)}")
+            except metadata.PackageNotFoundError:
+                versions.append(f"{pkg} (not installed)")
+        box = QMessageBox(self)
+        box.setWindowTitle("About Juxta")
+        box.setText("<b>Juxta</b> — comparative model studies: distribution shift, merging, fine-tuning.")
+        box.setInformativeText(" · ".join(versions) + f" · Qt {PySide6.__version__}<br>Device: detecting…")
+        box.setStandardButtons(QMessageBox.Ok)
+
+        def detected(devices) -> None:
+            box.setInformativeText(" · ".join(versions) + f" · Qt {PySide6.__version__}<br>Device: {', '.join(devices)}")
+
+        from engine.device import available_devices
+
+        run_in_background(available_devices, on_done=detected,
+                          on_error=lambda m: box.setInformativeText(" · ".join(versions) + f"<br>Device: unknown ({m})"))
+        box.open()
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.status_text.setText(text.splitlines()[0])
+        if error:
+            QMessageBox.warning(self, "Juxta", text)
+
+    # -- window events ----------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.is_dir() and any(path.glob("*.study.toml")):
+                self.open_project(path)
+                return
+            if self.project is not None and (path.suffix == ".safetensors" or (path / "config.json").exists()):
+                from views.study_wizard import StudyWizard
+
+                wizard = StudyWizard(self.providers, self)
+                wizard.add_local_model(str(path))
+                self._exec_wizard(wizard)
+                return
+        self.show_message("Drop a project folder, a .safetensors model or a Hugging Face model folder.")
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.bridge.running:
+            answer = QMessageBox.question(self, "Run in progress", "A study is running. Cancel it and quit? Finished cells are kept.")
+            if answer != QMessageBox.Yes:
+                event.ignore()
+                return
+            self.bridge.cancel()
+            self.bridge.wait(30)
+        if not self._confirm_discard():
+            event.ignore()
+            return
+        self.settings.set_geometry(self.saveGeometry())
+        event.accept()

@@ -1,0 +1,80 @@
+"""The Run page and the start page, driven by plain events (no engine, no run)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from types import SimpleNamespace
+
+from PySide6.QtCore import Qt
+
+from views.project_tree import ProjectTree, TreeStudy
+from views.run_page import CellRow, RunPage, fmt_clock
+from views.start_page import StartPage
+
+
+def event(kind, key=None, **kw):
+    cell = SimpleNamespace(key=key, label=lambda: f"cell {key}") if key else None
+    base = dict(total=3, done=0, failed=0, skipped=0, fraction=0.0, note="", status="", error=None, device="cpu",
+                duration_s=0.0, elapsed_s=1.0, eta_s=2.0)
+    base.update(kw)
+    return SimpleNamespace(kind=kind, cell=cell, **base)
+
+
+def test_fmt_clock():
+    assert fmt_clock(None) == "--:--" and fmt_clock(65) == "01:05" and fmt_clock(3725) == "1:02:05"
+
+
+def test_progress_table_log_and_buttons(qtbot):
+    page = RunPage()
+    qtbot.addWidget(page)
+    rows = [CellRow(k, "cnn", f"cond{k}", 0) for k in "abc"]
+    page.begin("robustness", rows, skipped=5)
+    assert page.cancel_button.isEnabled() and not page.resume_button.isEnabled()
+    assert "5 already computed, 3 to run" in page.log.toPlainText()
+    page.apply_events([event("cell_started", "a"), event("cell_progress", "a", fraction=0.5)])
+    assert page.model.rows[0].status == "running"
+    assert "50%" in page.model.data(page.model.index(0, 3))
+    page.apply_events([event("cell_finished", "a", status="done", done=1, duration_s=0.25),
+                       event("cell_finished", "b", status="failed", done=1, failed=1, error="Model file x is corrupt.")])
+    assert page.progress.value() == 2
+    assert page.model.rows[1].message == "Model file x is corrupt." and "✗ cell b" in page.log.toPlainText()
+    assert "elapsed" in page.timing.text() and "left" in page.timing.text()
+    page.finish("cancelled", 1, 1, 1)
+    assert page.resume_button.isEnabled() and not page.cancel_button.isEnabled()
+    assert page.model.rows[2].status == "cancelled" and "Cancelled" in page.title.text()
+    page.filter.setText("failed")
+    assert page.proxy.rowCount() == 1
+    with qtbot.waitSignal(page.resumeRequested, timeout=1000):
+        qtbot.mouseClick(page.resume_button, Qt.LeftButton)
+
+
+def test_start_page_recent_and_signals(qtbot, tmp_path):
+    page = StartPage()
+    qtbot.addWidget(page)
+    page.set_recent([])
+    assert page.recent.isHidden() and not page.empty_recent.isHidden()
+    page.set_recent([str(tmp_path)])
+    assert page.recent.count() == 1
+    with qtbot.waitSignal(page.openRecent, timeout=1000) as sig:
+        page.recent.itemActivated.emit(page.recent.item(0))
+    assert sig.args == [str(tmp_path)]
+    with qtbot.waitSignal(page.openDemo, timeout=1000):
+        qtbot.mouseClick(page.demo_button, Qt.LeftButton)
+
+
+def test_project_tree_lists_studies_models_datasets(qtbot):
+    tree = ProjectTree()
+    qtbot.addWidget(tree)
+    tree.set_project([
+        TreeStudy("robustness", "t", "complete", [("cnn", "builtin:digits-cnn", ""), ("mlp", "builtin:digits-mlp", "")], "builtin:digits"),
+        TreeStudy("other", "", "not run", [("cnn", "builtin:digits-cnn", "")], "builtin:digits"),
+    ])
+    studies, models, data = (tree.topLevelItem(i) for i in range(3))
+    assert studies.childCount() == 2 and models.childCount() == 2 and data.childCount() == 1
+    assert studies.child(0).text(1) == "complete"
+    with qtbot.waitSignal(tree.studySelected, timeout=1000) as sig:
+        tree.select_study("other")
+    assert sig.args == ["other"]

@@ -1,0 +1,236 @@
+"""The Run page: overall progress with elapsed and remaining time, a table of cells, a log.
+
+It only displays what it is told (``begin``, ``apply_events``, ``finish``); the app's run bridge
+feeds it batched engine events, so it never blocks and never touches the engine itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
+    QSplitter, QTableView, QVBoxLayout, QWidget,
+)
+
+COLUMNS = ("model", "condition", "seed", "status", "device", "duration", "message")
+STATUS_COLOURS = {"done": "#009E73", "failed": "#D55E00", "running": "#0072B2", "queued": "#888888", "cancelled": "#CC79A7"}
+
+
+def fmt_clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(max(0.0, seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+@dataclass
+class CellRow:
+    key: str
+    model: str
+    condition: str
+    seed: int
+    status: str = "queued"
+    device: str = ""
+    duration: float | None = None
+    message: str = ""
+    progress: float = 0.0
+
+
+class CellTableModel(QAbstractTableModel):
+    """Rows for the cells of the current run; updated in place by key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[CellRow] = []
+        self._index: dict[str, int] = {}
+
+    def reset(self, rows: list[CellRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self._index = {r.key: i for i, r in enumerate(rows)}
+        self.endResetModel()
+
+    def update(self, key: str, **changes: Any) -> None:
+        i = self._index.get(key)
+        if i is None:
+            return
+        row = self.rows[i]
+        for k, v in changes.items():
+            setattr(row, k, v)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return COLUMNS[section].capitalize()
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        row = self.rows[index.row()]
+        col = COLUMNS[index.column()]
+        if role == Qt.DisplayRole:
+            if col == "duration":
+                return "" if row.duration is None else f"{row.duration:.2f} s"
+            if col == "status" and row.status == "running" and row.progress:
+                return f"running {100 * row.progress:.0f}%"
+            return str(getattr(row, col))
+        if role == Qt.ForegroundRole and col == "status":
+            return QColor(STATUS_COLOURS.get(row.status, "#888888"))
+        if role == Qt.ToolTipRole and col == "message" and row.message:
+            return row.message
+        if role == Qt.UserRole:  # sort key
+            return row.duration if col == "duration" else getattr(row, col)
+        return None
+
+
+class RunPage(QWidget):
+    """Progress of the current run. Emits ``cancelRequested`` and ``resumeRequested``."""
+
+    cancelRequested = Signal()
+    resumeRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAccessibleName("Run progress")
+        self._started: float | None = None
+        self._ended: float | None = None
+        self._eta: float | None = None
+        self._running = False
+
+        self.title = QLabel("No run yet")
+        self.title.setObjectName("pageTitle")
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Overall progress")
+        self.progress.setTextVisible(True)
+        self.timing = QLabel("")
+        self.timing.setAccessibleName("Elapsed and remaining time")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the run: cells stop at their next batch; finished cells are kept.")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Compute the cells that are still missing or failed.")
+        self.resume_button.clicked.connect(self.resumeRequested)
+        self.cancel_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.timing)
+        top.addWidget(self.cancel_button)
+        top.addWidget(self.resume_button)
+
+        self.model = CellTableModel()
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.proxy.setSortRole(Qt.UserRole)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter cells (model, condition, status…)")
+        self.filter.setAccessibleName("Filter cells")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setAccessibleName("Cells of this run")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setAccessibleName("Run log")
+        self.log.setMaximumBlockCount(5000)
+
+        table_box = QWidget()
+        tl = QVBoxLayout(table_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.filter)
+        tl.addWidget(self.table)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(table_box)
+        split.addWidget(self.log)
+        split.setSizes([500, 160])
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+    # -- driven by the app ------------------------------------------------------------------------
+
+    def begin(self, study: str, cells: list[CellRow], skipped: int) -> None:
+        self.model.reset(cells)
+        self._started = time.monotonic()
+        self._ended = None
+        self._eta = None
+        self._running = True
+        self.title.setText(f"Running study “{study}”")
+        self.progress.setRange(0, max(1, len(cells)))
+        self.progress.setValue(0)
+        self.progress.setFormat(f"%v / {len(cells)} cells (%p%)")
+        self.cancel_button.setEnabled(True)
+        self.resume_button.setEnabled(False)
+        self.append_log(f"Planned {len(cells) + skipped} cells: {skipped} already computed, {len(cells)} to run.")
+        self.tick()
+
+    def apply_events(self, events: list[Any]) -> None:
+        """Apply a batch of engine ``RunEvent``s (the bridge throttles them)."""
+        for e in events:
+            key = e.cell.key if e.cell is not None else None
+            if e.kind == "cell_started" and key:
+                self.model.update(key, status="running", device=e.device)
+            elif e.kind == "cell_progress" and key:
+                self.model.update(key, status="running", progress=e.fraction)
+            elif e.kind == "cell_finished" and key:
+                self.model.update(key, status=e.status, device=e.device, duration=e.duration_s, message=e.error or "", progress=1.0)
+                self.progress.setValue(e.done + e.failed)
+                self._eta = e.eta_s
+                if e.status == "failed":
+                    self.append_log(f"✗ {e.cell.label()}: {e.error}")
+        self.tick()
+
+    def finish(self, status: str, done: int, failed: int, cancelled: int, message: str = "") -> None:
+        self._running = False
+        self._ended = time.monotonic()
+        self.cancel_button.setEnabled(False)
+        self.resume_button.setEnabled(status in ("cancelled", "failed", "error"))
+        for row in self.model.rows:
+            if row.status in ("queued", "running"):
+                self.model.update(row.key, status="cancelled" if status == "cancelled" else row.status)
+        words = {"done": "Finished", "failed": "Finished with failures", "cancelled": "Cancelled",
+                 "up-to-date": "Up to date", "error": "Stopped"}.get(status, status)
+        self.title.setText(f"{words}: {done} computed, {failed} failed" + (f", {cancelled} not run" if cancelled else ""))
+        self.append_log(message or f"{words}.")
+        self._eta = 0.0 if status == "done" else None
+        self.tick()
+
+    def tick(self) -> None:
+        """Refresh elapsed and remaining time (called by a timer while running)."""
+        if self._started is None:
+            self.timing.setText("")
+            return
+        elapsed = (self._ended or time.monotonic()) - self._started
+        remaining = "" if not self._running else f" · ~{fmt_clock(self._eta)} left"
+        self.timing.setText(f"{fmt_clock(elapsed)} elapsed{remaining}")
+
+    def append_log(self, line: str) -> None:
+        self.log.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {line}")
+
+    @property
+    def running(self) -> bool:
+        return self._running
