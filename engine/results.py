@@ -76,18 +76,95 @@ def metric_table(store: Store, study: str, metric: str = "accuracy", n_resamples
 
 
 def _pooled_intervals(store: Store, study: str, metric: str, n_resamples: int, level: float, seed: int) -> dict:
+    """(arm, condition) -> bootstrap interval of the metric's mean over examples pooled across seeds,
+    each example resampled with all its seeds (``S.bootstrap_mean`` with clusters = example).
+
+    Same numbers as calling ``S.bootstrap_mean(values, clusters=example)`` per group, computed in
+    bulk: the rows arrive sorted by group and example (one sort in DuckDB, no pandas groupby), the
+    per-example sums come from one ``reduceat``, and groups whose examples all have the same number
+    of seeds (the usual case) share the resample indices that ``S.bootstrap_mean`` would draw for
+    them (the same seed and size give the same indices), so the indices are drawn once per size and
+    the groups are resampled together. Groups with uneven seed coverage go through
+    ``S.bootstrap_mean`` unchanged.
+    """
     column = MEAN_METRICS[metric]
-    preds = store.query(
-        f"""SELECT sc.arm, sc.condition, sc.seed, p.example, CAST(p.{column} AS DOUBLE) AS v
-            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
-            WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'""",
+    level = S._check_level(level)
+    con = store.con
+    groups = con.execute(
+        """SELECT arm, condition FROM (SELECT DISTINCT sc.arm, sc.condition
+           FROM study_cells sc JOIN cells c USING (cell_key)
+           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done') ORDER BY arm, condition""",
         [study],
-    )
-    out = {}
-    for (arm, cond), g in preds.groupby(["arm", "condition"], sort=False):
-        iv = S.bootstrap_mean(g.v.to_numpy(), n_resamples=n_resamples, seed=seed, level=level,
-                              clusters=g.example.to_numpy())
-        out[(arm, cond)] = (iv.low, iv.high)
+    ).fetchall()
+    if not groups:
+        return {}
+    con.register("_pooled_groups", pd.DataFrame({"arm": [g[0] for g in groups], "condition": [g[1] for g in groups],
+                                                 "gid": np.arange(len(groups), dtype=np.int64)}))
+    try:
+        cols = con.execute(
+            f"""SELECT g.gid, p.example, CAST(p.{column} AS DOUBLE) AS v
+                FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+                JOIN _pooled_groups g ON g.arm = sc.arm AND g.condition = sc.condition
+                WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
+                ORDER BY g.gid, p.example""",
+            [study],
+        ).fetchnumpy()
+    finally:
+        con.unregister("_pooled_groups")
+    gid = np.asarray(cols["gid"], dtype=np.int64)
+    example = np.asarray(cols["example"], dtype=np.int64)
+    v = cols["v"]
+    v = v.astype(np.float64).filled(np.nan) if np.ma.isMaskedArray(v) else np.asarray(v, dtype=np.float64)  # NULL -> NaN
+    out: dict = {}
+    if len(v) == 0:
+        return out
+    bounds = np.flatnonzero(np.diff(gid)) + 1
+    g_start = np.concatenate([[0], bounds])
+    g_end = np.concatenate([bounds, [len(v)]])
+    # per-example runs inside each group (rows are sorted by group, then example)
+    new_run = np.ones(len(v), dtype=bool)
+    new_run[1:] = (gid[1:] != gid[:-1]) | (example[1:] != example[:-1])
+    run_start = np.flatnonzero(new_run)
+    run_sum = np.add.reduceat(v, run_start)
+    run_size = np.diff(np.append(run_start, len(v)))
+    run_group = np.searchsorted(g_start, run_start, side="right") - 1
+    r_bounds = np.searchsorted(run_group, np.arange(len(g_start) + 1))
+
+    even: dict[int, list[tuple[tuple, np.ndarray, float]]] = {}  # cluster count -> [((arm, condition), cluster means, value)]
+    for k, (a, b) in enumerate(zip(g_start, g_end)):
+        key = (groups[int(gid[a])][0], groups[int(gid[a])][1])
+        sizes = run_size[r_bounds[k]:r_bounds[k + 1]]
+        if n_resamples > 0 and np.all(sizes == sizes[0]) and np.all(np.isfinite(v[a:b])):
+            x = run_sum[r_bounds[k]:r_bounds[k + 1]] / sizes[0]
+            if len(x) * n_resamples <= S._DIRECT_LIMIT:
+                even.setdefault(len(x), []).append((key, x, float(v[a:b].mean())))
+                continue
+            iv = S.bootstrap_mean(x, n_resamples=n_resamples, seed=seed, level=level)
+        else:
+            iv = S.bootstrap_mean(v[a:b], n_resamples=n_resamples, seed=seed, level=level, clusters=example[a:b])
+        out[key] = (iv.low, iv.high)
+    for n, members in even.items():
+        dists = _shared_index_means(np.stack([x for _, x, _ in members]), n_resamples, seed)
+        for (key, _, value), dist in zip(members, dists):
+            iv = S._interval(value, dist, level, n)
+            out[key] = (iv.low, iv.high)
+    return out
+
+
+def _shared_index_means(xs: np.ndarray, r: int, seed: int) -> np.ndarray:
+    """``S._bootstrap_means(x, r, default_rng(seed))`` on its index path, for every row x of ``xs``:
+    the indices depend only on the seed and the length, so each chunk of them is drawn once (same
+    chunks, same order) and applied to every row with the same 2-D gather and mean, which keeps the
+    results bit-identical."""
+    g, n = xs.shape
+    out = np.empty((g, r))
+    rng = np.random.default_rng(seed)
+    chunk = max(S._CHUNK_MIN, S._CHUNK_ELEMS // n)
+    for s in range(0, r, chunk):
+        rc = min(chunk, r - s)
+        idx = rng.integers(0, n, size=(rc, n))
+        for k in range(g):
+            out[k, s:s + rc] = np.add.reduce(xs[k][idx], axis=1) / n  # what ndarray.mean computes
     return out
 
 

@@ -207,12 +207,17 @@ def box_resample(n_out: int, n_in: int) -> torch.Tensor:
 
 
 def pixelate_matrix(n: int, factor: float) -> torch.Tensor:
-    """Box-average into int(n·factor) equal blocks, then enlarge by nearest neighbour: PIL's BOX then
-    NEAREST resize, which CIFAR-10-C uses. Whole blocks keep 32-px results identical to it."""
+    """PIL's BOX resize to int(n·factor) blocks, then its NEAREST resize back, as CIFAR-10-C does.
+
+    PIL's BOX averages the pixels whose centres fall inside a block (whole pixels, equal weights);
+    NEAREST gives each pixel the block under its centre.
+    """
     blocks = max(1, int(n * factor))
-    up = torch.zeros(n, blocks, dtype=torch.float64)
-    up[torch.arange(n), ((torch.arange(n) + 0.5) * blocks / n).long()] = 1
-    return up @ box_resample(blocks, n)
+    centre = torch.arange(n, dtype=torch.float64) + 0.5
+    member = torch.floor(centre * blocks / n) == torch.arange(blocks).unsqueeze(1)  # (blocks, n)
+    member = member.to(torch.float64)
+    # the block under a pixel's centre is also the block that pixel is averaged into
+    return member.T @ (member / member.sum(1, keepdim=True))
 
 
 def zoom_matrices(n: int, factors: torch.Tensor) -> torch.Tensor:
@@ -338,7 +343,7 @@ _CHROMA_Q = (
 def quant_table(quality: int, chroma: bool) -> torch.Tensor:
     """The 8×8 quantisation table the IJG library uses for a quality setting (1–100)."""
     base = torch.tensor(_CHROMA_Q if chroma else _LUMA_Q, dtype=torch.float64)
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality  # integer maths, as in libjpeg
     return torch.floor((base * scale + 50) / 100).clamp(1, 255)
 
 

@@ -93,18 +93,20 @@ def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
     counts.round_().clamp_min_(0)
     small = (mean < 10).nonzero().squeeze(1)
     if small.numel():
-        m = mean.index_select(0, small)
         u = codes.index_select(0, small).to(torch.float32).add_(0.5).div_(65536)
-        p = torch.exp(-m)
-        cdf = p.clone()
-        k = torch.zeros_like(m)
-        above = torch.empty_like(m)
-        for j in range(1, 31):  # P(count > 30 | mean < 10) is below the 2**-16 grid of u
-            k += torch.sub(u, cdf, out=above).gt_(0)
-            p.mul_(m).div_(j)
-            cdf += p
-        counts.index_copy_(0, small, k)
+        counts.index_copy_(0, small, _poisson_inverse(mean.index_select(0, small), u))
     return counts.div_(lam).view_as(x)
+
+
+def _poisson_inverse(m: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The smallest k with P(Poisson(m) ≤ k) ≥ u, by walking up the CDF (for means below 10)."""
+    p = torch.exp(-m)
+    cdf, k, above = p.clone(), torch.zeros_like(m), torch.empty_like(m)
+    for j in range(1, 31):  # P(count > 30 | mean < 10) is below the 2**-16 grid of u
+        k += torch.sub(u, cdf, out=above).gt_(0)
+        p.mul_(m).div_(j)
+        cdf += p
+    return k
 
 
 def _impulse_noise(x: torch.Tensor, amount: float, rng: Rng) -> torch.Tensor:
@@ -512,8 +514,9 @@ def corrupt(images: torch.Tensor, name: str, severity: int, seed: int, index: to
     if _whole(seed) is None:
         raise ValueError(f"The seed for corruption {name!r} must be a whole number, not {seed!r}.")
     _check_batch(images, index)
-    x = images.to(torch.float32)
+    x = images.detach().to(torch.float32).contiguous()
     if x.shape[0] == 0:
         return x.clone()
     rng = Rng(_whole(seed), name, level, index.to(device=x.device, dtype=torch.int64))
-    return spec.fn(x, spec.values[level - 1], rng).clamp_(0, 1)
+    with torch.no_grad():
+        return spec.fn(x, spec.values[level - 1], rng).clamp_(0, 1)

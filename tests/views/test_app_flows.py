@@ -1,0 +1,119 @@
+"""The application end to end (offscreen): open a project, run, watch progress, see results;
+cancel and resume; a broken model file fails only its own cells."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+import tomlkit
+from PySide6.QtCore import QSettings
+
+from app.main_window import MainWindow
+from app.settings import Settings
+from engine.store import Store
+from tests.conftest import write_study
+from tests.engine.test_execution import assert_consistent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    if w.bridge.running:
+        w.bridge.cancel()
+        w.bridge.wait(60)
+
+
+def reduced_demo(root: Path, backend: str = "loky") -> Path:
+    doc = tomlkit.parse((ROOT / "projects/digits-demo/robustness.study.toml").read_text())
+    doc["study"]["seeds"] = [0]
+    doc["shift"]["corruptions"] = ["gaussian_noise", "contrast"]
+    doc["shift"]["severities"] = [1, 3, 5]
+    doc["metrics"]["bootstrap"] = 100
+    doc["execution"] = {"backend": backend, "workers": 2}
+    for m in doc["models"]:
+        m["train"] = {"epochs": 2}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "robustness.study.toml").write_text(tomlkit.dumps(doc))
+    return root
+
+
+def run_and_wait(qtbot, window, timeout=240_000):
+    with qtbot.waitSignal(window.bridge.finished, timeout=timeout):
+        window.act_run.trigger()
+
+
+def test_open_run_progress_and_results(qtbot, window, tmp_path):
+    project = reduced_demo(tmp_path / "demo")
+    assert window.open_project(project)
+    assert window.current_study == "robustness"
+    assert window.act_run.isEnabled() and not window.act_cancel.isEnabled()
+    with qtbot.waitSignal(window.resultsLoaded, timeout=240_000):
+        run_and_wait(qtbot, window)
+    page = window.run_page
+    total = len(page.model.rows)
+    assert total == 3 + 3 * (1 + 2 * 3 + 3)  # 3 training cells, 3 models × 10 conditions
+    assert page.progress.value() == page.progress.maximum() == total
+    assert {r.status for r in page.model.rows} == {"done"}
+    assert all(r.device == "cpu" and r.duration is not None for r in page.model.rows)
+    assert "Finished" in page.title.text()
+    results = window.results_page.results
+    assert results is not None and set(results.arms) == {"cnn", "mlp", "vit"}
+    assert "complete" in window.tree.topLevelItem(0).child(0).text(1)
+    window.grab().save(str(tmp_path / "after-run.png"))
+
+
+def test_cancel_keeps_database_consistent_and_resume_completes(qtbot, window, tmp_path):
+    project = reduced_demo(tmp_path / "demo", backend="sequential")
+    window.open_project(project)
+    cancelled = []
+
+    def on_events(events):
+        if not cancelled and any(e.kind == "cell_finished" and e.done >= 4 for e in events):
+            cancelled.append(True)
+            window.cancel_run()
+
+    window.bridge.events.connect(on_events)
+    run_and_wait(qtbot, window)
+    assert window.run_page.resume_button.isEnabled()
+    assert "Cancelled" in window.run_page.title.text()
+    with Store(project / "juxta.duckdb") as store:
+        assert_consistent(store, "robustness")
+        done_before = store.query("SELECT count(*) AS n FROM cells WHERE status = 'done'").n[0]
+    assert 4 <= done_before < 33
+    window.bridge.events.disconnect(on_events)
+    with qtbot.waitSignal(window.bridge.finished, timeout=240_000) as sig:
+        window.run_page.resume_button.click()
+    summary = sig.args[0]
+    assert summary.status == "done" and summary.skipped == done_before
+
+
+def test_broken_model_file_fails_its_cells_only(qtbot, window, project_dir):
+    (project_dir / "broken.safetensors").write_bytes(b"\x00not a model")
+    path = write_study(project_dir)
+    path.write_text(path.read_text().replace("[data]", '[[models]]\nid = "broken"\nsource = "file:broken.safetensors"\n[data]'))
+    window.open_project(project_dir)
+    run_and_wait(qtbot, window)
+    rows = window.run_page.model.rows
+    failed = [r for r in rows if r.status == "failed"]
+    assert failed and all(r.model == "broken" for r in failed)
+    assert all("not a valid safetensors file" in r.message for r in failed)
+    assert all(r.status == "done" for r in rows if r.model != "broken")
+    assert "failed" in window.run_page.log.toPlainText()
+
+
+def test_invalid_project_folder_shows_a_message(qtbot, window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(window, "show_message", lambda text, error=False: shown.append(text))
+    assert not window.open_project(tmp_path / "nope")
+    assert shown and "does not exist" in shown[0]

@@ -1,0 +1,174 @@
+"""The study page: summary, 'show as study file', live validation, Save / Run rules, keyboard."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from engine.errors import StudyFileError  # noqa: E402
+from engine.study import parse_study_text  # noqa: E402
+from views.providers import StudyProviders  # noqa: E402
+from views.study_page import StudyPage, problem_line  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[2] / "projects" / "digits-demo" / "robustness.study.toml"
+TEXT = DEMO.read_text(encoding="utf-8")
+
+
+def real_validate(text: str) -> list[str]:
+    try:
+        parse_study_text(text, "robustness.study.toml")
+    except StudyFileError as exc:
+        return list(exc.problems)
+    return []
+
+
+def _unused(*_args):
+    raise AssertionError("the study page only validates")
+
+
+@pytest.fixture
+def page(qtbot, tmp_path):
+    calls = []
+
+    def validate(text):
+        calls.append(text)
+        return real_validate(text)
+
+    providers = StudyProviders(_unused, _unused, _unused, _unused, _unused, validate, lambda: str(tmp_path))
+    p = StudyPage(providers)
+    p.validate_calls = calls
+    qtbot.addWidget(p)
+    p.resize(1000, 700)
+    p.show()
+    p.set_study("robustness", TEXT)
+    return p
+
+
+def edit(page, old: str, new: str) -> None:
+    assert old in page.text()
+    page.editor.setPlainText(page.text().replace(old, new))
+
+
+def test_summary_of_a_valid_saved_study(page):
+    assert not page.is_dirty() and page.is_valid()
+    assert page.run_button.isEnabled() and not page.save_button.isEnabled()
+    assert not page.text_mode() and page.stack.currentWidget() is page.summary
+    html = page.summary.toPlainText()
+    assert "Which digits model survives noisy scans?" in html
+    for model in ("mlp", "cnn", "vit", "builtin:digits-cnn"):
+        assert model in html
+    assert "builtin:digits" in html and "Gaussian noise" in html and "Dirichlet α 1, 0.3" in html
+    assert "0, 1, 2" in html and "Macro F1" in html
+    assert "576 evaluation cells" in html and "9 training runs" in html
+    assert "Valid" in page.status_label.text() and "64 conditions" in page.status_label.text()
+
+
+def test_toggle_shows_the_study_file(page, qtbot):
+    qtbot.mouseClick(page.text_toggle, Qt.MouseButton.LeftButton)
+    assert page.text_mode() and page.editor.isVisible() and page.text() == TEXT
+    assert page.editor.font().styleHint() == page.editor.font().StyleHint.Monospace or page.editor.font().fixedPitch()
+    qtbot.mouseClick(page.text_toggle, Qt.MouseButton.LeftButton)
+    assert not page.text_mode() and page.summary.isVisible()
+
+
+def test_invalid_edit_shows_the_line_and_disables_save_and_run(page, qtbot):
+    page.set_text_mode(True)
+    edit(page, "severities = [1, 2, 3, 4, 5]", "severities = [1, 2, 6]")
+    assert not page.save_button.isEnabled() and not page.run_button.isEnabled()  # still checking
+    qtbot.waitUntil(lambda: page.problems_list.count() == 1, timeout=2000)
+    line = page.text().splitlines().index("severities = [1, 2, 6]") + 1
+    item = page.problems_list.item(0).text()
+    assert f"Line {line}:" in item and "severity 6 is outside 1–5" in item
+    assert page.editor.marked_lines() == {line}
+    assert f"line {line}" in page.status_label.text()
+    assert page.is_dirty() and not page.is_valid()
+    assert not page.save_button.isEnabled() and not page.run_button.isEnabled()
+    page.problems_list.setCurrentRow(0)
+    page._on_problem_activated(page.problems_list.item(0))
+    assert page.editor.textCursor().blockNumber() + 1 == line
+    assert "cannot run yet" in page.summary.toPlainText()
+
+
+def test_broken_toml_is_reported_with_its_line(page, qtbot):
+    page.set_text_mode(True)
+    edit(page, 'split = "test"', "split = ")
+    qtbot.waitUntil(lambda: page.problems_list.count() >= 1, timeout=2000)
+    assert "not valid TOML" in page.problems_list.item(0).text()
+    assert problem_line(page.problems()[0]) == page.text().splitlines().index("split = ") + 1
+    assert not page.save_button.isEnabled() and not page.run_button.isEnabled()
+
+
+def test_valid_edit_enables_save_and_run_waits_for_the_save(page, qtbot):
+    page.set_text_mode(True)
+    edit(page, 'title = "Which digits model survives noisy scans?"', 'title = "A new title"')
+    qtbot.waitUntil(lambda: page.save_button.isEnabled(), timeout=2000)
+    assert not page.run_button.isEnabled() and page.is_dirty()
+    assert not page.revert_button.isHidden() and not page.edit_button.isEnabled()
+    assert page.problems_list.count() == 0 and page.editor.marked_lines() == set()
+    with qtbot.waitSignal(page.saveRequested) as saved:
+        qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    assert 'title = "A new title"' in saved.args[0]
+    page.set_study("robustness", saved.args[0])  # what the app does after writing the file
+    assert not page.is_dirty()
+    assert page.run_button.isEnabled() and not page.save_button.isEnabled()
+    with qtbot.waitSignal(page.runRequested):
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+
+
+def test_validation_is_debounced(page, qtbot):
+    page.set_text_mode(True)
+    before = len(page.validate_calls)
+    for i in range(5):
+        edit(page, "bootstrap = 1000" if i == 0 else f"bootstrap = {i - 1}00", f"bootstrap = {i}00")
+    assert len(page.validate_calls) == before
+    qtbot.waitUntil(lambda: len(page.validate_calls) == before + 1, timeout=2000)
+    qtbot.wait(StudyPage.DEBOUNCE_MS + 50)
+    assert len(page.validate_calls) == before + 1
+
+
+def test_discard_and_mark_saved(page, qtbot):
+    edit(page, "bootstrap = 1000", "bootstrap = 200")
+    qtbot.waitUntil(lambda: page.save_button.isEnabled(), timeout=2000)
+    page.discard_changes()
+    assert page.text() == TEXT and not page.is_dirty() and page.run_button.isEnabled()
+    edit(page, "bootstrap = 1000", "bootstrap = 200")
+    qtbot.waitUntil(lambda: page.save_button.isEnabled(), timeout=2000)
+    page.mark_saved()
+    assert not page.is_dirty() and page.run_button.isEnabled() and not page.save_button.isEnabled()
+
+
+def test_edit_button_requests_the_wizard(page, qtbot):
+    with qtbot.waitSignal(page.editRequested):
+        qtbot.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
+
+
+def test_invalid_saved_study_cannot_run(qtbot, page):
+    page.set_study("robustness", TEXT.replace('source = "builtin:digits-vit"', 'source = "nope"'))
+    assert not page.run_button.isEnabled() and not page.save_button.isEnabled()
+    assert "problem" in page.status_label.text()
+
+
+def test_keyboard_reaches_the_controls(page, qtbot):
+    page.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is page)
+    page.edit_button.setFocus()
+    seen = []
+    for _ in range(8):
+        seen.append(QApplication.focusWidget())
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert {page.edit_button, page.text_toggle, page.run_button, page.summary} <= set(seen)
+    page.text_toggle.setFocus()
+    qtbot.keyClick(page.text_toggle, Qt.Key.Key_Space)  # the toggle works from the keyboard
+    assert page.text_mode()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is page.editor)
+    qtbot.keyClick(page.editor, Qt.Key.Key_Tab)  # Tab leaves the editor instead of typing a tab
+    assert QApplication.focusWidget() is not page.editor and "\t" not in page.text()
+    for widget in (page.editor, page.summary, page.problems_list, page.text_toggle, page.run_button):
+        assert widget.accessibleName()

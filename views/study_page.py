@@ -1,0 +1,537 @@
+"""The study screen: a readable summary of one study, and its study file for people who like text.
+
+The summary says what will be compared (models, data, conditions, seeds, metrics) and how much work
+that is. "Show as study file" swaps it for an editor with the TOML: every edit is checked by the
+engine's validator (``providers.validate``) after a short pause, problems are listed with their
+line numbers and marked in the margin, and Save / Run follow the rules a person expects: Save only
+when the text is valid and changed, Run only when what is on disk is valid (no unsaved changes).
+
+The page never writes files: ``saveRequested(text)`` asks the app to; the app then calls
+``set_study(name, text)`` (or ``mark_saved()``) so the page knows the text on disk.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+from typing import Any
+
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QTextBrowser,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.metrics import METRICS
+from engine.study import STUDY_SUFFIX
+from views.providers import StudyProviders
+from views.study_wizard import GREEN, MUTED, RED, cells_sentence, monospace_font, pretty, study_counts
+
+__all__ = ["StudyPage", "TomlHighlighter", "StudyFileEditor", "problem_line"]
+
+_LINE_RES = (re.compile(r"^line (\d+):"), re.compile(r"\bline (\d+)\b"))
+
+
+def problem_line(problem: str) -> int | None:
+    """The 1-based line a validator problem names ('line 6: …' or '… (at line 6, column 3)')."""
+    for rx in _LINE_RES:
+        m = rx.search(problem)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+class TomlHighlighter(QSyntaxHighlighter):
+    """Comments, table headers, keys, strings, numbers and booleans, line by line."""
+
+    def __init__(self, document: Any):
+        super().__init__(document)
+
+        def fmt(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+            f = QTextCharFormat()
+            f.setForeground(QColor(color))
+            if bold:
+                f.setFontWeight(QFont.Weight.Bold)
+            f.setFontItalic(italic)
+            return f
+
+        self._rules = [
+            (re.compile(r"^\s*\[\[?[^\]]*\]\]?"), fmt("#0B57D0", bold=True)),
+            (re.compile(r"^\s*[A-Za-z0-9_.\-\"]+(?=\s*=)"), fmt("#7B1FA2")),
+            (re.compile(r"(?<=[\s,{=\[])(true|false)\b"), fmt("#B06000")),
+            (re.compile(r"(?<=[\s,{=\[])[-+]?\d[\d_]*(\.\d+)?([eE][-+]?\d+)?\b"), fmt("#B06000")),
+            (re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'"), fmt("#137333")),
+        ]
+        self._comment = fmt("#80868B", italic=True)
+        self._string = fmt("#137333")
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt API)
+        inside = self.previousBlockState() == 1
+        quotes = text.count('"""') + text.count("'''")
+        if inside:  # continuation of a multi-line string
+            end = max(text.find('"""'), text.find("'''"))
+            if end < 0:
+                self.setFormat(0, len(text), self._string)
+                self.setCurrentBlockState(1)
+                return
+            self.setFormat(0, end + 3, self._string)
+            self.setCurrentBlockState(1 if quotes % 2 == 0 else 0)
+            return
+        self.setCurrentBlockState(1 if quotes % 2 == 1 else 0)
+        code = text
+        comment_at = _comment_start(text)
+        if comment_at is not None:
+            self.setFormat(comment_at, len(text) - comment_at, self._comment)
+            code = text[:comment_at]
+        for rx, f in self._rules:
+            for m in rx.finditer(code):
+                self.setFormat(m.start(), m.end() - m.start(), f)
+
+
+def _comment_start(text: str) -> int | None:
+    quote = None
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and (i == 0 or text[i - 1] != "\\"):
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return i
+    return None
+
+
+class _LineNumbers(QWidget):
+    def __init__(self, editor: "StudyFileEditor"):
+        super().__init__(editor)
+        self.editor = editor
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self.editor.line_number_width(), 0)
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802
+        self.editor.paint_line_numbers(event)
+
+
+class StudyFileEditor(QPlainTextEdit):
+    """A monospace TOML editor with line numbers and marked problem lines."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFont(monospace_font())
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.setTabChangesFocus(True)  # keyboard users can leave the editor with Tab
+        self.setAccessibleName("Study file editor")
+        self.highlighter = TomlHighlighter(self.document())
+        self._numbers = _LineNumbers(self)
+        self._bad_lines: set[int] = set()
+        self.blockCountChanged.connect(self._update_margin)
+        self.updateRequest.connect(self._update_numbers)
+        self._update_margin()
+
+    def line_number_width(self) -> int:
+        digits = max(3, len(str(max(1, self.blockCount()))))
+        return 14 + self.fontMetrics().horizontalAdvance("9") * digits
+
+    def _update_margin(self, *_: Any) -> None:
+        self.setViewportMargins(self.line_number_width(), 0, 0, 0)
+
+    def _update_numbers(self, rect: QRect, dy: int) -> None:
+        if dy:
+            self._numbers.scroll(0, dy)
+        else:
+            self._numbers.update(0, rect.y(), self._numbers.width(), rect.height())
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        cr = self.contentsRect()
+        self._numbers.setGeometry(QRect(cr.left(), cr.top(), self.line_number_width(), cr.height()))
+
+    def paint_line_numbers(self, event: Any) -> None:
+        painter = QPainter(self._numbers)
+        painter.fillRect(event.rect(), QColor("#F1F3F4"))
+        block = self.firstVisibleBlock()
+        number = block.blockNumber()
+        top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
+        bottom = top + round(self.blockBoundingRect(block).height())
+        height = self.fontMetrics().height()
+        while block.isValid() and top <= event.rect().bottom():
+            if block.isVisible() and bottom >= event.rect().top():
+                bad = (number + 1) in self._bad_lines
+                painter.setPen(QColor(RED) if bad else QColor("#9AA0A6"))
+                text = ("● " if bad else "") + str(number + 1)
+                painter.drawText(0, top, self._numbers.width() - 6, height, Qt.AlignmentFlag.AlignRight, text)
+            block = block.next()
+            top = bottom
+            bottom = top + round(self.blockBoundingRect(block).height())
+            number += 1
+
+    def mark_lines(self, lines: set[int]) -> None:
+        self._bad_lines = set(lines)
+        selections = []
+        for line in sorted(lines):
+            block = self.document().findBlockByNumber(line - 1)
+            if not block.isValid():
+                continue
+            sel = QTextEdit.ExtraSelection()
+            sel.format.setBackground(QColor("#FCE8E6"))
+            sel.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+            sel.cursor = QTextCursor(block)
+            selections.append(sel)
+        self.setExtraSelections(selections)
+        self._numbers.update()
+
+    def marked_lines(self) -> set[int]:
+        return set(self._bad_lines)
+
+    def go_to_line(self, line: int) -> None:
+        block = self.document().findBlockByNumber(max(line - 1, 0))
+        if block.isValid():
+            cursor = QTextCursor(block)
+            self.setTextCursor(cursor)
+            self.centerCursor()
+            self.setFocus()
+
+
+class StudyPage(QWidget):
+    """One study: its summary, or its study file with live validation. Emits; never writes."""
+
+    editRequested = Signal()
+    saveRequested = Signal(str)
+    runRequested = Signal()
+    dirtyChanged = Signal(bool)
+
+    DEBOUNCE_MS = 300
+
+    def __init__(self, providers: StudyProviders, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.providers = providers
+        self.setAccessibleName("Study")
+        self._name = ""
+        self._saved_text = ""
+        self._checked_text: str | None = None
+        self._problems: list[str] = []
+        self._valid = False
+        self._was_dirty = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(8)
+
+        header = QHBoxLayout()
+        header.setSpacing(8)
+        self.name_label = QLabel()
+        self.name_label.setAccessibleName("Study name")
+        font = self.name_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.45)
+        font.setBold(True)
+        self.name_label.setFont(font)
+        self.file_label = QLabel()
+        self.file_label.setStyleSheet(f"color: {MUTED};")
+        header.addWidget(self.name_label)
+        header.addWidget(self.file_label)
+        header.addStretch(1)
+        self.edit_button = QPushButton("&Edit…")
+        self.edit_button.setToolTip("Change the study step by step in the study wizard.")
+        self.edit_button.setAccessibleName("Edit the study in the wizard")
+        self.text_toggle = QPushButton("Show as study &file")
+        self.text_toggle.setCheckable(True)
+        self.text_toggle.setToolTip("See and edit the study as text (TOML). Problems are listed with their line numbers.")
+        self.text_toggle.setAccessibleName("Show as study file")
+        self.revert_button = QPushButton("&Discard changes")
+        self.revert_button.setAccessibleName("Discard unsaved changes to the study file")
+        self.save_button = QPushButton("&Save")
+        self.save_button.setAccessibleName("Save the study file")
+        self.run_button = QPushButton("▶ &Run")
+        self.run_button.setAccessibleName("Run the study")
+        for b in (self.edit_button, self.text_toggle, self.revert_button, self.save_button, self.run_button):
+            header.addWidget(b)
+        layout.addLayout(header)
+
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setAccessibleName("Validation result")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.status_label)
+
+        self.stack = QStackedWidget()
+        layout.addWidget(self.stack, 1)
+        self.summary = QTextBrowser()
+        self.summary.setAccessibleName("Study summary")
+        self.summary.setOpenLinks(False)
+        self.summary.setFrameShape(QTextBrowser.Shape.NoFrame)
+        self.summary.setStyleSheet("QTextBrowser { background: #FFFFFF; border: 1px solid #DADCE0; border-radius: 6px; }")
+        self.summary.document().setDocumentMargin(16)
+        self.stack.addWidget(self.summary)
+
+        editor_host = QWidget()
+        editor_col = QVBoxLayout(editor_host)
+        editor_col.setContentsMargins(0, 0, 0, 0)
+        editor_col.setSpacing(4)
+        hint = QLabel("Edit the study file directly. It is checked as you type; problems appear below with their "
+                      "line numbers — press Enter on one to jump to it.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet(f"color: {MUTED};")
+        editor_col.addWidget(hint)
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.editor = StudyFileEditor()
+        self.problems_list = QListWidget()
+        self.problems_list.setAccessibleName("Problems in the study file")
+        self.problems_list.setWordWrap(True)
+        self.problems_list.setStyleSheet(f"QListWidget {{ color: {RED}; }}")
+        self.problems_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        split.addWidget(self.editor)
+        split.addWidget(self.problems_list)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        editor_col.addWidget(split, 1)
+        self.stack.addWidget(editor_host)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.DEBOUNCE_MS)
+        self._timer.timeout.connect(self.validate_now)
+
+        self.editor.textChanged.connect(self._on_text_changed)
+        self.text_toggle.toggled.connect(self.set_text_mode)
+        self.edit_button.clicked.connect(self.editRequested)
+        self.save_button.clicked.connect(self._on_save)
+        self.run_button.clicked.connect(self._on_run)
+        self.revert_button.clicked.connect(self.discard_changes)
+        self.problems_list.itemActivated.connect(self._on_problem_activated)
+        self.problems_list.itemClicked.connect(self._on_problem_activated)
+        QWidget.setTabOrder(self.edit_button, self.text_toggle)
+        QWidget.setTabOrder(self.text_toggle, self.revert_button)
+        QWidget.setTabOrder(self.revert_button, self.save_button)
+        QWidget.setTabOrder(self.save_button, self.run_button)
+        QWidget.setTabOrder(self.run_button, self.summary)
+        QWidget.setTabOrder(self.summary, self.editor)
+        QWidget.setTabOrder(self.editor, self.problems_list)
+        self._update_buttons()
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def set_study(self, name: str, toml_text: str) -> None:
+        """Show a study as saved on disk (call again after saving)."""
+        self._name = name
+        self._saved_text = toml_text
+        self.name_label.setText(name)
+        self.file_label.setText(f"{name}{STUDY_SUFFIX}")
+        self.editor.blockSignals(True)
+        self.editor.setPlainText(toml_text)
+        self.editor.blockSignals(False)
+        self.validate_now()
+
+    def mark_saved(self, text: str | None = None) -> None:
+        """The app saved ``text`` (default: the editor's text); it becomes the clean state."""
+        self._saved_text = self.text() if text is None else text
+        self._update_buttons()
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def name(self) -> str:
+        return self._name
+
+    def is_dirty(self) -> bool:
+        return self.text() != self._saved_text
+
+    def is_valid(self) -> bool:
+        return self._valid and self._checked_text == self.text()
+
+    def problems(self) -> list[str]:
+        return list(self._problems)
+
+    def text_mode(self) -> bool:
+        return self.stack.currentIndex() == 1
+
+    def set_text_mode(self, on: bool) -> None:
+        if self.text_toggle.isChecked() != on:
+            self.text_toggle.setChecked(on)  # re-enters through toggled
+            return
+        self.stack.setCurrentIndex(1 if on else 0)
+        if on:
+            self.editor.setFocus()
+
+    def discard_changes(self) -> None:
+        self.editor.setPlainText(self._saved_text)
+        self.validate_now()
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def _on_text_changed(self) -> None:
+        self._timer.start()
+        self.status_label.setText(f"<span style='color:{MUTED}'>Checking…</span>")
+        self._update_buttons()
+
+    def validate_now(self) -> None:
+        self._timer.stop()
+        text = self.text()
+        try:
+            problems = [str(p) for p in self.providers.validate(text)]
+        except Exception as exc:  # a validator that raises is shown, never crashes the page
+            problems = [getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"]
+        self._checked_text = text
+        self._problems = problems
+        self._valid = not problems
+        raw: dict[str, Any] | None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            raw = None
+        self.problems_list.clear()
+        lines: set[int] = set()
+        for p in problems:
+            line = problem_line(p)
+            if line:
+                lines.add(line)
+            shown = re.sub(r"^line (\d+):\s*", r"Line \1: ", p)
+            item = QListWidgetItem(("✗ " if line else "✗ ") + shown)
+            item.setData(Qt.ItemDataRole.UserRole, line)
+            item.setToolTip("Press Enter or click to go to this line." if line else "")
+            self.problems_list.addItem(item)
+        self.problems_list.setVisible(bool(problems))
+        self.editor.mark_lines(lines)
+        if problems:
+            n = len(problems)
+            first = html.escape(re.sub(r"^line (\d+):\s*", r"line \1: ", problems[0]))
+            more = f" (and {n - 1} more)" if n > 1 else ""
+            where = "" if self.text_mode() else " Open “Show as study file” to fix it, or use Edit…."
+            self.status_label.setText(f"<span style='color:{RED}'><b>✗ {n} problem{'s' if n != 1 else ''}:</b> "
+                                      f"{first}{more}.{where}</span>")
+        elif raw is not None:
+            self.status_label.setText(f"<span style='color:{GREEN}'><b>✓ Valid</b> — "
+                                      f"{html.escape(cells_sentence(study_counts(raw)))}</span>")
+        self._render_summary(raw)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        checked = self._checked_text == self.text()
+        valid = self._valid and checked
+        dirty = self.is_dirty()
+        self.save_button.setEnabled(dirty and valid)
+        self.run_button.setEnabled(valid and not dirty and bool(self._name))
+        self.revert_button.setVisible(dirty)
+        self.edit_button.setEnabled(not dirty)
+        if dirty and not valid:
+            why = "Fix the problems first." if checked else "Checking…"
+            self.save_button.setToolTip(why)
+        elif dirty:
+            self.save_button.setToolTip("Save the study file.")
+        else:
+            self.save_button.setToolTip("Nothing to save: no changes.")
+        if dirty:
+            self.run_button.setToolTip("Save your changes before running.")
+            self.edit_button.setToolTip("Save or discard your changes to the text first.")
+        else:
+            self.run_button.setToolTip("Run the study." if valid else "Fix the problems before running.")
+            self.edit_button.setToolTip("Change the study step by step in the study wizard.")
+        if dirty != self._was_dirty:
+            self._was_dirty = dirty
+            self.dirtyChanged.emit(dirty)
+
+    def _on_save(self) -> None:
+        self.validate_now()
+        if self.is_dirty() and self._valid:
+            self.saveRequested.emit(self.text())
+
+    def _on_run(self) -> None:
+        if self._valid and not self.is_dirty():
+            self.runRequested.emit()
+
+    def _on_problem_activated(self, item: QListWidgetItem) -> None:
+        line = item.data(Qt.ItemDataRole.UserRole)
+        if line:
+            self.editor.go_to_line(int(line))
+
+    # -- summary --------------------------------------------------------------------------------
+
+    def _render_summary(self, raw: dict[str, Any] | None) -> None:
+        if raw is None:
+            self.summary.setHtml(f"<p style='color:{RED}'>The study file cannot be read as TOML. "
+                                 "Open “Show as study file” to fix it.</p>")
+            return
+        e = html.escape
+        study = raw.get("study") or {}
+        models = [m for m in raw.get("models") or [] if isinstance(m, dict)]
+        data = raw.get("data") or {}
+        shift = raw.get("shift") or {}
+        metrics = raw.get("metrics") or {}
+        execution = raw.get("execution") or {}
+        counts = study_counts(raw)
+        title = e(str(study.get("title") or study.get("name") or self._name))
+        desc = e(str(study.get("description") or "")).replace("\n", " ")
+        model_items = "<br>".join(
+            f"<b>{e(str(m.get('id', '?')))}</b> <span style='color:{MUTED}'>— {e(str(m.get('source', '')))}</span>"
+            for m in models) or "<i>none</i>"
+        data_text = e(str(data.get("source", "—")))
+        data_text += f" <span style='color:{MUTED}'>({e(str(data.get('split', 'test')))} part"
+        if data.get("max_examples"):
+            data_text += f", at most {int(data['max_examples']):,} examples"
+        data_text += ")</span>"
+        shifts = []
+        for key, label in (("corruptions", "Corruptions"), ("tabular", "Table shifts"), ("text", "Text shifts")):
+            if shift.get(key):
+                names = ", ".join(pretty(str(n)) for n in shift[key])
+                sev = ", ".join(str(s) for s in (shift.get("severities") or [1, 2, 3, 4, 5]))
+                shifts.append((label, f"{e(names)} <span style='color:{MUTED}'>at severities {e(sev)}</span>"))
+        ls = shift.get("label_shift") or {}
+        ls_parts = []
+        for key, word in (("dirichlet_alpha", "Dirichlet α"), ("tweak_one", "one class at ρ"), ("imbalance_ratio", "long tail, ratio")):
+            if ls.get(key):
+                ls_parts.append(f"{word} {', '.join(f'{v:g}' for v in ls[key])}")
+        if ls_parts:
+            shifts.append(("Label shift", e("; ".join(ls_parts))))
+        if shift.get("group_shift"):
+            gs = shift["group_shift"]
+            shifts.append(("Group shift", e("shares " + ", ".join(f"{v:g}" for v in gs.get("shares") or []))))
+        for f in shift.get("field") or []:
+            shifts.append(("Field data", e(f"{f.get('id', '?')} — {f.get('source', '')}")))
+        metric_names = metrics.get("names") or ["accuracy", "macro_f1", "nll", "ece", "brier"]
+        metric_text = ", ".join(METRICS[m].label if m in METRICS else str(m) for m in metric_names)
+        boot = metrics.get("bootstrap", 1000)
+        interval = (f"{float(metrics.get('level', 0.95)):.0%} intervals from {int(boot):,} bootstrap resamples"
+                    if boot else "no intervals")
+        backend = execution.get("backend", "loky")
+        workers = execution.get("workers")
+        run_on = {"loky": "this computer (parallel processes)", "sequential": "this computer (one at a time)",
+                  "dask": "a Dask cluster"}.get(backend, backend)
+        if workers:
+            run_on += f", {workers} workers"
+        rows = [
+            ("Models", model_items),
+            ("Test data", data_text),
+            ("Clean data", "included (the reference)" if shift.get("clean", True) else "not included"),
+            *shifts,
+            ("Conditions", e(f"{counts['conditions']} — " + ", ".join(counts["parts"])) if counts["parts"] else "none"),
+            ("Seeds", e(", ".join(str(s) for s in (study.get("seeds") or [0])))),
+            ("Metrics", e(metric_text) + f" <span style='color:{MUTED}'>({e(interval)})</span>"),
+            ("Planned work", f"<b>{e(cells_sentence(counts))}</b>"),
+            ("Runs on", e(run_on)),
+        ]
+        body = "".join(
+            f"<tr><td style='color:{MUTED}; padding:4px 18px 4px 0; vertical-align:top; white-space:nowrap'>{k}</td>"
+            f"<td style='padding:4px 0'>{v}</td></tr>" for k, v in rows)
+        problems = ""
+        if self._problems:
+            items = "".join(f"<li>{e(p)}</li>" for p in self._problems)
+            problems = f"<p style='color:{RED}'><b>This study cannot run yet:</b></p><ul style='color:{RED}'>{items}</ul>"
+        self.summary.setHtml(
+            f"<h2 style='margin-bottom:2px'>{title}</h2>"
+            + (f"<p style='color:#3C4043; margin-top:2px'>{desc}</p>" if desc else "")
+            + problems
+            + f"<table cellspacing='0'>{body}</table>"
+        )
