@@ -1,4 +1,4 @@
-"""The ``juxta`` command line: run, status, results, export, validate. Needs no display.
+"""The ``juxta`` command line: run, status, results, export, report, validate. Needs no display.
 
 Exit codes: 0 success; 1 the run finished but some cells failed; 2 bad input (study file, source,
 data); 3 an internal error; 130 interrupted (finished cells are kept, run again to resume).
@@ -86,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["csv", "parquet"], default="csv")
     e.add_argument("--out", help="output folder inside the project (default: PROJECT/exports)")
     e.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser("report", help="write a stakeholder report: a folder, a single HTML file or a PDF")
+    rp.add_argument("project", help="project folder")
+    rp.add_argument("--study", action="append", metavar="NAME", help="only this study (repeat for several; default: all with results)")
+    rp.add_argument("--format", choices=["folder", "html", "pdf"], default="folder", help="what to write (default: folder)")
+    rp.add_argument("--out", help="where: relative paths stay inside the project, absolute paths are used as given "
+                    "(default: PROJECT/reports/<timestamp>-report[.html|.pdf])")
+    rp.add_argument("--title", help="report title (default: the study's title)")
+    rp.add_argument("--author", help="author shown on the title page")
+    rp.add_argument("--introduction", help="a short introduction shown on the title page")
+    rp.add_argument("--overwrite", action="store_true", help="replace an existing HTML or PDF file at --out")
+    rp.set_defaults(func=cmd_report)
 
     v = sub.add_parser("validate", help="check a study file (schema, sources, data) without running it")
     v.add_argument("file", help="a .study.toml file, or a project folder to check all its studies")
@@ -327,6 +339,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         written = export_tables(store, out, args.format, args.study)
     for path, rows in written:
         console.print(f"wrote {path} ({rows} rows)")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # charts are drawn offscreen; no display needed
+    from app.report import main_file, write_report
+    from engine import open_project
+
+    project = open_project(args.project)
+    options = {k: getattr(args, k) for k in ("title", "author", "introduction") if getattr(args, k)}
+    t0 = time.perf_counter()
+    files = write_report(project, args.format, args.out, studies=args.study, options=options or None, overwrite=args.overwrite)
+    target = main_file(args.format, files)
+    where = target.parent if args.format == "folder" else target
+    extra = f" ({len(files)} files)" if args.format == "folder" else ""
+    console.print(f"[green]✓[/] wrote the {args.format} report {escape(str(where))}{extra} in {time.perf_counter() - t0:.1f} s")
+    if args.format == "folder":
+        console.print(f"  open {escape(str(target))}")
     return EXIT_OK
 
 

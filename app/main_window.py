@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.study_page.saveRequested.connect(self.save_study_text)
         self.study_page.runRequested.connect(lambda: self.run_study())
         self.study_page.editRequested.connect(self.edit_study)
+        self.study_page.dirtyChanged.connect(lambda _dirty: self._update_actions())
         self.run_page = RunPage()
         self.run_page.cancelRequested.connect(self.cancel_run)
         self.run_page.resumeRequested.connect(lambda: self.run_study(self._running_study or self.current_study))
@@ -328,7 +329,7 @@ class MainWindow(QMainWindow):
             return
         from views.study_wizard import StudyWizard
 
-        wizard = StudyWizard(self.providers, self)
+        wizard = StudyWizard(self.providers, self, existing_names=list(self.project.study_paths()))
         self._exec_wizard(wizard)
 
     def edit_study(self) -> None:
@@ -338,7 +339,7 @@ class MainWindow(QMainWindow):
 
         text = self.study_page.text()
         try:
-            wizard = StudyWizard.from_toml(text, self.providers, self)
+            wizard = StudyWizard.from_toml(text, self.providers, self, existing_names=list(self.project.study_paths()))
         except Exception as exc:  # an invalid file cannot fill the wizard: edit it as text instead
             self.show_message(f"The wizard cannot open this study ({getattr(exc, 'message', exc)}); edit it as a study file.")
             return
@@ -511,7 +512,7 @@ class MainWindow(QMainWindow):
             if self.project is not None and (path.suffix == ".safetensors" or (path / "config.json").exists()):
                 from views.study_wizard import StudyWizard
 
-                wizard = StudyWizard(self.providers, self)
+                wizard = StudyWizard(self.providers, self, existing_names=list(self.project.study_paths()))
                 wizard.add_local_model(str(path))
                 self._exec_wizard(wizard)
                 return

@@ -204,7 +204,11 @@ def main() -> None:
     print(f"GUI set_results + processEvents:                 {1000 * t_gui:8.1f} ms   ratio {t_gui / t_base:6.1f}×   "
           f"target ≤ 1000 ms: {'OK' if t_gui <= 1.0 else 'MISSED'}")
     print(f"GUI full repaint (page.grab):                    {1000 * t_grab:8.1f} ms")
+    # tear the widgets down while the QApplication is alive (not in the interpreter's final GC)
     page.close()
+    page.deleteLater()
+    app.processEvents()
+    del page, results
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ arm name (:class:`ArmPalette`), so an arm looks the same in every chart, table a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,6 @@ THEMES = {
     "dark": Theme("dark", "#1E2127", "#E6EDF3", "#9DA7B3", 0.16, 56, 0.25,
                   ("#262A31", "#5C2A1E", "#B5401C", "#F07F2D", "#FFD08A")),
 }
-FONT_FAMILY = None  # the application's default font
 
 
 def theme_of(theme: str | Theme) -> Theme:
@@ -272,10 +270,6 @@ class ShiftChart(pg.GraphicsLayoutWidget):
     @property
     def theme(self) -> Theme:
         return self._theme
-
-    @property
-    def palette_(self) -> ArmPalette:
-        return ArmPalette(self._results.arms if self._results is not None else [], self._theme)
 
     @property
     def highlighted(self) -> str | None:
@@ -525,7 +519,7 @@ class DropHeatmap(ShiftChart):
     chart_id = "drop"
     title = "Relative drop from clean"
     description = ("How much of its clean accuracy each model loses under each kind of shift, in percent of the "
-                   "clean accuracy (corruption severities averaged); darker means a bigger loss.")
+                   "clean accuracy (corruption severities averaged); the stronger the colour, the bigger the loss.")
 
     def matrix(self) -> pd.DataFrame:
         """conditions (rows, display order) × arms (columns) of relative drop, as fractions."""
@@ -566,7 +560,6 @@ class DropHeatmap(ShiftChart):
         cmap = _heat_cmap(t)
 
         plot = self._new_plot(row=0, col=0)
-        self._label_axes("", "")
         plot.getAxis("bottom").setStyle(tickLength=0)
         plot.getAxis("left").setStyle(tickLength=0)
         plot.showGrid(x=False, y=False)
@@ -621,7 +614,8 @@ class DropHeatmap(ShiftChart):
                 what = f"{cond} (mean of {nc} severities)" if nc > 1 else cond
                 spots.append({"pos": (c + 0.5, r + 0.5), "data": {
                     "arm": arm, "condition": cond,
-                    "tip": f"{arm} · {what}\nrelative drop {v:.1f}% of clean accuracy\n"
+                    "tip": f"{arm} · {what}\nrelative drop {v:.1f}% of clean accuracy"
+                           f"{' (better than clean)' if v < 0 else ''}\n"
                            f"accuracy {pct(row.clean_accuracy)} clean → {pct(row.shifted_accuracy)} shifted"}})
         hover = pg.ScatterPlotItem(spots=spots, symbol="s", size=1.0, pxMode=False, pen=None,
                                    brush=pg.mkBrush(0, 0, 0, 0))
@@ -798,8 +792,10 @@ class ReliabilityChart(ShiftChart):
             if g.empty:
                 continue
             color = pal.color(arm)
-            tips = [{"arm": arm, "tip": f"{arm} · {self._condition}\nconfidence {pct(c)} → accuracy {pct(a)}\n{int(n)} predictions"}
-                    for c, a, n in zip(g.confidence, g.accuracy, g["count"])]
+            lo, hi = _wilson(g.accuracy.to_numpy(float), g["count"].to_numpy(float))
+            tips = [{"arm": arm, "tip": f"{arm} · {self._condition}\nconfidence {pct(c)} → accuracy {pct(a)} "
+                                        f"(95% CI {pct(l)}–{pct(h)}, Wilson)\n{int(n)} predictions (seeds pooled)"}
+                    for c, a, n, l, h in zip(g.confidence, g.accuracy, g["count"], lo, hi)]
             # marker area grows with the number of predictions in the bin (sparse bins are noisy)
             sizes = 5.0 + 2.2 * np.log10(np.maximum(g["count"].to_numpy(float), 1.0))
             curve = pg.PlotDataItem(100 * g.confidence.to_numpy(float), 100 * g.accuracy.to_numpy(float),
@@ -813,6 +809,14 @@ class ReliabilityChart(ShiftChart):
         self._legend_add(diag, "calibrated")
         plot.setXRange(-2, 102, padding=0)
         plot.setYRange(-3, 103, padding=0)
+
+
+def _wilson(p: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion p observed on n trials."""
+    n = np.maximum(n, 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
 CHARTS: dict[str, type[ShiftChart]] = {
@@ -866,15 +870,25 @@ def export_svg(chart: ShiftChart, path: str | Path, size: tuple[int, int] | None
     gen.setFileName(str(path))
     gen.setSize(QtCore.QSize(w, h))
     gen.setViewBox(QtCore.QRect(0, 0, w, h))
+    # the screen's DPI, so that QPicture-cached items (axes) replay at the size they were recorded
+    screen = QtGui.QGuiApplication.primaryScreen()
+    gen.setResolution(int(round(screen.logicalDotsPerInchX())) if screen is not None else 96)
     gen.setTitle(chart.title)
     gen.setDescription(chart.description)
     painter = QtGui.QPainter(gen)
+    # export mode: markers are drawn as vector paths instead of cached pixmap fragments
+    items = [i for i in chart.scene().items() if hasattr(i, "setExportMode")]
+    opts = {"painter": painter, "antialias": True, "background": QtGui.QColor(chart.theme.background), "resolutionScale": 1.0}
     try:
+        for item in items:
+            item.setExportMode(True, opts)
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         painter.fillRect(QtCore.QRectF(0, 0, w, h), QtGui.QColor(chart.theme.background))
         chart.scene().render(painter, QtCore.QRectF(0, 0, w, h), source)
     finally:
         painter.end()
+        for item in items:
+            item.setExportMode(False, None)
     return path
 
 

@@ -154,7 +154,8 @@ class ReportRenderer:
 
     # -- HTML ----------------------------------------------------------------------------------
 
-    def html(self, mode: str = "single", figure_src: Callable[[Figure], str] | None = None) -> str:
+    def html(self, mode: str = "single", figure_src: Callable[[Figure], str] | None = None,
+             max_figure_width: int | None = None) -> str:
         """The report as HTML. ``mode``: 'single' (figures as data URIs), 'folder' (figures/…),
         'preview' (``figure_src`` decides, e.g. Qt resource names)."""
         from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -180,8 +181,11 @@ class ReportRenderer:
 
         def figure(section: StudySection, chart: ChartRef) -> dict[str, Any]:
             fig = self.figure(section, chart)
+            w, h = fig.width, fig.height
+            if max_figure_width and w > max_figure_width:
+                w, h = max_figure_width, round(h * max_figure_width / w)
             return {
-                "src": src_for(fig), "slug": fig.slug, "width": fig.width, "height": fig.height,
+                "src": src_for(fig), "slug": fig.slug, "width": w, "height": h,
                 "description": fig.description, "number": numbers.get(fig.key, 0),
                 "svg_href": f"figures/{fig.slug}.svg" if mode == "folder" and fig.svg is not None else "",
             }
@@ -194,15 +198,18 @@ class ReportRenderer:
                     return chips[s.name](arm)
             return Markup("")
 
-        css = (ASSETS / "report.css").read_text(encoding="utf-8")
+        css = (ASSETS / ("preview.css" if mode == "preview" else "report.css")).read_text(encoding="utf-8")
         template = env.get_template("report.html.j2")
         level = studies[0].level if studies else 0.95
-        return template.render(
+        html = template.render(
             m=model, a=model.appendix, studies=studies, figure=figure, chip=chip,
             css=Markup(css), csp={"single": HTML_CSP_SINGLE, "folder": HTML_CSP_FOLDER}.get(mode, ""),
             version=model.appendix.report_juxta_version, palette=_palette_colours(),
             glance=glance(model), level_text=f"{100 * level:g}%", duration=fmt_duration, extra_footer="",
         )
+        if mode == "preview":
+            html = _qt_rich_text(html)
+        return html
 
     # -- writers -------------------------------------------------------------------------------
 
@@ -266,6 +273,15 @@ class ReportRenderer:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+_QT_BLOCKS = re.compile(r"<(/?)(figure|figcaption|aside|section|nav|header|footer)\b")
+
+
+def _qt_rich_text(html: str) -> str:
+    """Qt's rich text treats HTML5 sectioning elements as inline; use <div>/<p> instead (the template's
+    own tags only: user text is escaped, so it cannot contain a literal '<figure')."""
+    return _QT_BLOCKS.sub(lambda m: f"<{m.group(1)}{'p' if m.group(2) == 'figcaption' else 'div'}", html)
 
 
 def _file_entry(root: Path, path: Path) -> dict[str, Any]:

@@ -196,7 +196,8 @@ class ChartFrame(QtWidgets.QFrame):
             head.addWidget(self.selector)
         head.addStretch(1)
         self.export_button = QtWidgets.QToolButton()
-        self.export_button.setText("Export")
+        self.export_button.setText("Export ▾")
+        self.export_button.setObjectName("exportButton")
         self.export_button.setAccessibleName(f"Export the {chart.title} chart")
         self.export_button.setToolTip("Save this chart as PNG or SVG, or its numbers as CSV")
         self.export_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -782,6 +783,8 @@ class ResultsPage(QtWidgets.QWidget):
             QLabel#emptyState {{ color: {s['muted']}; font-size: 14pt; }}
             QLabel#compareResult {{ color: {s['title']}; font-size: 10.5pt; }}
             QToolButton#armButton {{ padding: 2px 6px; border-radius: 4px; }}
+            QToolButton#exportButton {{ padding: 2px 6px; border-radius: 4px; color: {s['title']}; }}
+            QToolButton#exportButton::menu-indicator {{ image: none; width: 0px; }}
             QToolButton#armButton:checked {{ background: {s['border']}; font-weight: 600; }}
             QTableView {{ border: none; }}
         """)

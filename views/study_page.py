@@ -99,6 +99,10 @@ class TomlHighlighter(QSyntaxHighlighter):
         for rx, f in self._rules:
             for m in rx.finditer(code):
                 self.setFormat(m.start(), m.end() - m.start(), f)
+        if quotes % 2 == 1:  # a multi-line string opens here and runs to the end of the line
+            starts = [i for i in (text.rfind('"""'), text.rfind("'''")) if i >= 0]
+            start = max(starts)
+            self.setFormat(start, len(text) - start, self._string)
 
 
 def _comment_start(text: str) -> int | None:
@@ -226,6 +230,7 @@ class StudyPage(QWidget):
         self._problems: list[str] = []
         self._valid = False
         self._was_dirty = False
+        self._raw: dict[str, Any] | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
@@ -363,6 +368,8 @@ class StudyPage(QWidget):
             self.text_toggle.setChecked(on)  # re-enters through toggled
             return
         self.stack.setCurrentIndex(1 if on else 0)
+        if self._checked_text == self.text():
+            self._render_status()
         if on:
             self.editor.setFocus()
 
@@ -405,18 +412,25 @@ class StudyPage(QWidget):
             self.problems_list.addItem(item)
         self.problems_list.setVisible(bool(problems))
         self.editor.mark_lines(lines)
+        self._raw = raw
+        self._render_status()
+        self._render_summary(raw)
+        self._update_buttons()
+
+    def _render_status(self) -> None:
+        problems, raw = self._problems, self._raw
         if problems:
             n = len(problems)
-            first = html.escape(re.sub(r"^line (\d+):\s*", r"line \1: ", problems[0]))
+            first = html.escape(problems[0].rstrip("."), quote=False)
             more = f" (and {n - 1} more)" if n > 1 else ""
-            where = "" if self.text_mode() else " Open “Show as study file” to fix it, or use Edit…."
+            where = "" if self.text_mode() else " Open “Show as study file” to fix it."
             self.status_label.setText(f"<span style='color:{RED}'><b>✗ {n} problem{'s' if n != 1 else ''}:</b> "
                                       f"{first}{more}.{where}</span>")
         elif raw is not None:
             self.status_label.setText(f"<span style='color:{GREEN}'><b>✓ Valid</b> — "
                                       f"{html.escape(cells_sentence(study_counts(raw)))}</span>")
-        self._render_summary(raw)
-        self._update_buttons()
+        else:
+            self.status_label.setText("")
 
     def _update_buttons(self) -> None:
         checked = self._checked_text == self.text()
@@ -527,11 +541,11 @@ class StudyPage(QWidget):
             f"<td style='padding:4px 0'>{v}</td></tr>" for k, v in rows)
         problems = ""
         if self._problems:
-            items = "".join(f"<li>{e(p)}</li>" for p in self._problems)
+            items = "".join(f"<li>{html.escape(p, quote=False)}</li>" for p in self._problems)
             problems = f"<p style='color:{RED}'><b>This study cannot run yet:</b></p><ul style='color:{RED}'>{items}</ul>"
         self.summary.setHtml(
             f"<h2 style='margin-bottom:2px'>{title}</h2>"
             + (f"<p style='color:#3C4043; margin-top:2px'>{desc}</p>" if desc else "")
             + problems
-            + f"<table cellspacing='0'>{body}</table>"
+            + f"<table cellspacing='0' style='margin-top:10px'>{body}</table>"
         )

@@ -48,7 +48,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QStackedWidget,
@@ -245,8 +244,21 @@ def problem_section(problem: str) -> str:
     return {"models": "models", "data": "data", "shift": "conditions", "metrics": "seeds", "execution": "seeds"}[key]
 
 
+_FRIENDLY = (
+    (re.compile(r"^'study\.name' is ('.*'); use (.*)$"), r"The name \1 cannot be used as a file name: use \2"),
+    (re.compile(r"^'models' (is required but missing|needs at least 1 entry)\.?$"),
+     "Add at least one model: tick a built-in model or add your own."),
+    (re.compile(r"^'data\.source' is required but missing\.?$"), "Choose the data to test on."),
+)
+
+
 def _inline(problem: str) -> str:
-    return re.sub(r"^line \d+:\s*", "", problem)
+    """An engine problem as shown on a wizard page: no line number, plainer words where we can."""
+    text = re.sub(r"^line \d+:\s*", "", problem)
+    for rx, replacement in _FRIENDLY:
+        if rx.match(text):
+            return rx.sub(replacement, text)
+    return text
 
 
 def study_counts(raw: dict[str, Any]) -> dict[str, Any]:
@@ -681,8 +693,6 @@ class ModelsPage(_Page):
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
         right.addLayout(buttons)
-        self.empty_label = _message_label("No models chosen")
-        right.addWidget(self.empty_label)
         self.finish_layout()
 
         self.builtin_list.itemChanged.connect(self._on_builtin_toggled)
@@ -765,11 +775,6 @@ class ModelsPage(_Page):
             self.table.setItem(i, 2, info)
         self.table.resizeRowsToContents()
         self._filling = False
-        if self._rows:
-            _show_message(self.empty_label, "")
-        else:
-            _show_message(self.empty_label, "No models yet: tick a built-in model or add one — a study needs at least one.",
-                          "warn")
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -994,6 +999,8 @@ class DatasetPage(_Page):
         left.addLayout(hf)
 
         self.source_label = QLabel()
+        self.source_label.setStyleSheet("QLabel { background: #E8F0FE; border: 1px solid #C6DAFC; border-radius: 4px; "
+                                        "padding: 5px 8px; }")
         self.source_label.setWordWrap(True)
         self.source_label.setAccessibleName("Chosen dataset")
         self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -1035,6 +1042,8 @@ class DatasetPage(_Page):
         self.max_examples.setSingleStep(100)
         self.max_examples.setSpecialValueText("all")
         self.max_examples.setAccessibleName("Evaluate at most this many examples")
+        self.max_examples.setSuffix(" examples")
+        self.max_examples.setMaximumWidth(180)
         split_label = QLabel("&Evaluate on:")
         split_label.setBuddy(self.split_combo)
         max_label = QLabel("At &most:")
@@ -1077,7 +1086,9 @@ class DatasetPage(_Page):
         right.addWidget(_help("How many examples of each class:"))
         self.balance_chart = BarChart("Class balance chart", BLUE, "examples")
         self.balance_chart.setMinimumHeight(150)
+        self.balance_chart.setMaximumHeight(300)
         right.addWidget(self.balance_chart, 1)
+        right.addStretch(0)
         self.finish_layout()
 
         self._preview_timer = QTimer(self)
@@ -2049,6 +2060,9 @@ class ReviewPage(_Page):
         self.toml_view.setTabChangesFocus(True)
         self.toml_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.toml_view.setStyleSheet("QPlainTextEdit { background: #F8F9FA; }")
+        from views.study_page import TomlHighlighter  # here: study_page imports this module
+
+        self._highlighter = TomlHighlighter(self.toml_view.document())
         self.outer.addWidget(self.toml_view, 1)
 
     def initializePage(self) -> None:
@@ -2067,7 +2081,7 @@ class ReviewPage(_Page):
             self.toml_view.setPlainText(text)
             self.toml_view.verticalScrollBar().setValue(bar)
         if problems:
-            items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+            items = "".join(f"<li>{html.escape(p, quote=False)}</li>" for p in problems)
             n = len(problems)
             self.status.setText(f"<span style='color:{RED}'><b>✗ Not ready yet — {n} problem{'s' if n != 1 else ''} "
                                 f"to fix:</b><ul style='margin-top:2px'>{items}</ul></span>")
@@ -2435,6 +2449,10 @@ class StudyWizard(QWizard):
             entry.update(row.extra)
             wanted.append(entry)
         current = doc.get("models")
+        if not wanted:  # the validator then says a study needs models
+            if current is not None:
+                del doc["models"]
+            return
         if current is not None and _plain(current) == wanted:
             return
         in_place = isinstance(current, AoT)

@@ -253,6 +253,16 @@ def short_label(info: ConditionInfo) -> str:
     return info.condition
 
 
+def ranges(values: list[int]) -> str:
+    """[1, 2, 3, 4, 5] -> '1–5'; [1, 5] -> '1 and 5'; [1, 3, 5] -> '1, 3 and 5'."""
+    values = sorted(values)
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}{EN_DASH}{values[-1]}"
+    if len(values) == 1:
+        return str(values[0])
+    return ", ".join(map(str, values[:-1])) + f" and {values[-1]}"
+
+
 def sentence_start(words: str) -> str:
     return "On the clean test set" if words == "the clean test set" else f"Under {words}"
 
@@ -378,7 +388,7 @@ def largest_drop(study: str, acc: pd.DataFrame, drop: pd.DataFrame, infos: dict[
         fam = d[(d.arm == top.arm) & (d.family == top.family) & d.severity.notna()]
         if len(fam) > 1:
             sevs = sorted(int(s) for s in fam.severity)
-            text = text[:-1] + (f"; averaged over severities {sevs[0]}{EN_DASH}{sevs[-1]} of {family_words(top.family)} it loses "
+            text = text[:-1] + (f"; averaged over severities {ranges(sevs)} of {family_words(top.family)} it loses "
                                 f"{100 * fam['drop'].mean():.0f}% of its clean accuracy.")
             ev["family_mean_drop"] = float(fam["drop"].mean())
     return Finding(text, "largest_drop", study, ev)

@@ -392,12 +392,13 @@ def _build_section(store, project: Any, name: str, rec: pd.Series) -> StudySecti
     metric_frame = _metric_frame(store, name, results, metric_names, n_resamples, level)
     status = _status(store, name)
 
+    paired = PairedPredictions(store, name)
     cache: dict[tuple[str, str, str], PairedComparison] = {}
 
     def compare(a: str, b: str, condition: str) -> PairedComparison:
         key = (a, b, condition)
         if key not in cache:
-            cache[key] = R.compare_arms(store, name, a, b, condition, n_resamples=n_resamples, level=level)
+            cache[key] = paired.compare(a, b, condition, n_resamples=n_resamples, level=level)
         return cache[key]
 
     acc = results.accuracy
@@ -435,6 +436,53 @@ def _build_section(store, project: Any, name: str, rec: pd.Series) -> StudySecti
     section.tables = _tables(section, results, infos, compare, metric_frame)
     section.charts = _charts(results, infos)
     return section
+
+
+class PairedPredictions:
+    """Per-example correctness of every finished eval cell of a study, read once, for paired comparisons.
+
+    Computes exactly what ``engine.results.compare_arms`` computes (``engine.stats.paired_comparison``
+    on the two arms' predictions joined on seed and position), with the pairs always in (seed,
+    position) order: the paired bootstrap depends on the order of the pairs, so a fixed order makes
+    the report's intervals reproducible run after run. One query serves all comparisons.
+    """
+
+    def __init__(self, store, study: str):
+        self.study = study
+        preds = store.query(
+            """SELECT sc.arm, sc.condition, sc.seed, p.position, p.correct
+               FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+               WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
+               ORDER BY sc.arm, sc.condition, sc.seed, p.position""",
+            [study],
+        )
+        self.groups: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        if preds.empty:
+            return
+        keys = (preds.seed.to_numpy(np.int64) << 32) + preds.position.to_numpy(np.int64)
+        correct = preds.correct.to_numpy(bool)
+        arm = preds.arm.to_numpy(object)
+        cond = preds.condition.to_numpy(object)
+        change = np.flatnonzero((arm[1:] != arm[:-1]) | (cond[1:] != cond[:-1])) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(preds)]])
+        for s, e in zip(starts, ends):
+            self.groups[(str(arm[s]), str(cond[s]))] = (keys[s:e], correct[s:e])
+
+    def compare(self, arm_a: str, arm_b: str, condition: str = "clean", n_resamples: int = 1000, seed: int = 0,
+                level: float = 0.95) -> PairedComparison:
+        from engine.stats import paired_comparison
+
+        a = self.groups.get((arm_a, condition))
+        b = self.groups.get((arm_b, condition))
+        if a is None or b is None:
+            raise JuxtaError(f"No shared examples for '{arm_a}' and '{arm_b}' under condition '{condition}' in study "
+                             f"'{self.study}'.")
+        _common, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+        if len(ia) == 0:
+            raise JuxtaError(f"No shared examples for '{arm_a}' and '{arm_b}' under condition '{condition}' in study "
+                             f"'{self.study}'.")
+        return paired_comparison(a[1][ia], b[1][ib], n_resamples=n_resamples, seed=seed, level=level)
 
 
 def _condition_infos(store, study: str) -> dict[str, ConditionInfo]:
@@ -561,18 +609,12 @@ def _conditions_summary(results, infos: dict[str, ConditionInfo]) -> list[str]:
         sevs = sorted({int(s) for s in graded.severity})
         kinds = {infos[c].kind for c in graded.condition if c in infos}
         what = "image corruptions" if kinds <= {"corruption"} else "graded shifts"
-        sev = f"severity {sevs[0]}" if len(sevs) == 1 else f"severities {_ranges(sevs)}"
+        sev = f"severity {sevs[0]}" if len(sevs) == 1 else f"severities {F.ranges(sevs)}"
         out.append(f"{len(fams)} {what} ({', '.join(F.family_words(f) for f in fams)}) at {sev}")
     others = [c for c in dict.fromkeys(acc.condition) if c != "clean" and acc[acc.condition == c].severity.isna().all()]
     for c in others:
         out.append(F.condition_words(F.info_for(c, infos)))
     return out
-
-
-def _ranges(values: list[int]) -> str:
-    if values == list(range(values[0], values[-1] + 1)) and len(values) > 2:
-        return f"{values[0]}{F.EN_DASH}{values[-1]}"
-    return ", ".join(map(str, values[:-1])) + f" and {values[-1]}" if len(values) > 1 else str(values[0])
 
 
 def _in_words(spec, results, compared: list[Arm], infos, seeds: list[int], n_examples: int | None,
@@ -836,7 +878,7 @@ def _charts(results, infos: dict[str, ConditionInfo]) -> list[ChartRef]:
     if drop is not None and not drop.empty:
         n_rows = len(set(np.where(drop.severity.notna(), drop.family.astype(str), drop.condition.astype(str))))
         charts.append(ChartRef("drop", "drop", {"default": True}, "Relative drop from clean accuracy",
-                               "Columns are models; rows are conditions (corruption severities averaged).", rows=n_rows))
+                               "A negative value means the model did slightly better than on clean data.", rows=n_rows))
     rob = results.robustness
     if rob is not None and rob.points is not None and not rob.points.empty:
         cap = ""

@@ -76,7 +76,8 @@ def _operators(x: torch.Tensor, key: tuple, build: Callable[[], Any]) -> Any:
 
 
 def _gaussian_noise(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
-    return rng.normal(_per_example(x)).view_as(x).mul_(sigma).add_(x)
+    z = rng.normal(_per_example(x)).view_as(x)
+    return torch.add(x, z, alpha=sigma, out=z)  # written over the draws: one pass, no new buffer
 
 
 def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
@@ -117,7 +118,8 @@ def _impulse_noise(x: torch.Tensor, amount: float, rng: Rng) -> torch.Tensor:
 
 
 def _speckle_noise(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
-    return rng.normal(_per_example(x)).view_as(x).mul_(sigma).add_(1).mul_(x)
+    z = rng.normal(_per_example(x)).view_as(x)
+    return torch.addcmul(x, x, z, value=sigma, out=z)  # x + σ·x·z over the draws
 
 
 # ----------------------------------------------------------------------------------------- blur

@@ -126,13 +126,22 @@ def test_shot_noise_is_poisson_scaled(level):
     assert counts.var().item() == pytest.approx(level * lam, rel=0.05)
 
 
-def test_small_mean_poisson_inversion_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
+def test_small_mean_poisson_inversion_is_exact():
+    def quantile(m: float, u: float) -> int:  # float64 reference walk up the CDF
+        k, p = 0, math.exp(-m)
+        cdf = p
+        while cdf < u:
+            k += 1
+            p *= m / k
+            cdf += p
+        return k
+
     g = torch.Generator().manual_seed(0)
-    m = torch.rand(20000, generator=g) * 10
-    u = (torch.randint(0, 65536, (20000,), generator=g).float() + 0.5) / 65536
-    exact = stats.poisson.ppf(u.double().numpy(), m.double().numpy())
-    assert (_poisson_inverse(m, u).numpy() != exact).mean() < 1e-3  # float32 CDF sums at ties
+    m = torch.rand(3000, generator=g) * 10
+    u = (torch.randint(0, 65536, (3000,), generator=g).float() + 0.5) / 65536
+    got = _poisson_inverse(m, u).tolist()
+    wrong = sum(k != quantile(a, b) for k, a, b in zip(got, m.tolist(), u.tolist()))
+    assert wrong <= 3  # float32 sums can differ from float64 right at a CDF step
 
 
 def test_impulse_noise_replaces_the_stated_fraction_half_black_half_white():

@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -146,6 +145,8 @@ def test_reliability_chart_condition_and_ece(qtbot, results):
     assert any(n.startswith("mlp: ECE ") for n in names)
     ece = results.cells[(results.cells.metric == "ece") & (results.cells.arm == "mlp") & (results.cells.condition == "clean")].value.mean()
     assert chart.ece("mlp") == pytest.approx(ece)
+    tip = curves[0].scatter.data["data"][-1]["tip"]
+    assert "cnn · clean" in tip and "95% CI" in tip and "predictions" in tip
     chart.set_condition("contrast/5")
     assert set(chart.to_frame().condition) == {"contrast/5"}
     assert chart.to_frame()["count"].sum() == len(results.arms) * 2 * 120  # arms × seeds × examples
@@ -346,6 +347,8 @@ def test_export_png_svg_csv(qtbot, page, tmp_path, chart_id):
     svg = page.export_chart(chart_id, tmp_path / f"{chart_id}.svg")
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg") and len(list(root.iter())) > 20
+    if chart_id in ("severity", "on_the_line", "reliability"):  # markers and lines stay vector graphics
+        assert not [e for e in root.iter() if e.tag.endswith("image")]
     path = page.export_chart(chart_id, tmp_path / f"{chart_id}.csv")
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))

@@ -59,7 +59,7 @@ class Fake:
 
     def preview_dataset(self, source, options):
         self.calls.append(("preview", source, dict(options)))
-        if source == "builtin:wine":
+        if source == "builtin:wine" or source.startswith("csv:"):
             return DatasetPreview(source, "tabular", 178, ["a", "b", "c"], [59, 71, 48],
                                   [({"alcohol": 13.2, "ash": 2.4}, "a")] * 3)
         samples = [((self.rng.random((8, 8)) * 255).astype(np.uint8), str(i % 10)) for i in range(12)]
@@ -192,10 +192,9 @@ def test_removing_all_models_disables_save_and_shows_a_message(qtbot, wizard):
     w.models_page.remove_all()
     qtbot.waitUntil(lambda: not w.is_valid())
     assert not finish(w).isEnabled() and not save_and_run(w).isEnabled()
-    assert "models" in w.review_page.status.text()
+    assert "'models' is required" in w.review_page.status.text()
     problems = w.models_page.problems_label
-    assert not problems.isHidden() and "models" in problems.text()
-    assert "No models yet" in w.models_page.empty_label.text()
+    assert not problems.isHidden() and "Add at least one model" in problems.text()
     w.models_page.check_builtin("builtin:digits-mlp")
     qtbot.waitUntil(lambda: w.is_valid())
     assert finish(w).isEnabled() and save_and_run(w).isEnabled()
@@ -210,7 +209,7 @@ def test_invalid_or_taken_name_disables_save(qtbot, wizard):
     w.name_page.name_edit.setText("my study")
     qtbot.waitUntil(lambda: not finish(w).isEnabled())
     assert not save_and_run(w).isEnabled()
-    assert "study.name" in w.name_page.problems_label.text()
+    assert "The name 'my study' cannot be used" in w.name_page.problems_label.text()
     assert problem_section(w.problems()[0]) == "name"
     w.name_page.name_edit.setText("robustness")  # already in the project
     qtbot.waitUntil(lambda: "already exists" in w.name_page.problems_label.text())
@@ -418,7 +417,8 @@ batch_size = 64
 def test_from_toml_round_trips_every_section(qtbot, fake):
     w = StudyWizard.from_toml(FULL, fake.providers())
     qtbot.addWidget(w)
-    qtbot.waitUntil(lambda: w.data_page.modality() == "tabular")
+    qtbot.waitUntil(lambda: w.data_page.preview is not None)
+    assert w.data_page.modality() == "tabular"
     again = parse_study_text(w.study_toml())
     assert again.model_dump() == parse_study_text(FULL).model_dump()
     assert w.data_page.columns_box.isVisibleTo(w.data_page)
