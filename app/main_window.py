@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.act_edit = self._action("&Edit Study…", self.edit_study, None, "Change the study in the wizard")
         self.act_find = self._action("&Find…", self.find, QKeySequence.Find, "Filter the table on this page")
         self.act_about = self._action("&About Juxta", self.about)
-        self.act_report = self._action("⎙ Re&port…", self.report, "Ctrl+P", "Export a report (coming with the report feature)")
+        self.act_report = self._action("Re&port…", self.report, "Ctrl+P", "Export a report (coming with the report feature)")
         self.act_report.setEnabled(False)
 
         bar = self.menuBar()
@@ -294,9 +294,10 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         project = self.project
+        self._load_generation = generation = getattr(self, "_load_generation", 0) + 1
 
         def load():
-            from engine.results import compare_arms, load_shift_results
+            from engine.results import load_shift_results
 
             if not project.db_path.exists():
                 return None
@@ -305,12 +306,12 @@ class MainWindow(QMainWindow):
             return results if not results.accuracy.empty else None
 
         def done(results) -> None:
-            if name != self.current_study:
-                return
+            if name != self.current_study or generation != self._load_generation:
+                return  # a newer load (after a run, or for another study) supersedes this one
             self.results_page.set_results(results, compare=self._compare_fn(name))
             self.resultsLoaded.emit(name)
 
-        run_in_background(load, on_done=done, on_error=lambda msg: self.show_message(msg, error=True))
+        run_in_background(load, on_done=done, on_error=lambda msg: self.show_message(msg, error=True), context=self)
 
     def _compare_fn(self, study: str):
         project = self.project

@@ -381,7 +381,7 @@ def _col_widths(table: ModelTable) -> list[float]:
         first = 0.28 if n <= 5 else 0.22
         w = [first] + [(1 - first) / (n - 1)] * (n - 1)
     elif table.table_id == "robustness":
-        w = [0.2, 0.2, 0.2, 0.22, 0.18]
+        w = [0.13, 0.15, 0.16, 0.25, 0.18, 0.13]
     else:
         first = 0.16
         w = [first] + [(1 - first) / max(n - 1, 1)] * (n - 1)
@@ -463,7 +463,7 @@ def _rule(space_before: float = 2, space_after: float = 8) -> Flowable:
 
 
 def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path:
-    from views.report_render import arm_colours, fmt_duration, glance
+    from views.report_render import arm_colours, body_tables, fmt_duration, glance, scorecard
 
     s = styles()
     f = fonts()
@@ -482,7 +482,8 @@ def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path
     meta += [("DATE", model.date), ("PROJECT", model.project),
              ("STUDIES" if len(studies) > 1 else "STUDY", ", ".join(st.name for st in studies))]
     cells = [[Paragraph(esc(k), s["cover_meta_k"]), Paragraph(esc(v), s["cover_meta_v"])] for k, v in meta]
-    mt = Table([[c for c in cells]], colWidths=[CONTENT_W / len(cells)] * len(cells), hAlign="LEFT")
+    weights = [max(8, min(len(plain(v)), 40)) for _k, v in meta]
+    mt = Table([[c for c in cells]], colWidths=[CONTENT_W * w / sum(weights) for w in weights], hAlign="LEFT")
     mt.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
                             ("TOPPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     band += [Spacer(1, 16), mt]
@@ -528,7 +529,15 @@ def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path
         story.append(_p("The studies in this report have no results to summarise yet.", "body"))
     level = studies[0].level if studies else 0.95
     lv = f"{100 * level:g}%"
-    story.append(Spacer(1, 14))
+    for st in studies:
+        card = scorecard(st)
+        if card is None:
+            continue
+        title = "Scorecard" + (f": {st.title}" if len(studies) > 1 else "")
+        hp = Paragraph(esc(title), s["H2"])
+        hp._no_toc = True
+        story.append(KeepTogether([hp, _data_table(card, arm_colours(st)), Paragraph(esc(card.caption), s["caption"])]))
+    story.append(Spacer(1, 6))
     how = [
         f"Every accuracy comes with its {lv} interval: the range compatible with the test data. Narrow intervals mean "
         "the test set pins the number down.",
@@ -576,7 +585,7 @@ def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path
 
         if st.included_charts:
             story.append(CondPageBreak(90 * mm))
-            story.append(_heading("Charts", 1))
+            pending: list[Flowable] = [_heading("Charts", 1)]  # kept with the first figure
             for c in st.included_charts:
                 fig = renderer.figure(st, c)
                 fig_no += 1
@@ -599,19 +608,23 @@ def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path
                         Paragraph(esc(x).replace("\n", "<br/>"), s["comment"]) for x in c.comment.split("\n\n") if x.strip()]
                     block += [Spacer(1, 5), _boxed(paras, ORANGE_SOFT, ORANGE, pad=6)]
                 block.append(Spacer(1, 14))
-                story.append(KeepTogether(block))
+                story.append(KeepTogether(pending + block))
+                pending = []
 
-        if st.included_tables:
+        tables = body_tables(st)
+        if tables:
             story.append(CondPageBreak(70 * mm))
-            story.append(_heading("Tables", 1))
-            for t in st.included_tables:
-                block = [Paragraph(esc(t.title), s["H3"]), _data_table(t, colours), Paragraph(esc(t.caption), s["caption"]),
-                         Spacer(1, 14)]
+            pending = [_heading("Tables", 1)]  # kept with the first table
+            for t in tables:
+                block = pending + [Paragraph(esc(t.title), s["H3"]), _data_table(t, colours),
+                                   Paragraph(esc(t.caption), s["caption"]), Spacer(1, 14)]
+                pending = []
                 # short tables stay whole; long ones split between rows and repeat their header
-                story.append(KeepTogether(block) if len(t.rows) <= 18 else _Group(block))
+                story.append(KeepTogether(block) if len(t.rows) <= 22 else _Group(block))
 
     # -- glossary ----------------------------------------------------------------------------
-    story.append(PageBreak())
+    story.append(CondPageBreak(150 * mm))
+    story.append(Spacer(1, 10))
     story.append(_heading("Methods glossary", 0))
     story.append(_p("Each corruption, shift, metric and statistical term used in this report, in plain words.", "body"))
     story.append(Spacer(1, 4))
@@ -624,7 +637,8 @@ def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path
 
     # -- appendix ----------------------------------------------------------------------------
     a = model.appendix
-    story.append(PageBreak())
+    story.append(CondPageBreak(150 * mm))
+    story.append(Spacer(1, 10))
     story.append(_heading("Reproducibility appendix", 0))
     story.append(_p("Everything needed to reproduce or audit these numbers: the study files as they were run, the identity "
                     "and hash of every model and dataset, the software, devices, seeds and run times.", "body"))

@@ -206,6 +206,7 @@ class ReportRenderer:
             css=Markup(css), csp={"single": HTML_CSP_SINGLE, "folder": HTML_CSP_FOLDER}.get(mode, ""),
             version=model.appendix.report_juxta_version, palette=_palette_colours(),
             glance=glance(model), level_text=f"{100 * level:g}%", duration=fmt_duration, extra_footer="",
+            scorecard=scorecard, body_tables=body_tables,
         )
         if mode == "preview":
             html = _qt_rich_text(html)
@@ -319,6 +320,17 @@ def _chip_maker(section: StudySection) -> Callable[[str], Markup]:
         return Markup(f'<span class="chip" style="background:{c}"></span>')
 
     return chip
+
+
+def scorecard(section: StudySection):
+    """The study's scorecard table (shown right after the key findings), if it is included."""
+    t = section.table("robustness")
+    return t if t is not None and t.included else None
+
+
+def body_tables(section: StudySection) -> list:
+    """The tables shown in the study's own section (the scorecard sits with the key findings)."""
+    return [t for t in section.included_tables if t.table_id != "robustness"]
 
 
 def glance(model: ReportModel) -> list[tuple[str, str]]:

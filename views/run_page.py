@@ -146,6 +146,7 @@ class RunPage(QWidget):
         self.table.setAccessibleName("Cells of this run")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)  # plan order until a header is clicked
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import shiboken6
+
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 _live: set["_Task"] = set()  # keep tasks (and their signal objects) alive until they report
@@ -36,17 +38,26 @@ class _Task(QRunnable):
 
 
 def run_in_background(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
-                      on_error: Callable[[str], None] | None = None, **kwargs: Any) -> _Task:
+                      on_error: Callable[[str], None] | None = None, context: QObject | None = None,
+                      **kwargs: Any) -> _Task:
+    """``context``: a widget whose deletion (window closed meanwhile) cancels the callbacks."""
     task = _Task(fn, args, kwargs)
     _live.add(task)
 
     def finish(_: Any = None) -> None:
         _live.discard(task)
 
+    def guarded(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        def call(value: Any) -> None:
+            if context is None or shiboken6.isValid(context):
+                callback(value)
+
+        return call
+
     if on_done is not None:
-        task.signals.done.connect(on_done)
+        task.signals.done.connect(guarded(on_done))
     if on_error is not None:
-        task.signals.failed.connect(on_error)
+        task.signals.failed.connect(guarded(on_error))
     task.signals.done.connect(finish)
     task.signals.failed.connect(finish)
     QThreadPool.globalInstance().start(task)

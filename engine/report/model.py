@@ -740,6 +740,13 @@ def _tables(section: StudySection, results, infos, compare, metric_frame: pd.Dat
         else:
             row.append(TableCell("\u2014", muted=True))
         row.append(TableCell(F.signed(f"{100 * shifted_mean[arm]:.1f}")) if arm in shifted_mean.index else TableCell("\u2014", muted=True))
+        mine = acc[(acc.arm == arm) & (acc.condition != "clean")]
+        if mine.empty:
+            row.append(TableCell("\u2014", muted=True))
+        else:
+            w = mine.sort_values(["value", "condition"]).iloc[0]
+            row.append(TableCell(_condition_label(str(w.condition), infos),
+                                 F.signed(f"{100 * w.value:.1f}% ({100 * w.ci_low:.1f}{F.EN_DASH}{100 * w.ci_high:.1f})")))
         if have_er and arm in er.index and np.isfinite(er.loc[arm].effective_robustness):
             row.append(TableCell(F.points(er.loc[arm].effective_robustness, 1, sign=True)))
         else:
@@ -747,16 +754,18 @@ def _tables(section: StudySection, results, infos, compare, metric_frame: pd.Dat
         row.append(TableCell(f"{100 * sd.get(arm, np.nan):.1f}" if len(section.seeds) > 1 and np.isfinite(sd.get(arm, np.nan)) else "\u2014",
                              muted=len(section.seeds) <= 1))
         rrows.append(row)
-    cap = ("Clean accuracy with its interval; mean accuracy over every corruption condition; effective robustness "
+    cap = ("Clean accuracy with its interval; mean accuracy over every corruption condition; the condition where the "
+           "model is least accurate, with its accuracy and interval; effective robustness "
            "(points above or below the accuracy-on-the-line fit, probit scale); spread over seeds (mean standard "
            "deviation, points).")
     if have_er and rob.fit.r2 < 0.5:
         cap += f" The fit explains little of the variation here (R\u00b2 {rob.fit.r2:.2f}), so read effective robustness with care."
     if not have_er:
         cap += " Effective robustness needs at least two models with different clean accuracy and corrupted results."
-    tables.append(Table("robustness", "Robustness summary", cap,
-                        ["Model", "Clean (%)", "Corrupted, mean (%)", "Effective robustness (pts)", "Seed sd (pts)"],
-                        rrows, ["l", "r", "r", "r", "r"]))
+    tables.append(Table("robustness", "Scorecard", cap,
+                        ["Model", "Clean (%)", "Corrupted, mean (%)", "Worst condition", "Effective robustness (pts)",
+                         "Seed sd (pts)"],
+                        rrows, ["l", "r", "r", "l", "r", "r"]))
 
     # every metric on the clean test set
     if metric_frame is not None and not metric_frame.empty:
