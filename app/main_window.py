@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget,
-    QTabWidget, QToolBar, QWidget,
+    QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from app import theme
@@ -25,6 +25,19 @@ from views.start_page import StartPage
 from views.tasks import run_in_background
 
 DEMO = Path(__file__).resolve().parents[1] / "projects" / "digits-demo"
+
+
+class _Holder(QWidget):
+    """A tab's placeholder until its page is built."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.setAccessibleName(name)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def set_page(self, page: QWidget) -> None:
+        self._layout.addWidget(page)
 
 
 class MainWindow(QMainWindow):
@@ -62,7 +75,6 @@ class MainWindow(QMainWindow):
         self.dock.hide()
 
         from app.providers import make_providers
-        from views.results_page import ResultsPage
         from views.study_page import StudyPage
 
         self.providers = make_providers(lambda: str(self.project.root if self.project else Path.cwd()))
@@ -74,12 +86,17 @@ class MainWindow(QMainWindow):
         self.run_page = RunPage()
         self.run_page.cancelRequested.connect(self.cancel_run)
         self.run_page.resumeRequested.connect(lambda: self.run_study(self._running_study or self.current_study))
-        self.results_page = ResultsPage()
+        # Results and Report pages pull in pandas, scipy and pyqtgraph: built on first use, after
+        # the window is visible.
+        self._results_holder, self._results_page = _Holder("Results"), None
+        self._report_holder, self._report_page = _Holder("Report"), None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.tabs.addTab(self.study_page, "Study")
         self.tabs.addTab(self.run_page, "Run")
-        self.tabs.addTab(self.results_page, "Results")
+        self.tabs.addTab(self._results_holder, "Results")
+        self.tabs.addTab(self._report_holder, "Report")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self.tabs)
@@ -94,6 +111,25 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._update_actions()
+
+    @property
+    def results_page(self):
+        if self._results_page is None:
+            from views.results_page import ResultsPage
+
+            self._results_page = ResultsPage(theme=theme.resolve(self.settings.theme()))
+            self._results_holder.set_page(self._results_page)
+        return self._results_page
+
+    @property
+    def report_page(self):
+        if self._report_page is None:
+            from views.report_page import ReportPage
+
+            self._report_page = ReportPage()
+            self._report_page.exportRequested.connect(self.export_report)
+            self._report_holder.set_page(self._report_page)
+        return self._report_page
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -119,8 +155,7 @@ class MainWindow(QMainWindow):
         self.act_edit = self._action("&Edit Study…", self.edit_study, None, "Change the study in the wizard")
         self.act_find = self._action("&Find…", self.find, QKeySequence.Find, "Filter the table on this page")
         self.act_about = self._action("&About Juxta", self.about)
-        self.act_report = self._action("Re&port…", self.report, "Ctrl+P", "Export a report (coming with the report feature)")
-        self.act_report.setEnabled(False)
+        self.act_report = self._action("Re&port…", self.report, "Ctrl+P", "Preview and export a report for stakeholders")
 
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -221,6 +256,8 @@ class MainWindow(QMainWindow):
             return False
         self.project = project
         self.current_study = None
+        if self._report_page is not None:
+            self._report_page.set_model(None)
         self.settings.add_recent(str(project.root))
         self.start_page.set_recent(self.settings.recent_projects())
         self.setWindowTitle(f"Juxta — {project.name}")
@@ -262,17 +299,17 @@ class MainWindow(QMainWindow):
 
         try:
             with self.project.store() as store:
-                rows = store.query(
+                rows = store.con.execute(  # plain tuples: no pandas at start-up
                     """SELECT sc.study, count(*) AS planned, count(*) FILTER (WHERE c.status = 'done') AS done,
                               count(*) FILTER (WHERE c.status = 'failed') AS failed
                        FROM study_cells sc LEFT JOIN cells c USING (cell_key) GROUP BY sc.study"""
-                )
+                ).fetchall()
         except JuxtaError:
             return {}
         out = {}
-        for r in rows.itertuples():
-            text = "complete" if r.done == r.planned else f"{r.done}/{r.planned} done"
-            out[r.study] = text + (f", {r.failed} failed" if r.failed else "")
+        for study, planned, done, failed in rows:
+            text = "complete" if done == planned else f"{done}/{planned} done"
+            out[study] = text + (f", {failed} failed" if failed else "")
         return out
 
     def select_study(self, name: str) -> None:
@@ -440,11 +477,20 @@ class MainWindow(QMainWindow):
         self.refresh_tree()
         if self._running_study == self.current_study and self.current_study:
             self.load_results(self.current_study)
+        if self.tabs.currentWidget() is self._report_holder:
+            self.load_report()
         self._update_actions()
 
     def _on_run_error(self, message: str) -> None:
         self.run_page.finish("error", 0, 0, 0, message=f"The run stopped: {message}")
         self.show_message(message, error=True)
+
+    def _tab_changed(self, _index: int) -> None:
+        current = self.tabs.currentWidget()
+        if current is self._results_holder:
+            self.results_page  # noqa: B018 (builds the page on first view)
+        elif current is self._report_holder and self.report_page.model() is None and not self.bridge.running:
+            self.load_report()
 
     def _tick(self) -> None:
         self.run_page.tick()
@@ -453,19 +499,77 @@ class MainWindow(QMainWindow):
 
     def find(self) -> None:
         page = self.tabs.currentWidget()
+        page = {self._results_holder: self._results_page, self._report_holder: self._report_page}.get(page, page)
         target = getattr(page, "filter", None) or getattr(page, "filter_edit", None)
         if target is not None:
             target.setFocus()
             target.selectAll()
 
     def report(self) -> None:
-        self.show_message("Reports arrive with the report feature.")
+        if self.project is None:
+            self.show_message("Open a project first.")
+            return
+        self.tabs.setCurrentWidget(self._report_holder)
+        if self.report_page.model() is None:
+            self.load_report()
+
+    def load_report(self) -> None:
+        """Build the report model off the GUI thread (it only reads the database)."""
+        if self.project is None or not self.project.db_path.exists():
+            self.report_page.set_model(None)
+            return
+        project = self.project
+        self.report_page.set_busy(True, "Reading results…")
+
+        def build():
+            from engine.report.model import build_report
+
+            return build_report(project)
+
+        def done(model) -> None:
+            self.report_page.set_busy(False)
+            if project is self.project:
+                self.report_page.set_model(model)
+
+        def failed(message: str) -> None:
+            self.report_page.set_busy(False)
+            self.report_page.show_message(message)
+
+        run_in_background(build, on_done=done, on_error=failed, context=self)
+
+    def export_report(self, fmt: str, options: dict) -> None:
+        from app.report import default_output, main_file, write_report
+        from engine.errors import JuxtaError
+
+        if self.project is None or self.report_page.model() is None:
+            return
+        suggested = default_output(self.project.root, fmt)
+        if fmt == "folder":
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder for the report", str(suggested.parent))
+            path = str(Path(path) / suggested.name) if path else ""
+        else:
+            filters = {"html": "HTML file (*.html)", "pdf": "PDF file (*.pdf)"}
+            path, _ = QFileDialog.getSaveFileName(self, "Save the report", str(suggested), filters[fmt])
+        if not path:
+            return
+        self.report_page.set_busy(True, "Writing the report…")
+        QApplication.processEvents()
+        try:  # charts are Qt widgets, so the report is written on the GUI thread (a few seconds)
+            files = write_report(self.project, fmt, path, options=options, model=self.report_page.model(), overwrite=True)
+        except JuxtaError as exc:
+            self.report_page.show_message(str(exc))
+            return
+        finally:
+            self.report_page.set_busy(False)
+        target = main_file(fmt, files)
+        self.report_page.show_message(f"Wrote {target}")
+        self.status_text.setText(f"Report written: {target}")
 
     def set_theme(self, name: str) -> None:
         self.settings.set_theme(name)
         resolved = theme.apply(QApplication.instance(), name)
-        if hasattr(self.results_page, "set_theme"):
-            self.results_page.set_theme(resolved)
+        if self._results_page is not None:
+            self._results_page.set_theme(resolved)
 
     def about(self) -> None:
         from importlib import metadata

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from functools import lru_cache
 
-
-def available_devices(preference: str = "auto") -> list[str]:
-    """Devices cells may run on, best first. Imports torch, so call it only when work is due."""
+def _probe_here() -> tuple[list[str], list[str]]:
     import torch
 
     cuda = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
     mps = ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else []
+    return cuda, mps
+
+
+@lru_cache(maxsize=1)
+def _probe() -> tuple[list[str], list[str]]:
+    """Ask torch which accelerators exist. A process that has not imported torch (the GUI, the
+    coordinator) asks a short-lived subprocess: importing torch holds the GIL for seconds, which
+    would freeze a window's event loop."""
+    if "torch" not in sys.modules:
+        code = "import json, engine.device as d; print(json.dumps(d._probe_here()))"
+        try:
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+            cuda, mps = json.loads(out.stdout.strip().splitlines()[-1])
+            return cuda, mps
+        except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+            pass  # fall back to asking torch in this process
+    return _probe_here()
+
+
+def available_devices(preference: str = "auto") -> list[str]:
+    """Devices cells may run on, best first."""
+    cuda, mps = _probe()
     if preference == "cpu":
         return ["cpu"]
     if preference == "cuda":

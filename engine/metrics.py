@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse as _sparse
 
 NLL_CLIP = 1e-12
 ECE_BINS = 15
@@ -350,6 +349,8 @@ class WeightedMetrics:
             add("g_count", codes, len(uniq))
             add("g_hits", codes, len(uniq), correct)
         rows = np.tile(np.arange(n), len(cols))
+        from scipy import sparse as _sparse  # imported on first use: keeps app start-up light
+
         f = _sparse.csr_array((np.concatenate(vals), (rows, np.concatenate(cols))), shape=(n, width))
         self._ft = f.T.tocsc()  # (D, N); Ft @ W.T is the fastest layout for scipy's sparse × dense
 

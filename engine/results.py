@@ -265,12 +265,13 @@ def compare_arms(store: Store, study: str, arm_a: str, arm_b: str, condition: st
     preds = store.query(
         """SELECT sc.arm, sc.seed, p.position, p.correct
            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
-           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND sc.condition = ? AND sc.arm IN (?, ?)""",
+           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND sc.condition = ? AND sc.arm IN (?, ?)
+           ORDER BY sc.arm, sc.seed, p.position""",
         [study, condition, arm_a, arm_b],
     )
     a = preds[preds.arm == arm_a].set_index(["seed", "position"]).correct
     b = preds[preds.arm == arm_b].set_index(["seed", "position"]).correct
-    joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner")
+    joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").sort_index()
     if joined.empty:
         from engine.errors import JuxtaError
 

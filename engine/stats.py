@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
+from scipy import special as _sp
 
 from engine.metrics import WeightedMetrics, compute, ood_scores
 
@@ -280,9 +280,9 @@ def mcnemar_p(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     if n < 25:
-        return float(min(1.0, 2.0 * _st.binom.cdf(min(b, c), n, 0.5)))
+        return float(min(1.0, 2.0 * _sp.bdtr(min(b, c), n, 0.5)))
     stat = max(abs(b - c) - 1, 0) ** 2 / n
-    return float(_st.chi2.sf(stat, 1))
+    return float(_sp.chdtrc(1, stat))
 
 
 def paired_comparison(
@@ -330,12 +330,12 @@ def paired_comparison(
 
 def probit(p):
     """Φ⁻¹(clip(p, 1e-4, 1 − 1e-4)); a float for a scalar, an array otherwise."""
-    out = _st.norm.ppf(np.clip(np.asarray(p, dtype=np.float64), PROBIT_EPS, 1.0 - PROBIT_EPS))
+    out = _sp.ndtri(np.clip(np.asarray(p, dtype=np.float64), PROBIT_EPS, 1.0 - PROBIT_EPS))
     return float(out) if np.ndim(out) == 0 else out
 
 
 def _back(z):
-    out = _st.norm.cdf(z)
+    out = _sp.ndtr(z)
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -422,10 +422,21 @@ def _pos_neg(scores_pos, scores_neg) -> tuple[np.ndarray, np.ndarray]:
     return p, q
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties given their average rank (as scipy.stats.rankdata 'average')."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    counts = np.diff(np.r_[starts, len(x)])
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.repeat(starts + (counts + 1) / 2.0, counts)
+    return ranks
+
+
 def auroc(scores_pos, scores_neg) -> float:
     """P(score_pos > score_neg) + ½ P(tie): exact, from average ranks (Mann–Whitney U), float64."""
     p, q = _pos_neg(scores_pos, scores_neg)
-    ranks = _st.rankdata(np.concatenate([p, q]), method="average")
+    ranks = _average_ranks(np.concatenate([p, q]))
     n1, n2 = len(p), len(q)
     u = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     return float(u / (n1 * n2))

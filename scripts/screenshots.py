@@ -50,7 +50,7 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.study_page)
     pump(app, 1.0)
     window.grab().save(str(OUT / "app-study.png"))
-    window.tabs.setCurrentWidget(window.results_page)
+    window.tabs.setCurrentWidget(window._results_holder)
     deadline = time.monotonic() + 60
     while window.results_page.results is None and time.monotonic() < deadline:
         pump(app, 0.2)
@@ -76,6 +76,13 @@ def main() -> None:
         pump(app, 0.5)
         window.grab().save(str(OUT / "app-run-cancelled.png"))
         shutil.rmtree(project, ignore_errors=True)
+    window.open_project(ROOT / "projects" / "digits-demo")
+    window.report()
+    deadline = time.monotonic() + 60
+    while window.report_page.model() is None and time.monotonic() < deadline:
+        pump(app, 0.2)
+    pump(app, 1.0)
+    window.grab().save(str(OUT / "app-report.png"))
     print("saved", sorted(p.name for p in OUT.glob("app-*.png")))
 
 

@@ -147,7 +147,7 @@ class ReportRenderer:
                     svg_path = Path(tmp) / "f.svg"
                     C.export_svg(widget, svg_path, size=(w, h))
                     svg = svg_path.read_bytes()
-            widget.deleteLater()
+            _dispose(widget)
             return Figure(key, slug, png, svg, w, h, description)
         except Exception as exc:  # a chart that cannot be drawn must not sink the whole report
             return Figure(key, slug, None, None, w, h, "", error=f"{type(exc).__name__}: {exc}")
@@ -283,6 +283,14 @@ def _qt_rich_text(html: str) -> str:
     """Qt's rich text treats HTML5 sectioning elements as inline; use <div>/<p> instead (the template's
     own tags only: user text is escaped, so it cannot contain a literal '<figure')."""
     return _QT_BLOCKS.sub(lambda m: f"<{m.group(1)}{'p' if m.group(2) == 'figcaption' else 'div'}", html)
+
+
+def _dispose(widget) -> None:
+    """Free an offscreen chart now (no event loop runs while a report is written from the CLI)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(widget, QEvent.Type.DeferredDelete)
 
 
 def _file_entry(root: Path, path: Path) -> dict[str, Any]:

@@ -57,14 +57,21 @@ class CellTableModel(QAbstractTableModel):
         self._index = {r.key: i for i, r in enumerate(rows)}
         self.endResetModel()
 
-    def update(self, key: str, **changes: Any) -> None:
+    def update(self, key: str, **changes: Any) -> int | None:
+        """Change a row in place without notifying views; call ``changed`` once per batch."""
         i = self._index.get(key)
         if i is None:
-            return
+            return None
         row = self.rows[i]
         for k, v in changes.items():
             setattr(row, k, v)
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        return i
+
+    def changed(self, rows: list[int]) -> None:
+        """One notification for a batch of updated rows (views repaint once, not per event)."""
+        rows = [r for r in rows if r is not None]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt API)
         return 0 if parent.isValid() else len(self.rows)
@@ -150,8 +157,11 @@ class RunPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)  # ResizeToContents re-measures every row on each change
+        header.setStretchLastSection(True)
+        for column, width in zip(range(len(COLUMNS)), (90, 200, 50, 110, 70, 80)):
+            header.resizeSection(column, width)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setAccessibleName("Run log")
@@ -191,18 +201,21 @@ class RunPage(QWidget):
 
     def apply_events(self, events: list[Any]) -> None:
         """Apply a batch of engine ``RunEvent``s (the bridge throttles them)."""
+        touched: list[int | None] = []
         for e in events:
             key = e.cell.key if e.cell is not None else None
             if e.kind == "cell_started" and key:
-                self.model.update(key, status="running", device=e.device)
+                touched.append(self.model.update(key, status="running", device=e.device))
             elif e.kind == "cell_progress" and key:
-                self.model.update(key, status="running", progress=e.fraction)
+                touched.append(self.model.update(key, status="running", progress=e.fraction))
             elif e.kind == "cell_finished" and key:
-                self.model.update(key, status=e.status, device=e.device, duration=e.duration_s, message=e.error or "", progress=1.0)
+                touched.append(self.model.update(key, status=e.status, device=e.device, duration=e.duration_s,
+                                                 message=e.error or "", progress=1.0))
                 self.progress.setValue(e.done + e.failed)
                 self._eta = e.eta_s
                 if e.status == "failed":
                     self.append_log(f"✗ {e.cell.label()}: {e.error}")
+        self.model.changed(touched)
         self.tick()
 
     def finish(self, status: str, done: int, failed: int, cancelled: int, message: str = "") -> None:
@@ -210,9 +223,8 @@ class RunPage(QWidget):
         self._ended = time.monotonic()
         self.cancel_button.setEnabled(False)
         self.resume_button.setEnabled(status in ("cancelled", "failed", "error"))
-        for row in self.model.rows:
-            if row.status in ("queued", "running"):
-                self.model.update(row.key, status="cancelled" if status == "cancelled" else row.status)
+        self.model.changed([self.model.update(row.key, status="cancelled") for row in self.model.rows
+                            if status == "cancelled" and row.status in ("queued", "running")])
         words = {"done": "Finished", "failed": "Finished with failures", "cancelled": "Cancelled",
                  "up-to-date": "Up to date", "error": "Stopped"}.get(status, status)
         self.title.setText(f"{words}: {done} computed, {failed} failed" + (f", {cancelled} not run" if cancelled else ""))

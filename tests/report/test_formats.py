@@ -184,3 +184,21 @@ def test_a_chart_that_fails_does_not_sink_the_report(mini_model, tmp_path):
     assert "This chart could not be drawn." in html
     r.write_pdf(tmp_path / "x.pdf")
     assert (tmp_path / "x.pdf").stat().st_size > 0
+
+
+def test_two_studies_in_one_report(report_project, tmp_path):
+    from engine import open_project
+    from engine.report import build_report
+    from views.report_render import ReportRenderer, ensure_qapp
+
+    ensure_qapp()
+    model = build_report(open_project(report_project))
+    assert [s.name for s in model.included_studies] == ["mini", "xss"]
+    assert {f.study for f in model.key_findings} == {"mini", "xss"}
+    assert model.title == "proj: comparative study report"
+    r = ReportRenderer(model)
+    p = parse(r.html("single"))
+    assert {"study-mini", "study-xss", "scorecard-mini", "scorecard-xss"} <= p.ids
+    r.write_pdf(tmp_path / "two.pdf")
+    n, text, _ = pdf_text(tmp_path / "two.pdf")
+    assert n >= 6 and "Scorecard: Which small digits model copes with noise?" in text
