@@ -81,7 +81,12 @@ class Store:
             if read_only and not self.path.exists():
                 self.con = duckdb.connect(":memory:")
             else:
-                self.con = duckdb.connect(str(self.path), read_only=read_only)
+                try:
+                    self.con = duckdb.connect(str(self.path), read_only=read_only)
+                except duckdb.ConnectionException:
+                    # This process already holds the file read-write (the app while a run writes):
+                    # DuckDB allows only one configuration per file and process, so share that one.
+                    self.con = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise JuxtaError(
