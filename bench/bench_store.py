@@ -52,7 +52,7 @@ def main() -> None:
         store.record_study("bench", "shift", "", "", "", cells)
 
         # bulk: all rows in one insert (how a large cell or an import lands)
-        keys = np.repeat(np.array([c.key for c in cells]), per)
+        keys = [c.key for c in cells]
         t0 = time.perf_counter()
         store.con.execute("BEGIN TRANSACTION")
         _insert_bulk(store, keys, rows)
@@ -63,13 +63,19 @@ def main() -> None:
         t_query = time.perf_counter() - t0
         assert int(agg.n.sum()) == args.rows
 
-        # per cell: one transaction per finished cell, as the coordinator writes them
+        # as the coordinator writes them: whole cells, batches of up to 32 per transaction
         store.con.execute("DELETE FROM predictions")
+        results = [(c, CellResult(c.key, "done", predictions={k: (None if v is None else v[i * per:(i + 1) * per])
+                                                                for k, v in rows.items()}))
+                   for i, c in enumerate(cells)]
         t0 = time.perf_counter()
-        for i, c in enumerate(cells):
-            part = {k: (None if v is None else v[i * per:(i + 1) * per]) for k, v in rows.items()}
-            store.write_cell(c, "run", CellResult(c.key, "done", predictions=part))
+        for start in range(0, len(results), 32):
+            store.write_cells(results[start:start + 32], "run")
         t_cells = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        agg2 = store.query(AGGREGATE)
+        t_query2 = time.perf_counter() - t0
+        assert int(agg2.n.sum()) == args.rows
         store.close()
 
     frame = pd.DataFrame({"arm": np.repeat([c.arm for c in cells], per), "condition": np.repeat([c.condition for c in cells], per),
@@ -84,18 +90,20 @@ def main() -> None:
     print(f"bulk insert        {1000 * t_insert:8.1f} ms")
     print(f"chart aggregate    {1000 * t_query:8.1f} ms")
     print(f"insert + aggregate {1000 * total:8.1f} ms   (target ≤ 200 ms)")
-    print(f"per-cell writes    {1000 * t_cells:8.1f} ms   ({args.cells} transactions, {1000 * t_cells / args.cells:.2f} ms each)")
+    print(f"coordinator writes {1000 * t_cells:8.1f} ms   ({args.cells} whole cells, 32 per transaction) "
+          f"+ aggregate {1000 * t_query2:.1f} ms")
     print(f"baseline: pandas groupby in memory {1000 * t_base:.1f} ms")
     print(f"store: insert+aggregate {1000 * total:.0f} ms = {total / t_base:.1f}x the in-memory pandas aggregate "
           f"({'meets' if total <= 0.2 else 'misses'} the 200 ms target)")
 
 
-def _insert_bulk(store: Store, keys: np.ndarray, rows: dict[str, np.ndarray]) -> None:
+def _insert_bulk(store: Store, keys: list[str], rows: dict[str, np.ndarray]) -> None:
     import pyarrow as pa
 
-    n = len(keys)
+    n = len(rows["label"])
+    per = n // len(keys)
     table = pa.table({
-        "cell_key": pa.array(keys).dictionary_encode(), "position": pa.array(np.arange(n, dtype=np.int32)),
+        "cell_key": pa.array(keys, pa.string()).take(pa.array(np.repeat(np.arange(len(keys)), per))), "position": pa.array(np.arange(n, dtype=np.int32)),
         "example": pa.array(rows["example"].astype(np.int32)), "label": pa.array(rows["label"].astype(np.int16)),
         "prediction": pa.array(rows["prediction"].astype(np.int16)), "confidence": pa.array(rows["confidence"].astype(np.float32)),
         "energy": pa.array(rows["energy"].astype(np.float32)), "nll": pa.array(rows["nll"].astype(np.float32)),

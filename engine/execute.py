@@ -160,7 +160,6 @@ def run_plan(
     control._cancel_file = cancel_file
     store.start_run(run_id, study.name, socket.gethostname(), backend, n_workers, _versions(), len(plan.cells), skipped)
     state = {"done": 0, "failed": 0, "total": len(todo)}
-    durations: list[float] = []
 
     def progress_event(kind: EventKind, **kw: Any) -> RunEvent:
         elapsed = time.perf_counter() - t_start
@@ -173,19 +172,35 @@ def run_plan(
 
     by_key = {c.key: c for c in todo}
 
+    pending: list[tuple[Cell, CellResult]] = []
+    first_pending = [0.0]
+
+    def flush() -> None:
+        """Commit buffered cells in one transaction, then announce them (done means saved)."""
+        if not pending:
+            return
+        store.write_cells(pending, run_id)
+        for cell, result in pending:
+            if result.status == "done":
+                state["done"] += 1
+            else:
+                state["failed"] += 1
+                summary.errors.append((cell.label(), result.error or "failed"))
+            emit(progress_event("cell_finished", cell=cell, status=result.status, error=result.error,
+                                device=result.device, duration_s=result.duration_s))
+        pending.clear()
+
     def record(cell: Cell, result: CellResult) -> None:
         if result.status == "cancelled":
             summary.cancelled += 1
             return
-        store.write_cell(cell, run_id, result)
-        if result.status == "done":
-            state["done"] += 1
-        else:
-            state["failed"] += 1
-            summary.errors.append((cell.label(), result.error or "failed"))
-        durations.append(result.duration_s)
-        emit(progress_event("cell_finished", cell=cell, status=result.status, error=result.error,
-                            device=result.device, duration_s=result.duration_s))
+        if not pending:
+            first_pending[0] = time.perf_counter()
+        pending.append((cell, result))
+        # Fast cells are written in batches (per-transaction overhead dominates small writes);
+        # a slow cell, a full batch or a quarter-second wait flushes at once.
+        if len(pending) >= 32 or result.duration_s >= 0.25 or time.perf_counter() - first_pending[0] >= 0.25:
+            flush()
 
     phases = [[c for c in todo if c.kind == "train"], [c for c in todo if c.kind == "eval"]]
     status = "done"
@@ -207,11 +222,18 @@ def run_plan(
                     record(by_key[result.cell_key], result)
                     if control.cancelled and ex.hard_stopped:
                         break
+                flush()  # the next phase reads this one's artifacts
     except KeyboardInterrupt:
         control.cancel()
         status = "cancelled"
+    except Exception:
+        status = "error"  # recorded on the run, then raised to the caller
+        raise
     finally:
-        if control.cancelled:
+        flush()
+        if status == "error":
+            pass
+        elif control.cancelled and state["done"] + state["failed"] < len(todo):
             status = "cancelled"
         elif state["failed"]:
             status = "failed"

@@ -198,70 +198,98 @@ class Store:
 
     def write_cell(self, cell: Any, run_id: str, result: CellResult) -> None:
         """Write one finished (or failed) cell atomically, replacing any earlier attempt."""
+        self.write_cells([(cell, result)], run_id)
+
+    def write_cells(self, batch: list[tuple[Any, CellResult]], run_id: str) -> None:
+        """Write finished cells in one transaction: whole cells or none, one insert per table.
+
+        The coordinator batches cells that finish close together; per-statement overhead, not
+        data volume, dominates small writes.
+        """
+        if not batch:
+            return
+        import pyarrow as pa
+
         con = self.con
+        keys = [cell.key for cell, _ in batch]
         con.execute("BEGIN TRANSACTION")
         try:
-            # Only an earlier attempt (a failed cell being retried) has rows to replace; checking the
+            # Only earlier attempts (failed cells being retried) have rows to replace; checking the
             # primary key first avoids scanning the large tables on every write.
-            if con.execute("SELECT 1 FROM cells WHERE cell_key = ?", [cell.key]).fetchone():
+            old = [r[0] for r in con.execute("SELECT cell_key FROM cells WHERE cell_key IN (SELECT unnest(?))", [keys]).fetchall()]
+            if old:
                 for table in CELL_TABLES:
-                    con.execute(f"DELETE FROM {table} WHERE cell_key = ?", [cell.key])
-            started = datetime.fromtimestamp(result.started, timezone.utc).replace(tzinfo=None) if result.started else None
-            con.execute(
-                "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+                    con.execute(f"DELETE FROM {table} WHERE cell_key IN (SELECT unnest(?))", [old])
+            now = _now()
+            cell_rows, metric_rows, curve_rows, artifact_rows, preds = [], [], [], [], []
+            for cell, r in batch:
+                started = datetime.fromtimestamp(r.started, timezone.utc).replace(tzinfo=None) if r.started else None
+                cell_rows.append((
                     cell.key, cell.study, run_id, cell.kind, cell.arm, cell.condition, cell.family, cell.severity,
-                    cell.seed, json.dumps(cell.spec, default=str), json.dumps(result.info, default=str), result.status,
-                    result.error, result.traceback, result.duration_s, result.device, result.peak_mem_mb, started, _now(),
-                ],
-            )
-            if result.metrics:
-                con.executemany(
-                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
-                    [(cell.key, m, _f(v), _f(lo), _f(hi), int(n)) for m, v, lo, hi, n in result.metrics],
-                )
-            if result.predictions is not None and len(result.predictions["label"]):
-                self._insert_predictions(cell.key, result.predictions)
-            if result.curves:
-                con.executemany("INSERT INTO curves VALUES (?, ?, ?, ?)", [(cell.key, int(s), n, float(v)) for s, n, v in result.curves])
-            for a in result.artifacts:
-                con.execute(
-                    "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
-                    [cell.key, a["kind"], a["name"], a["path"], a["bytes"], a["sha256"]],
-                )
+                    cell.seed, json.dumps(cell.spec, default=str), json.dumps(r.info, default=str), r.status,
+                    r.error, r.traceback, r.duration_s, r.device, r.peak_mem_mb, started, now,
+                ))
+                metric_rows += [(cell.key, m, _f(v), _f(lo), _f(hi), int(n)) for m, v, lo, hi, n in r.metrics]
+                curve_rows += [(cell.key, int(st), name, float(v)) for st, name, v in r.curves]
+                artifact_rows += [(cell.key, a["kind"], a["name"], a["path"], a["bytes"], a["sha256"]) for a in r.artifacts]
+                if r.predictions is not None and len(r.predictions["label"]):
+                    preds.append((cell.key, r.predictions))
+            con.executemany("INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cell_rows)
+            if metric_rows:
+                columns = list(zip(*metric_rows))
+                self._insert("metrics", pa.table({n: pa.array(c) for n, c in zip(
+                    ("cell_key", "metric", "value", "ci_low", "ci_high", "n"), columns)}))
+            if preds:
+                self._insert("predictions", _prediction_table(preds))
+            if curve_rows:
+                con.executemany("INSERT INTO curves VALUES (?, ?, ?, ?)", curve_rows)
+            if artifact_rows:
+                con.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)", artifact_rows)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
 
-    def _insert_predictions(self, key: str, p: dict[str, np.ndarray]) -> None:
-        import pyarrow as pa
-
-        n = len(p["label"])
-        table = pa.table(
-            {
-                "cell_key": pa.array([key] * n, pa.string()).dictionary_encode(),
-                "position": pa.array(np.arange(n, dtype=np.int32)),
-                "example": pa.array(p["example"].astype(np.int32)),
-                "label": pa.array(p["label"].astype(np.int16)),
-                "prediction": pa.array(p["prediction"].astype(np.int16)),
-                "confidence": pa.array(p["confidence"].astype(np.float32)),
-                "energy": pa.array(p["energy"].astype(np.float32)),
-                "nll": pa.array(p["nll"].astype(np.float32)),
-                "brier": pa.array(p["brier"].astype(np.float32)),
-                "correct": pa.array(p["correct"].astype(bool)),
-                "group": pa.array(p["group"] if p.get("group") is not None else [None] * n, pa.string()),
-            }
-        )
-        self.con.register("_preds", table)
-        self.con.execute("INSERT INTO predictions SELECT * FROM _preds")
-        self.con.unregister("_preds")
+    def _insert(self, table: str, rows) -> None:
+        self.con.register("_rows", rows)
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
 
     # -- reading -------------------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None):
         """Run SQL and return a pandas DataFrame."""
         return self.con.execute(sql, params or []).df()
+
+
+def _prediction_table(preds: list[tuple[str, dict[str, np.ndarray]]]):
+    """One Arrow table for the prediction rows of several cells (columns in schema order)."""
+    import pyarrow as pa
+
+    sizes = [len(p["label"]) for _, p in preds]
+    cat = lambda name, dtype: np.concatenate([np.asarray(p[name]).astype(dtype) for _, p in preds])  # noqa: E731
+    groups = [p.get("group") for _, p in preds]
+    group = None
+    if any(g is not None for g in groups):
+        group = np.concatenate([np.asarray(g, dtype=object) if g is not None else np.full(n, None, dtype=object)
+                                for g, n in zip(groups, sizes)])
+    n = sum(sizes)
+    return pa.table({
+        # take() repeats the few keys in C++; converting a million Python strings would dominate
+        "cell_key": pa.array([k for k, _ in preds], pa.string()).take(pa.array(np.repeat(np.arange(len(preds)), sizes))),
+        "position": pa.array(np.concatenate([np.arange(m, dtype=np.int32) for m in sizes])),
+        "example": pa.array(cat("example", np.int32)),
+        "label": pa.array(cat("label", np.int16)),
+        "prediction": pa.array(cat("prediction", np.int16)),
+        "confidence": pa.array(cat("confidence", np.float32)),
+        "energy": pa.array(cat("energy", np.float32)),
+        "nll": pa.array(cat("nll", np.float32)),
+        "brier": pa.array(cat("brier", np.float32)),
+        "correct": pa.array(cat("correct", bool)),
+        "group": pa.array(group, pa.string()) if group is not None else pa.nulls(n, pa.string()),
+    })
 
 
 def _f(v: float | None) -> float | None:
