@@ -485,8 +485,9 @@ def _class_names(raw: dict, config: Any) -> list[str]:
     return [f"LABEL_{i}" for i in range(int(n))]
 
 
-def _safetensors_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
+def _indexed_shards(folder: Path, index_name: str) -> list[Path]:
+    """The shard files a sharded checkpoint's index names, if it has one and they all exist."""
+    index = folder / index_name
     if index.is_file():
         try:
             weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
@@ -495,20 +496,21 @@ def _safetensors_files(folder: Path) -> list[Path]:
                 return files
         except (OSError, ValueError, AttributeError):
             pass
+    return []
+
+
+def _safetensors_files(folder: Path) -> list[Path]:
+    files = _indexed_shards(folder, "model.safetensors.index.json")
+    if files:
+        return files
     files = sorted(folder.glob("model*.safetensors"))
     return files or sorted(folder.glob("*.safetensors"))
 
 
 def _bin_files(folder: Path) -> list[Path]:
-    index = folder / "pytorch_model.bin.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
-            files = sorted({folder / f for f in weight_map.values()})
-            if files and all(f.is_file() for f in files):
-                return files
-        except (OSError, ValueError, AttributeError):
-            pass
+    files = _indexed_shards(folder, "pytorch_model.bin.index.json")
+    if files:
+        return files
     single = folder / "pytorch_model.bin"
     return [single] if single.is_file() else sorted(folder.glob("pytorch_model-*.bin"))
 
