@@ -1,0 +1,141 @@
+"""The report's reproducibility appendix: study files, models, data, packages, devices, runs and compute."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.report.schema import Appendix, StudySection
+
+# ---------------------------------------------------------------------------------------------
+# appendix
+
+
+def _juxta_version() -> str:
+    try:
+        return metadata.version("juxta")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _report_packages() -> dict[str, str]:
+    out = {}
+    for name in ("juxta", "numpy", "scipy", "pandas", "duckdb", "PySide6-Essentials", "PySide6", "pyqtgraph", "reportlab", "Jinja2"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    if "PySide6-Essentials" in out and "PySide6" not in out:
+        out["PySide6"] = out.pop("PySide6-Essentials")
+    else:
+        out.pop("PySide6-Essentials", None)
+    return out
+
+
+def _appendix(store, project: Any, sections: list[StudySection], recorded: pd.DataFrame) -> Appendix:
+    names = [s.name for s in sections]
+    files = []
+    for s in sections:
+        rec = recorded[recorded.study == s.name].iloc[0]
+        text = str(rec.spec_toml or "")
+        filename = str(rec.path or f"{s.name}.study.toml")
+        disk = Path(project.root) / filename
+        changed = False
+        if disk.is_file():
+            try:
+                changed = disk.read_text(encoding="utf-8") != text
+            except (OSError, UnicodeDecodeError):
+                changed = True
+        files.append({"name": s.name, "filename": Path(filename).name, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                      "text": text, "changed_on_disk": changed})
+
+    runs = store.query(
+        """SELECT run_id, study, started, finished, status, backend, workers, devices, versions, planned, skipped, done, failed
+           FROM runs WHERE study IN ? ORDER BY started""", [names])
+    run_rows = []
+    packages: dict[str, str] = {}
+    juxta_version = "unknown"
+    for r in runs.itertuples():
+        dur = (r.finished - r.started).total_seconds() if pd.notna(r.finished) and pd.notna(r.started) else None
+        run_rows.append({
+            "study": r.study, "run_id": r.run_id, "started": _ts(r.started), "finished": _ts(r.finished),
+            "duration_s": dur, "status": r.status, "backend": r.backend, "workers": _int(r.workers),
+            "devices": r.devices or "", "computed": _int(r.done), "skipped": _int(r.skipped), "failed": _int(r.failed),
+        })
+        try:
+            v = json.loads(r.versions) if isinstance(r.versions, str) else {}
+        except ValueError:
+            v = {}
+        if isinstance(v, dict):
+            packages.update({str(k): str(val) for k, val in v.items()})
+            juxta_version = str(v.get("juxta", juxta_version))
+
+    cells = store.query(
+        """SELECT sc.study, sc.kind, sc.arm, sc.seed, c.device, c.duration_s, c.params
+           FROM study_cells sc JOIN cells c USING (cell_key) WHERE sc.study IN ? AND c.status = 'done'""", [names])
+    devices = sorted({str(d) for d in cells.device.dropna().unique()})
+    compute = []
+    for (study, kind), g in cells.groupby(["study", "kind"], sort=True):
+        compute.append({"study": study, "kind": kind, "cells": int(len(g)), "total_s": float(g.duration_s.sum()),
+                        "mean_s": float(g.duration_s.mean())})
+
+    models: dict[tuple[str, str, int], dict[str, Any]] = {}
+    data: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in cells[cells.kind == "eval"].itertuples():
+        try:
+            p = json.loads(r.params) if isinstance(r.params, str) else {}
+        except ValueError:
+            continue
+        m = p.get("model") or {}
+        key = (r.study, r.arm, int(r.seed))
+        if key not in models:
+            models[key] = {"study": r.study, "arm": r.arm, "seed": int(r.seed), "source": m.get("source", ""),
+                           "identity": m.get("identity", ""), "artifact": "", "sha256": "", "bytes": None}
+        d = p.get("data") or {}
+        dkey = (r.study, str(d.get("source", "")), str(d.get("fingerprint", "")))
+        if dkey not in data and d:
+            data[dkey] = {"study": r.study, "source": d.get("source", ""), "split": d.get("split", ""),
+                          "split_seed": d.get("split_seed"), "fingerprint": d.get("fingerprint") or "", "max_examples": d.get("max_examples")}
+    arts = store.query(
+        """SELECT sc.study, sc.arm, sc.seed, a.name, a.path, a.bytes, a.sha256, a.kind
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN artifacts a USING (cell_key)
+           WHERE sc.study IN ? AND c.status = 'done'""", [names])
+    for a in arts.itertuples():
+        key = (a.study, a.arm, int(a.seed))
+        entry = models.setdefault(key, {"study": a.study, "arm": a.arm, "seed": int(a.seed), "source": "", "identity": "",
+                                        "artifact": "", "sha256": "", "bytes": None})
+        entry.update({"artifact": str(a.path or a.name), "sha256": str(a.sha256 or ""), "bytes": _int(a.bytes)})
+    n_params = {}
+    for s in sections:
+        for arm in s.compared:
+            n_params[(s.name, arm.id)] = arm.n_params
+    model_rows = sorted(models.values(), key=lambda d: (d["study"], d["arm"], d["seed"]))
+    for mrow in model_rows:
+        mrow["n_params"] = n_params.get((mrow["study"], mrow["arm"]))
+
+    return Appendix(
+        study_files=files, models=model_rows, data=sorted(data.values(), key=lambda d: (d["study"], d["source"])),
+        packages=dict(sorted(packages.items())), report_packages=_report_packages(), devices=devices,
+        seeds={s.name: s.seeds for s in sections}, runs=run_rows, compute=compute, juxta_version=juxta_version,
+        report_juxta_version=_juxta_version(), generated=datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
+
+
+def _ts(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or pd.isna(v):
+        return ""
+    return pd.Timestamp(v).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return None if v is None or pd.isna(v) else int(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,46 @@
+"""The base of every wizard page: title, step line and the page's problem list."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QVBoxLayout, QWizardPage
+
+from views.wizard.widgets import MUTED, _message_label, _show_message
+
+if TYPE_CHECKING:
+    from views.study_wizard import StudyWizard
+
+
+class _Page(QWizardPage):
+    section = ""
+
+    def __init__(self, wizard: "StudyWizard", title: str, subtitle: str):
+        super().__init__()
+        self.wiz = wizard
+        self.plain_title = title
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self.outer = QVBoxLayout(self)
+        self.outer.setContentsMargins(4, 4, 4, 4)
+        self.outer.setSpacing(10)
+        self.problems_label = _message_label(f"Problems on the {title} page")
+
+    def finish_layout(self) -> None:
+        self.outer.addWidget(self.problems_label)
+
+    def set_step(self, step: int, total: int) -> None:
+        self.setTitle(f"<span style='color:{MUTED}; font-size:9pt; font-weight:normal'>STEP {step} OF {total}</span><br>"
+                      f"<span style='font-size:15pt; font-weight:600'>{html.escape(self.plain_title)}</span>")
+        self.setAccessibleName(f"Step {step} of {total}: {self.plain_title}")
+
+    def changed(self, *_: Any) -> None:
+        self.wiz.schedule_validation()
+
+    def show_problems(self, problems: list[str]) -> None:
+        if problems:
+            text = "\n".join(f"• {p}" for p in problems)
+            _show_message(self.problems_label, "Fix before saving:\n" + text)
+        else:
+            _show_message(self.problems_label, "")

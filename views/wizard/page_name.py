@@ -1,0 +1,96 @@
+"""Step 1: the study's name, title and description."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
+
+from engine.study import STUDY_SUFFIX
+from views.wizard.page_base import _Page
+from views.wizard.widgets import MUTED, _help, _set_tab_order, _stacked
+
+if TYPE_CHECKING:
+    from views.study_wizard import StudyWizard
+
+
+class NamePage(_Page):
+    section = "name"
+
+    def __init__(self, wizard: "StudyWizard"):
+        super().__init__(
+            wizard,
+            "Name your study",
+            "A shift study measures how much each model loses when the data moves away from what it "
+            "was trained on. Start with a short name and a title for the report.",
+        )
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(8)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. robustness")
+        self.name_edit.setAccessibleName("Study name")
+        self.name_edit.setMaxLength(64)
+        self.file_label = _help("")
+        self.file_label.setTextFormat(Qt.TextFormat.RichText)
+        self.title_edit = QLineEdit()
+        self.title_edit.setPlaceholderText("e.g. Which digits model survives noisy scans?")
+        self.title_edit.setAccessibleName("Study title")
+        self.description_edit = QPlainTextEdit()
+        self.description_edit.setTabChangesFocus(True)
+        self.description_edit.setPlaceholderText("What is compared and why — a few sentences for the report.")
+        self.description_edit.setAccessibleName("Study description")
+        self.description_edit.setFixedHeight(110)
+        name_label = QLabel("&Name:")
+        name_label.setBuddy(self.name_edit)
+        title_label = QLabel("&Title:")
+        title_label.setBuddy(self.title_edit)
+        desc_label = QLabel("&Description:")
+        desc_label.setBuddy(self.description_edit)
+        form.addRow(name_label, _stacked(self.name_edit, self.file_label))
+        form.addRow(title_label, _stacked(self.title_edit, _help("Shown at the top of the results and the report. Optional.")))
+        form.addRow(desc_label, self.description_edit)
+        holder = QWidget()
+        holder.setLayout(form)
+        holder.setMaximumWidth(820)
+        self.outer.addWidget(holder)
+        self.outer.addSpacing(12)
+        steps = QLabel(
+            "<b>What comes next</b><ol style='margin-top:4px; margin-left:-20px'>"
+            "<li><b>Models</b> — the models to compare: built-in, your own files, or from Hugging Face.</li>"
+            "<li><b>Data</b> — the test data, with a preview.</li>"
+            "<li><b>Conditions</b> — what changes in the data: noise, blur, rotation, class mix…</li>"
+            "<li><b>Seeds &amp; metrics</b> — how often to repeat and what to measure.</li>"
+            "<li><b>Review</b> — check, then save (and run).</li></ol>"
+            f"<span style='color:{MUTED}'>Nothing is saved until you press Save on the last page. "
+            "You can go back and change anything.</span>"
+        )
+        steps.setWordWrap(True)
+        steps.setTextFormat(Qt.TextFormat.RichText)
+        steps.setMaximumWidth(820)
+        steps.setAccessibleName("What comes next")
+        steps.setStyleSheet("QLabel { background: #F8F9FA; border: 1px solid #DADCE0; border-radius: 6px; padding: 10px 14px; }")
+        self.outer.addWidget(steps)
+        self.outer.addStretch(1)
+        self.finish_layout()
+        self.name_edit.textChanged.connect(self._on_name)
+        self.title_edit.textChanged.connect(self.changed)
+        self.description_edit.textChanged.connect(self.changed)
+        _set_tab_order([self.name_edit, self.title_edit, self.description_edit])
+        self._on_name(self.name_edit.text())
+
+    def _on_name(self, text: str) -> None:
+        shown = html.escape(text.strip() or "NAME")
+        self.file_label.setText(
+            f"Saved as <b>{shown}{STUDY_SUFFIX}</b> in the project folder. "
+            "Use letters, digits, “-”, “_” or “.”, no spaces."
+        )
+        self.changed()
+
+    def local_problems(self) -> list[str]:
+        name = self.name_edit.text().strip()
+        if name and name in self.wiz.existing_names and name != self.wiz.original_name:
+            return [f"a study named '{name}' already exists in this project; choose another name"]
+        return []

@@ -1,0 +1,77 @@
+"""Step 6: the study file as written, its problems and what it will run."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPlainTextEdit
+
+from views.wizard.formatting import cells_sentence
+from views.wizard.page_base import _Page
+from views.wizard.widgets import GREEN, RED, _heading, monospace_font
+
+if TYPE_CHECKING:
+    from views.study_wizard import StudyWizard
+
+
+class ReviewPage(_Page):
+    section = "review"
+
+    def __init__(self, wizard: "StudyWizard"):
+        super().__init__(
+            wizard,
+            "Review and save",
+            "Check the summary. Save keeps the study in the project; “Save and Run” also starts it. "
+            "The study file below is what gets saved.",
+        )
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setAccessibleName("Study summary")
+        self.outer.addWidget(self.summary)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Validation result")
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.outer.addWidget(self.status)
+        label = _heading("Study file")
+        self.outer.addWidget(label)
+        self.toml_view = QPlainTextEdit()
+        self.toml_view.setReadOnly(True)
+        self.toml_view.setFont(monospace_font())
+        self.toml_view.setAccessibleName("Study file preview")
+        self.toml_view.setTabChangesFocus(True)
+        self.toml_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.toml_view.setStyleSheet("QPlainTextEdit { background: #F8F9FA; }")
+        from views.study_page import TomlHighlighter  # here: study_page imports this module
+
+        self._highlighter = TomlHighlighter(self.toml_view.document())
+        self.outer.addWidget(self.toml_view, 1)
+
+    def initializePage(self) -> None:
+        self.wiz.revalidate()
+
+    def isComplete(self) -> bool:
+        return self.wiz.is_valid()
+
+    def validatePage(self) -> bool:
+        self.wiz.revalidate()
+        return self.wiz.is_valid()
+
+    def show_result(self, text: str, problems: list[str], counts: dict[str, Any] | None) -> None:
+        if self.toml_view.toPlainText() != text:
+            bar = self.toml_view.verticalScrollBar().value()
+            self.toml_view.setPlainText(text)
+            self.toml_view.verticalScrollBar().setValue(bar)
+        if problems:
+            items = "".join(f"<li>{html.escape(p, quote=False)}</li>" for p in problems)
+            n = len(problems)
+            self.status.setText(f"<span style='color:{RED}'><b>✗ Not ready yet — {n} problem{'s' if n != 1 else ''} "
+                                f"to fix:</b><ul style='margin-top:2px'>{items}</ul></span>")
+        elif counts is not None:
+            self.status.setText(f"<span style='color:{GREEN}'><b>✓ Valid — {cells_sentence(counts)}</b></span>")
+        else:
+            self.status.setText("")
+        self.summary.setText(self.wiz.summary_html())

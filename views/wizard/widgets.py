@@ -1,0 +1,204 @@
+"""Colours, fonts and the small widgets the wizard pages share: labels, thumbnails, bar charts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+BLUE = "#0072B2"  # Okabe–Ito
+ORANGE = "#E69F00"
+RED = "#B3261E"
+GREEN = "#1B7F3B"
+MUTED = "#5F6368"
+# the α slider: nice values on a log scale (1–1.5–2–3–5–7 per decade), 0.05 … 100
+ALPHA_VALUES = (0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
+                70.0, 100.0)
+ALPHA_MIN, ALPHA_MAX = ALPHA_VALUES[0], ALPHA_VALUES[-1]
+
+PRETTY = {"jpeg_compression": "JPEG compression"}
+BACKEND_LABELS = {
+    "loky": "This computer — several processes at once",
+    "sequential": "This computer — one cell at a time (simplest)",
+    "dask": "A Dask cluster",
+}
+DEVICE_LABELS = {"auto": "Automatic (GPU if there is one)", "cpu": "CPU only", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
+SPLIT_LABELS = {
+    "test": "Test part — held out from training (recommended)",
+    "validation": "Validation part",
+    "train": "Training part (what built-in models learn from)",
+    "all": "All rows",
+}
+
+
+def pretty(name: str) -> str:
+    return PRETTY.get(name, name.replace("_", " ").capitalize())
+
+
+def monospace_font() -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    return font
+
+
+def _help(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {MUTED};")
+    label.setTextFormat(Qt.TextFormat.RichText if "<" in text else Qt.TextFormat.PlainText)
+    return label
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.08)
+    label.setFont(font)
+    return label
+
+
+def _message_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAccessibleName(name)
+    label.hide()
+    return label
+
+
+def _show_message(label: QLabel, text: str, kind: str = "error") -> None:
+    color = {"error": RED, "ok": GREEN, "info": MUTED, "warn": "#8A5300"}[kind]
+    label.setStyleSheet(f"color: {color};")
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+def image_pixmap(image: Any, size: int) -> QPixmap:
+    """A uint8 (or [0, 1] float) HxW / HxWx3 / CxHxW image as a pixmap fitting ``size``×``size``.
+
+    Small images are enlarged with nearest-neighbour so single pixels stay crisp (8×8 digits).
+    """
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
+        a = np.transpose(a, (1, 2, 0))
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        if a.size and np.nanmax(a) <= 1.0:
+            a = a * 255.0
+        a = np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8)
+    a = np.ascontiguousarray(a)
+    h, w = a.shape[:2]
+    if a.ndim == 2:
+        qimg = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8)
+    elif a.shape[2] == 4:
+        qimg = QImage(a.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
+    else:
+        qimg = QImage(a[:, :, :3].copy().data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    qimg = qimg.copy()  # own the pixels
+    mode = Qt.TransformationMode.FastTransformation if max(h, w) < size else Qt.TransformationMode.SmoothTransformation
+    return QPixmap.fromImage(qimg).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
+
+
+class Thumbnail(QLabel):
+    """A fixed-size image tile with a placeholder until its picture arrives."""
+
+    def __init__(self, size: int, accessible_name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._size = size
+        self.setFixedSize(size, size)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAccessibleName(accessible_name)
+        self.set_placeholder("…")
+
+    def set_placeholder(self, text: str) -> None:
+        self.clear()
+        self.setText(text)
+        self.setStyleSheet(f"background: #EEF0F2; color: {MUTED}; border: 1px solid #D5D8DC; border-radius: 3px;")
+
+    def set_image(self, image: Any) -> None:
+        self.setStyleSheet("background: #000; border: 1px solid #B0B4B8;")
+        self.setPixmap(image_pixmap(image, self._size - 2))
+
+    def has_image(self) -> bool:
+        pm = self.pixmap()
+        return pm is not None and not pm.isNull()
+
+
+class BarChart(pg.PlotWidget):
+    """A small read-only bar chart (class balance, class priors)."""
+
+    def __init__(self, accessible_name: str, color: str = BLUE, y_label: str | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent=parent, background="w")
+        self.setAccessibleName(accessible_name)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        item = self.getPlotItem()
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen("#9AA0A6"))
+            axis.setTextPen(pg.mkPen("#3C4043"))
+            axis.enableAutoSIPrefix(False)
+        if y_label:
+            item.setLabel("left", y_label, color="#3C4043")
+        self._bars = pg.BarGraphItem(x=[0], height=[0], width=0.7, brush=pg.mkBrush(color), pen=pg.mkPen(None))
+        self.addItem(self._bars)
+        self._reference = pg.InfiniteLine(angle=0, pen=pg.mkPen("#80868B", width=1, style=Qt.PenStyle.DashLine))
+        self._reference.hide()
+        self.addItem(self._reference)
+        self._heights = np.zeros(0)
+        self.setMinimumHeight(120)
+
+    def set_bars(self, labels: list[str], values: Any, *, reference: float | None = None,
+                 y_max: float | None = None, percent: bool = False) -> None:
+        values = np.asarray(values, dtype=float)
+        self._heights = values.copy()
+        if percent:  # drawn as percentages, kept as fractions
+            values = values * 100.0
+            reference = None if reference is None else reference * 100.0
+            y_max = None if y_max is None else y_max * 100.0
+        x = np.arange(len(values))
+        self._bars.setOpts(x=x, height=values, width=0.7)
+        step = max(1, math.ceil(len(labels) / 20))
+        ticks = [(i, str(lbl)[:10]) for i, lbl in enumerate(labels) if i % step == 0]
+        self.getPlotItem().getAxis("bottom").setTicks([ticks])
+        top = y_max if y_max is not None else (float(values.max()) * 1.15 if len(values) and values.max() > 0 else 1.0)
+        self.setXRange(-0.6, max(len(values), 1) - 0.4, padding=0)
+        self.setYRange(0, top, padding=0)
+        if reference is None:
+            self._reference.hide()
+        else:
+            self._reference.setPos(reference)
+            self._reference.show()
+        fmt = (lambda v: f"{v:.0f}%") if percent else (lambda v: f"{v:g}")
+        self.setAccessibleDescription("; ".join(f"{lbl}: {fmt(v)}" for lbl, v in zip(labels, values))[:1000])
+
+    def heights(self) -> np.ndarray:
+        return self._heights.copy()
+
+
+def _stacked(*widgets: QWidget) -> QWidget:
+    """Widgets one above the other with tight spacing (a field and its help line)."""
+    host = QWidget()
+    col = QVBoxLayout(host)
+    col.setContentsMargins(0, 0, 0, 4)
+    col.setSpacing(3)
+    for w in widgets:
+        col.addWidget(w)
+    return host
+
+
+def _set_tab_order(widgets: list[QWidget]) -> None:
+    for a, b in zip(widgets, widgets[1:]):
+        QWidget.setTabOrder(a, b)
