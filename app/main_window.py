@@ -345,7 +345,8 @@ class MainWindow(QMainWindow):
         def done(results) -> None:
             if name != self.current_study or generation != self._load_generation:
                 return  # a newer load (after a run, or for another study) supersedes this one
-            self.results_page.set_results(results, compare=self._compare_fn(name))
+            if results is not None or self._results_page is not None:  # nothing to show: build no page yet
+                self.results_page.set_results(results, compare=self._compare_fn(name))
             self.resultsLoaded.emit(name)
 
         run_in_background(load, on_done=done, on_error=lambda msg: self.show_message(msg, error=True), context=self)
