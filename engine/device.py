@@ -58,11 +58,3 @@ def configure_worker_threads(workers: int) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-
-
-def describe(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda"):
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return device

@@ -8,7 +8,6 @@ hard (workers are terminated); a cancelled cell is never written, so a resumed r
 
 from __future__ import annotations
 
-import os
 import platform
 import queue
 import socket
@@ -395,7 +394,3 @@ class _Pump(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=1.0)
-
-
-def host_info() -> dict[str, Any]:
-    return {"host": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count()}

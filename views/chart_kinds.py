@@ -280,7 +280,6 @@ class OnTheLineChart(ShiftChart):
             "arm": f.arm.astype(str), "seed": f.seed, "id_accuracy": f.id_acc, "shifted_accuracy": f.shifted_acc,
             "effective_robustness": f.effective_robustness, "fit_prediction": f.fit_prediction,
         }).reset_index(drop=True)
-        n_extra = 2 if fit is not None else 1
         self._new_legend()
         plot = self._new_plot(axisItems={"left": ProbitAxis("left"), "bottom": ProbitAxis("bottom")})
         self._label_axes("Clean accuracy (probit scale)", "Shifted accuracy (probit)")

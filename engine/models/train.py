@@ -12,7 +12,7 @@ from torch import nn
 
 from engine.data.base import Dataset
 from engine.errors import CancelledError
-from engine.models.base import Classifier, ModelInfo, count_parameters
+from engine.models.base import ModelInfo, count_parameters
 from engine.models.builtin import build
 from engine.models.recipes import Recipe
 
@@ -124,7 +124,3 @@ def builtin_info(source: str, arch: str, module: nn.Module, train: Dataset) -> M
         modality=train.modality,
         input_shape=None if train.modality == "text" else tuple(train.input_shape),
     )
-
-
-def as_classifier(module: nn.Module, info: ModelInfo) -> Classifier:
-    return Classifier(module, info)
