@@ -599,9 +599,13 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_message(self, text: str, error: bool = False) -> None:
+        """Status-bar line; errors also get a window-modal box that never blocks the event loop."""
         self.status_text.setText(text.splitlines()[0])
         if error:
-            QMessageBox.warning(self, "Juxta", text)
+            box = QMessageBox(QMessageBox.Warning, "Juxta", text, QMessageBox.Ok, self)
+            box.setAttribute(Qt.WA_DeleteOnClose)
+            box.open()
+            self._last_message_box = box
 
     # -- window events ----------------------------------------------------------------------------
 

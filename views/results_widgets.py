@@ -1,0 +1,160 @@
+"""Helper widgets of the Results page: the formatted table model, its filter proxy and the chart frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt, Signal
+
+from views import charts as C
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+_PAGE_STYLE = {
+    "light": {"frame_bg": "#FFFFFF", "border": "#D0D7DE", "title": "#1F2328", "muted": "#57606A",
+              "page_bg": "#F6F8FA", "good": "#1A7F37", "accent": "#0969DA"},
+    "dark": {"frame_bg": "#1E2127", "border": "#30363D", "title": "#E6EDF3", "muted": "#9DA7B3",
+             "page_bg": "#16181D", "good": "#3FB950", "accent": "#58A6FF"},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# table model
+
+
+class FrameModel(QtCore.QAbstractTableModel):
+    """A read-only table over a pandas frame, formatted once (no per-row Python work on paint)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._display: np.ndarray = np.empty((0, 0), dtype=object)
+        self._sort: list[np.ndarray] = []
+        self._headers: list[str] = []
+        self._header_tips: list[str] = []
+        self._numeric: list[bool] = []
+        self._icons: dict[str, QtGui.QIcon] = {}
+        self._icon_col = -1
+
+    def set_table(self, display: pd.DataFrame, sort_keys: list[np.ndarray], header_tips: list[str],
+                  numeric: list[bool], icons: dict[str, QtGui.QIcon] | None = None, icon_col: int = -1) -> None:
+        self.beginResetModel()
+        self._display = display.to_numpy(dtype=object)
+        self._headers = list(display.columns)
+        self._sort = sort_keys
+        self._header_tips = header_tips
+        self._numeric = numeric
+        self._icons = icons or {}
+        self._icon_col = icon_col
+        self.endResetModel()
+
+    def rowCount(self, parent=QtCore.QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._display.shape[0]
+
+    def columnCount(self, parent=QtCore.QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._headers)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r, c = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display[r, c]
+        if role == SORT_ROLE:
+            v = self._sort[c][r]
+            return v.item() if hasattr(v, "item") else v
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if self._numeric[c]:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.DecorationRole and c == self._icon_col:
+            return self._icons.get(self._display[r, c])
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal or section >= len(self._headers):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._headers[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._header_tips[section]
+        return None
+
+
+class FilterProxy(QtCore.QSortFilterProxyModel):
+    """Sorts by the raw values; keeps rows whose arm or condition contains every typed word."""
+
+    def __init__(self, parent=None, columns: tuple[int, ...] = (0, 1)):
+        super().__init__(parent)
+        self._words: list[str] = []
+        self._columns = columns
+        self.setSortRole(SORT_ROLE)
+
+    def set_filter_text(self, text: str) -> None:
+        words = [w.lower() for w in text.split()]
+        if hasattr(self, "beginFilterChange"):  # Qt ≥ 6.10
+            self.beginFilterChange()
+            self._words = words
+            self.endFilterChange()
+        else:  # pragma: no cover - older Qt
+            self._words = words
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, row, parent) -> bool:
+        if not self._words:
+            return True
+        m = self.sourceModel()
+        text = " ".join(str(m.data(m.index(row, c, parent))) for c in self._columns).lower()
+        return all(w in text for w in self._words)
+
+
+# --------------------------------------------------------------------------------------------
+# chart frame
+
+
+class ChartFrame(QtWidgets.QFrame):
+    """A chart with its title, an optional selector and an export button."""
+
+    exportRequested = Signal(str, str)  # chart_id, format
+
+    def __init__(self, chart: C.ShiftChart, selector_label: str | None = None, parent=None):
+        super().__init__(parent)
+        self.chart = chart
+        self.setObjectName("chartFrame")
+        self.setAccessibleName(f"{chart.title} chart")
+        self.setAccessibleDescription(chart.description)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 4)
+        lay.setSpacing(2)
+        head = QtWidgets.QHBoxLayout()
+        head.setSpacing(6)
+        self.title = QtWidgets.QLabel(chart.title)
+        self.title.setObjectName("chartTitle")
+        self.title.setToolTip(f"<p>{chart.description}</p>")
+        self.title.setAccessibleName(chart.title)
+        head.addWidget(self.title)
+        self.selector: QtWidgets.QComboBox | None = None
+        if selector_label:
+            self.selector = QtWidgets.QComboBox()
+            self.selector.setAccessibleName(f"{chart.title}: {selector_label}")
+            self.selector.setToolTip(selector_label)
+            self.selector.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+            self.selector.setMinimumContentsLength(10)
+            head.addWidget(self.selector)
+        head.addStretch(1)
+        self.export_button = QtWidgets.QToolButton()
+        self.export_button.setText("Export ▾")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setAccessibleName(f"Export the {chart.title} chart")
+        self.export_button.setToolTip("Save this chart as PNG or SVG, or its numbers as CSV")
+        self.export_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.export_button.setAutoRaise(True)
+        menu = QtWidgets.QMenu(self.export_button)
+        for fmt, text in (("png", "PNG image…"), ("svg", "SVG vector image…"), ("csv", "CSV data…")):
+            act = menu.addAction(text)
+            act.triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(self.chart.chart_id, f))
+        self.export_button.setMenu(menu)
+        head.addWidget(self.export_button)
+        lay.addLayout(head)
+        lay.addWidget(chart, 1)
