@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -43,6 +42,7 @@ from views.wizard.widgets import (
     Thumbnail,
     _heading,
     _help,
+    _hf_row,
     _set_tab_order,
 )
 
@@ -106,14 +106,8 @@ class DatasetPage(_Page):
 
         left.addSpacing(4)
         left.addWidget(_heading("From Hugging Face"))
-        hf = QHBoxLayout()
-        self.hf_edit = QLineEdit()
-        self.hf_edit.setPlaceholderText("e.g. uoft-cs/cifar10")
-        self.hf_edit.setAccessibleName("Hugging Face dataset id")
-        self.hf_button = QPushButton("&Use")
-        self.hf_button.setAccessibleName("Use the Hugging Face dataset")
-        hf.addWidget(self.hf_edit, 1)
-        hf.addWidget(self.hf_button)
+        hf, self.hf_edit, self.hf_button = _hf_row(
+            "e.g. uoft-cs/cifar10", "Hugging Face dataset id", "&Use", "Use the Hugging Face dataset")
         left.addLayout(hf)
 
         self.source_label = QLabel()

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from views.providers import ModelChoice
 from views.wizard.formatting import _fmt_count, _project_relative, _sanitize_id
 from views.wizard.page_base import _Page
-from views.wizard.widgets import RED, _heading, _help, _message_label, _set_tab_order, _show_message
+from views.wizard.widgets import RED, _heading, _help, _hf_row, _message_label, _set_tab_order, _show_message
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -125,14 +124,9 @@ class ModelsPage(_Page):
 
         left.addSpacing(6)
         left.addWidget(_heading("From Hugging Face"))
-        hf = QHBoxLayout()
-        self.hf_edit = QLineEdit()
-        self.hf_edit.setPlaceholderText("e.g. google/vit-base-patch16-224")
-        self.hf_edit.setAccessibleName("Hugging Face model id")
-        self.hf_button = QPushButton("&Look up and add")
-        self.hf_button.setAccessibleName("Look up the Hugging Face model and add it")
-        hf.addWidget(self.hf_edit, 1)
-        hf.addWidget(self.hf_button)
+        hf, self.hf_edit, self.hf_button = _hf_row(
+            "e.g. google/vit-base-patch16-224", "Hugging Face model id", "&Look up and add",
+            "Look up the Hugging Face model and add it")
         left.addLayout(hf)
         left.addWidget(_help("Needs the internet the first time; works offline once downloaded."))
         self.add_status = _message_label("Model lookup status")

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 
 BLUE = "#0072B2"  # Okabe–Ito
@@ -53,6 +53,19 @@ def _help(text: str) -> QLabel:
     label.setStyleSheet(f"color: {MUTED};")
     label.setTextFormat(Qt.TextFormat.RichText if "<" in text else Qt.TextFormat.PlainText)
     return label
+
+
+def _hf_row(placeholder: str, edit_name: str, button_text: str, button_name: str) -> tuple[QHBoxLayout, QLineEdit, QPushButton]:
+    """A 'Hugging Face id' line edit with its button, as the Models and Dataset pages show it."""
+    row = QHBoxLayout()
+    edit = QLineEdit()
+    edit.setPlaceholderText(placeholder)
+    edit.setAccessibleName(edit_name)
+    button = QPushButton(button_text)
+    button.setAccessibleName(button_name)
+    row.addWidget(edit, 1)
+    row.addWidget(button)
+    return row, edit, button
 
 
 def _heading(text: str) -> QLabel:
