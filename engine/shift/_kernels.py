@@ -2,9 +2,9 @@
 
 Three kinds of pieces live here:
 
-* ``Rng``: a counter-based random number generator. Every random value is a hash of
-  (seed, corruption, severity, example index, element position), so an example's noise never depends
-  on which other examples share its batch, on the batch size or on the device.
+* ``Rng``: counter-based random numbers. Every draw is fixed by (seed, corruption, severity, example
+  index, position), so an example's noise never depends on which other examples share its batch, on
+  the batch size or on the device.
 * Linear operators (blur, zoom, pixelate, resampling, JPEG's DCT) built from small 1-D matrices
   on the CPU in float64. Blurs are applied as matrix products along each axis, which on a CPU is
   far faster than ``conv2d`` with per-channel groups; operators that read only a few pixels per
@@ -86,22 +86,39 @@ def cached(key: tuple, build: Callable[[], T]) -> T:
     return _CACHE[key]
 
 
-def _normal_table(device: torch.device) -> torch.Tensor:
-    """Standard-normal quantiles at the centres of the 2**16 code cells, one table per device."""
+POOL_BITS = 21  # each pool holds 2**21 pre-drawn values (8 MB of float32)
+RUN = 64  # draws are read from a pool in runs of this many consecutive values
+_POOL_KEYS = {"normal": 0x6E6F726D616C, "uniform": 0x756E69666F726D}
+
+
+def _pool(kind: str, device: torch.device) -> torch.Tensor:
+    """(2**POOL_BITS / RUN, RUN) fixed i.i.d. draws: standard normals, or uniforms minus ½.
+
+    Built once per process and device from the lowbias32 hash of each position (24 bits per value,
+    so uniforms sit on a 2**-24 grid that float32 holds exactly), always on the CPU in float64 and
+    then copied, so every device reads the same numbers.
+    """
 
     def build() -> torch.Tensor:
-        p = (torch.arange(1 << 16, dtype=torch.float64) + 0.5) / (1 << 16)
-        return torch.special.ndtri(p).to(device=device, dtype=torch.float32)
+        key = mix64(_POOL_KEYS[kind])
+        pos = torch.arange(1 << POOL_BITS, dtype=torch.int64).mul_(_GOLDEN32).add_(key & 0xFFFFFFFF)
+        bits = hash32_(pos.to(torch.int32).bitwise_xor_(_signed(key >> 32, 32)))
+        top = torch.bitwise_right_shift(bits, 8).bitwise_and_(0xFFFFFF).to(torch.float64)
+        u = top.add_(0.5).mul_(2.0**-24)  # (k + ½)/2**24: never 0 or 1
+        values = torch.special.ndtri(u) if kind == "normal" else u.sub_(0.5)
+        return values.to(device=device, dtype=torch.float32).view(-1, RUN)
 
-    return cached(("normal_table", str(device)), build)
+    return cached(("pool", kind, str(device)), build)
 
 
 class Rng:
     """Random numbers for one (seed, corruption, severity) and a batch of examples.
 
-    Each example gets a 64-bit key from its dataset row index; element ``p`` of an example is
-    ``lowbias32((p·φ + key_lo) xor key_hi)``. Keys are only computed when a draw is made, so
-    corruptions without randomness never touch the seed.
+    Each example gets a 64-bit key from its dataset row index; hash ``p`` of an example is
+    ``lowbias32((p·φ + key_lo) xor key_hi)``. Element-wise draws are runs of ``RUN`` consecutive
+    values from a fixed pool, the run and its sign chosen by one such hash per run: hashing every
+    element cost ten times more than the corruption itself. Keys are only computed when a draw is
+    made, so corruptions without randomness never touch the seed.
     """
 
     def __init__(self, seed: int, name: str, severity: int, index: torch.Tensor):
@@ -122,43 +139,34 @@ class Rng:
         pos = torch.arange(count, dtype=torch.int32, device=lo.device).mul_(_signed(_GOLDEN32, 32))
         return hash32_(torch.add(pos, lo).bitwise_xor_(hi))
 
-    def codes(self, count: int) -> torch.Tensor:
-        """(N, count) int32 codes uniform on 0..65535, two per hash (the hash is the costly part).
-
-        Each 32-bit hash is read as two int16 halves (a free view) and offset to be non-negative.
-        """
-        return self._halves(count).to(torch.int32).add_(32768)
-
-    def uniform(self, count: int) -> torch.Tensor:
-        """(N, count) float32 uniforms in (0, 1) at the centres of a 2**-16 grid (never 0 or 1)."""
-        return self._halves(count).to(torch.float32).add_(32768.5).mul_(1.0 / 65536)
-
-    def below(self, count: int, *probabilities: float) -> list[torch.Tensor]:
-        """For one set of (N, count) draws, ``uniform < p`` for each p, compared as int16.
-
-        u = (h + 32768.5) / 65536 for the int16 half h, so u < p exactly when
-        h < ceil(65536·p − 32768.5), for p up to 1 − 2**-17 (where the bound still fits in int16).
-        """
-        halves = self._halves(count)
-        return [halves < min(32767, math.ceil(p * 65536 - 32768.5)) for p in probabilities]
-
     def normal(self, count: int) -> torch.Tensor:
-        """(N, count) float32 standard normals by inverse CDF of 16-bit codes (|z| ≤ 4.33).
+        """(N, count) float32 standard normals: pool runs, each negated or not at random."""
+        runs, sign = self._runs("normal", count)
+        return self._trim(runs.mul_(sign), count)
 
-        A table lookup is cheaper than Box–Muller's log/sin/cos, and 65 536 levels are far finer
-        than the 256 levels of an 8-bit image.
+    def uniform(self, count: int, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+        """(N, count) float32 ``shift + scale·u`` for uniforms u in (0, 1) on a 2**-24 grid.
+
+        Pool runs hold u − ½ and are read as ½ ± (u − ½); the affine map rides along in the same pass.
         """
-        return self.normal_quantiles(self.codes(count))
+        runs, sign = self._runs("uniform", count)
+        return self._trim(runs.mul_(sign.mul_(scale)).add_(shift + scale / 2), count)
+
+    def _runs(self, kind: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, runs, RUN) values for ``count`` draws per example and the (N, runs, 1) signs.
+
+        Bit 0 of a run's hash is its sign; the bits above pick one of the pool's runs.
+        """
+        pool = _pool(kind, self._index.device)
+        h = self.bits(-(-count // RUN))
+        pick = torch.bitwise_right_shift(h, 1).bitwise_and_(pool.shape[0] - 1)
+        sign = h.bitwise_and_(1).mul_(2).sub_(1).to(torch.float32).unsqueeze(2)
+        return pool.index_select(0, pick.view(-1)).view(*h.shape, RUN), sign
 
     @staticmethod
-    def normal_quantiles(codes: torch.Tensor) -> torch.Tensor:
-        """The standard-normal quantile of each 16-bit code, so one draw can drive coupled uses."""
-        table = _normal_table(codes.device)
-        return table.index_select(0, codes.reshape(-1)).view(codes.shape)
-
-    def _halves(self, count: int) -> torch.Tensor:
-        """(N, count) int16 view of the hashes, both halves of every 32-bit word used."""
-        return self.bits((count + 1) // 2).view(torch.int16)[:, :count]
+    def _trim(runs: torch.Tensor, count: int) -> torch.Tensor:
+        flat = runs.view(runs.shape[0], -1)
+        return flat if flat.shape[1] == count else flat[:, :count].contiguous()
 
 
 # ----------------------------------------------------------------------------------------------
