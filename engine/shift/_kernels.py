@@ -17,7 +17,7 @@ Matrices and tables that depend only on sizes and parameters are built once and 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -306,6 +306,30 @@ def apply_sparse(x: torch.Tensor, cols: torch.Tensor, weights: torch.Tensor) -> 
     return out.T.reshape(n, c, h, w)
 
 
+def neighbour_diagonals(op: torch.Tensor) -> torch.Tensor:
+    """(3, n) float32 diagonals (below, main, above) of an (n, n) operator that only reads a
+    pixel's immediate neighbours; the outer entries beyond the axis are zero."""
+    n = op.shape[0]
+    if (op.triu(2) != 0).any() or (op.tril(-2) != 0).any():
+        raise ValueError("operator reads beyond neighbouring pixels")
+    out = torch.zeros(3, n, dtype=torch.float64)
+    out[0, 1:], out[1], out[2, :-1] = op.diagonal(-1), op.diagonal(), op.diagonal(1)
+    return out.to(torch.float32)
+
+
+def apply_neighbour(x: torch.Tensor, diagonals: torch.Tensor, dim: int) -> torch.Tensor:
+    """Apply an operator given by ``neighbour_diagonals`` along ``dim``: three passes over memory,
+    far cheaper than a matrix product or a gather for operators such as pixelate's."""
+    n = x.shape[dim]
+    shape = [1] * x.dim()
+    shape[dim] = n
+    below, main, above = (d.to(x.device).view(shape) for d in diagonals)
+    out = x * main
+    out.narrow(dim, 1, n - 1).addcmul_(x.narrow(dim, 0, n - 1), below.narrow(dim, 1, n - 1))
+    out.narrow(dim, 0, n - 1).addcmul_(x.narrow(dim, 1, n - 1), above.narrow(dim, 0, n - 1))
+    return out
+
+
 def low_rank_terms(kernel: torch.Tensor, rel_tol: float = 1e-4) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Split a 2-D kernel into separable (column, row) tap pairs by SVD, dropping negligible ranks."""
     u, s, vh = torch.linalg.svd(kernel.to(torch.float64))
@@ -320,6 +344,29 @@ def low_rank_terms(kernel: torch.Tensor, rel_tol: float = 1e-4) -> list[tuple[to
 def identity_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
     """(1, H, W, 2) sampling grid that reproduces the image, in grid_sample's (x, y) units."""
     return F.affine_grid(torch.eye(2, 3, device=device).unsqueeze(0), [1, 1, h, w], align_corners=False)
+
+
+def shifted_copies(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> Iterator[torch.Tensor]:
+    """For each column j of the (N, S) whole-pixel offsets, the batch with every example moved by its
+    own offset: out[n, :, y, x] = x[n, :, y − dy[n, j], x − dx[n, j]], the edge repeated outward.
+
+    Every output row is a contiguous run of the input with its edge columns repeated, so each move
+    is one gather of rows (from an overlapping view of that batch, built once), not of pixels.
+    """
+    n, c, h, w = x.shape
+    reach = int(dx.abs().max()) if dx.numel() else 0
+    padded = x.new_empty(n, c, h, w + 2 * reach)  # edge columns repeated; rows are clamped instead
+    padded[..., reach : reach + w] = x
+    padded[..., :reach] = x[..., :1]
+    padded[..., reach + w :] = x[..., -1:]
+    wp = w + 2 * reach
+    plane = torch.arange(n * c, device=x.device).view(n, c, 1) * h
+    y = torch.arange(h, device=x.device).view(1, 1, h)
+    runs = padded.view(-1).unfold(0, w, 1)
+    for j in range(dy.shape[1]):
+        rows = plane + (y - dy[:, j].view(n, 1, 1)).clamp_(0, h - 1)
+        starts = rows * wp + (reach - dx[:, j]).view(n, 1, 1)
+        yield runs.index_select(0, starts.view(-1)).view(n, c, h, w)
 
 
 def sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
@@ -355,7 +402,7 @@ def quant_table(quality: int, chroma: bool) -> torch.Tensor:
     return torch.floor((base * scale + 50) / 100).clamp(1, 255)
 
 
-def _dct8() -> torch.Tensor:
+def dct8() -> torch.Tensor:
     """The orthonormal 8-point DCT-II matrix, which is exactly JPEG's forward DCT."""
     u = torch.arange(8, dtype=torch.float64).unsqueeze(1)
     x = torch.arange(8, dtype=torch.float64).unsqueeze(0)
@@ -364,20 +411,17 @@ def _dct8() -> torch.Tensor:
     return d
 
 
-def jpeg_axis(n: int, subsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward (blocks, n) and inverse (n, blocks) matrices for one axis of one JPEG plane.
-
-    Forward = block DCT ∘ (2:1 average if subsampled) ∘ edge-replicating pad to whole blocks, as
-    libjpeg pads; inverse = crop ∘ (triangle "fancy" upsampling if subsampled) ∘ inverse block DCT.
-    """
-    unit = 16 if subsample else 8
-    padded = -(-n // unit) * unit
-    pad = torch.zeros(padded, n, dtype=torch.float64)
-    pad[torch.arange(padded), torch.arange(padded).clamp(max=n - 1)] = 1
-    coded = padded // 2 if subsample else padded
-    dct = torch.block_diag(*[_dct8()] * (coded // 8))
-    if subsample:
-        down = box_resample(coded, padded)
-        up = interp_matrix((torch.arange(padded, dtype=torch.float64) + 0.5) / 2 - 0.5, coded)
-        return dct @ down @ pad, (up @ dct.T)[:n]
-    return dct @ pad, dct.T[:n]
+def upsample_triangle(x: torch.Tensor) -> torch.Tensor:
+    """Double both sides with libjpeg's "fancy" filter: each new sample is ¾ of the nearest old one
+    plus ¼ of the next nearest, the edge repeated; written as neighbour passes, not a resampler."""
+    for dim in (x.dim() - 1, x.dim() - 2):
+        n = x.shape[dim]
+        out = x.new_empty(*x.shape[: dim + 1], 2, *x.shape[dim + 1 :])
+        for half, (src, dst) in enumerate(((0, 1), (1, 0))):  # even outputs lean left, odd right
+            part = out.select(dim + 1, half)
+            torch.mul(x, 0.75, out=part)
+            part.narrow(dim, dst, n - 1).add_(x.narrow(dim, src, n - 1), alpha=0.25)
+            edge = 0 if half == 0 else n - 1
+            part.narrow(dim, edge, 1).add_(x.narrow(dim, edge, 1), alpha=0.25)
+        x = out.view(*x.shape[:dim], 2 * n, *x.shape[dim + 1 :])
+    return x

@@ -29,11 +29,15 @@ from engine.shift._kernels import (
     gaussian_taps,
     identity_grid,
     interp_matrix,
-    jpeg_axis,
+    dct8,
+    upsample_triangle,
     low_rank_terms,
+    apply_neighbour,
+    neighbour_diagonals,
     pixelate_matrix,
     quant_table,
     sample,
+    shifted_copies,
     separable_ops,
     sparse_operator,
     zoom_matrices,
@@ -169,22 +173,24 @@ def _defocus_blur(x: torch.Tensor, value: tuple[float, float], rng: Rng) -> torc
 
 
 def _motion_blur(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
-    """A one-sided Gaussian streak of std σ along a random angle in ±45°, like the ImageMagick motion
-    blur CIFAR-10-C calls: shifted copies at most 1 px apart, read with bilinear interpolation."""
-    n, _, h, w = x.shape
-    s = _scale(x)
-    step = min(1.0, s)
-    dist = torch.arange(math.floor(3 * sigma * s / step) + 1, dtype=torch.float64) * step
-    weights = torch.exp(-0.5 * (dist / (sigma * s)) ** 2)
+    """A one-sided Gaussian streak of std σ along a random angle in ±45°, truncated at 3σ: copies
+    of the image shifted by whole pixels at unit steps along the streak, each step rounded to the
+    nearest pixel (ImageMagick's motion blur, which CIFAR-10-C calls, also reads whole pixels), the
+    edge repeated outward. Images under 32 px are blurred on the fine grid of ``fine_factor``."""
+    n, c, h, w = x.shape
+    k = fine_factor(min(h, w))
+    fine = x if k == 1 else F.interpolate(x, scale_factor=k, mode="nearest")
+    spread = sigma * _fine_scale(x)
+    steps = torch.arange(1, math.floor(3 * spread) + 1, dtype=torch.float64)
+    weights = torch.exp(-0.5 * (torch.cat((torch.zeros(1, dtype=torch.float64), steps)) / spread) ** 2)
     weights = (weights / weights.sum()).tolist()
-    angle = (rng.uniform(1) - 0.5) * (math.pi / 2)
-    # one pixel along the streak, in grid units (x, y)
-    unit = torch.cat((torch.cos(angle) * (2 / w), torch.sin(angle) * (2 / h)), 1).view(n, 1, 1, 2)
-    base = identity_grid(h, w, x.device)
-    out = x * weights[0]
-    for d, weight in zip(dist.tolist()[1:], weights[1:]):
-        out.add_(sample(x, base - d * unit, "border"), alpha=weight)
-    return out
+    angle = (rng.uniform(1) - 0.5) * (math.pi / 2)  # (N, 1)
+    dx = (steps.to(x.device, torch.float32) * torch.cos(angle)).round_().long()  # (N, steps)
+    dy = (steps.to(x.device, torch.float32) * torch.sin(angle)).round_().long()
+    out = fine * weights[0]
+    for weight, moved in zip(weights[1:], shifted_copies(fine, dy, dx)):
+        out.add_(moved, alpha=weight)
+    return out if k == 1 else F.avg_pool2d(out, k)
 
 
 def _zoom_blur(x: torch.Tensor, max_zoom: float, rng: Rng) -> torch.Tensor:
@@ -224,45 +230,66 @@ def _brightness(x: torch.Tensor, delta: float, rng: Rng) -> torch.Tensor:
 
 
 def _pixelate(x: torch.Tensor, factor: float, rng: Rng) -> torch.Tensor:
-    def build() -> tuple[torch.Tensor, torch.Tensor]:
-        h, w = x.shape[-2:]
-        cols, weights = sparse_operator([(pixelate_matrix(h, factor), pixelate_matrix(w, factor))], h, w)
-        return cols.to(x.device), weights.to(x.device, torch.float32)
+    """PIL's BOX down-scaling then NEAREST up-scaling, per axis. Blocks span at most two pixels
+    at every listed factor, so each axis is an operator on neighbouring pixels only."""
 
-    return apply_sparse(x, *_operators(x, ("pixelate", factor), build))
+    def build() -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(neighbour_diagonals(pixelate_matrix(n, factor)).to(x.device) for n in x.shape[-2:])
+
+    along_h, along_w = _operators(x, ("pixelate", factor), build)
+    return apply_neighbour(apply_neighbour(x, along_w, 3), along_h, 2)
 
 
 # JFIF colour conversion; the level shift by 128/255 is applied to RGB, which leaves chroma unchanged
 _TO_YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
-_TO_RGB = ((1.0, 0.0, 1.402), (1.0, -0.344136, -0.714136), (1.0, 1.772, 0.0))
+_CHROMA_TO_RGB = ((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))  # with Y weighted 1 in each
 
 
 def _jpeg_planes(planes: torch.Tensor, quality: int, chroma: bool) -> torch.Tensor:
-    """Block DCT, quantise with the IJG table for this quality, dequantise, inverse DCT."""
+    """Block DCT, quantise with the IJG table for this quality, dequantise, inverse DCT.
 
-    def build() -> tuple[torch.Tensor, ...]:
-        (fh, ih), (fw, iw) = (jpeg_axis(n, chroma) for n in planes.shape[-2:])
-        q = quant_table(quality, chroma).repeat(fh.shape[0] // 8, fw.shape[0] // 8) / 255
-        return tuple(m.to(planes.device, torch.float32) for m in (fh, fw.T, q, ih, iw.T))
+    ``planes`` (N, P, H, W) have sides of whole 8×8 blocks. Each block is one row of 64 values, so
+    the 2-D DCT with the division by the quantisation table is one product with a 64×64 matrix, and
+    the multiplication back with the inverse DCT another.
+    """
 
-    fh, fw_t, q, ih, iw_t = _operators(planes, ("jpeg", quality, chroma), build)
-    coef = torch.matmul(fh, torch.matmul(planes, fw_t)).div_(q).round_().mul_(q)
-    return torch.matmul(ih, torch.matmul(coef, iw_t))
+    def build() -> tuple[torch.Tensor, torch.Tensor]:
+        dct = dct8()
+        both = torch.kron(dct, dct)  # row-major blocks: vec(D·X·Dᵀ) = (D ⊗ D)·vec(X)
+        q = quant_table(quality, chroma).reshape(1, 64) / 255
+        return (both.T / q).to(planes.device, torch.float32), (both * q.T).to(planes.device, torch.float32)
+
+    forward, inverse = _operators(planes, ("jpeg", quality, chroma), build)
+    *lead, h, w = planes.shape
+    blocks = planes.reshape(*lead, h // 8, 8, w // 8, 8).transpose(-3, -2).reshape(-1, 64)
+    coded = torch.matmul(blocks, forward).round_()
+    out = torch.matmul(coded, inverse).view(*lead, h // 8, w // 8, 8, 8)
+    return out.transpose(-3, -2).reshape(*lead, h, w)
 
 
 def _jpeg_compression(x: torch.Tensor, quality: int, rng: Rng) -> torch.Tensor:
     """A JPEG encode/decode in floats: JFIF YCbCr, 4:2:0 chroma, 8×8 DCT quantisation. Sample
-    values are not rounded to 8 bits, so only the quantisation of DCT coefficients loses detail."""
+    values are not rounded to 8 bits, so only the quantisation of DCT coefficients loses detail.
+
+    Sides are padded to whole blocks by repeating the edge, as libjpeg does, and cropped after;
+    chroma is averaged 2×2 and enlarged back with libjpeg's triangle ("fancy") filter.
+    """
     n, c, h, w = x.shape
-    shifted = x - 128 / 255
+    unit = 8 if c == 1 else 16
+    pad = (0, -w % unit, 0, -h % unit)
+    padded = F.pad(x, pad, mode="replicate") if any(pad) else x
+    hp, wp = padded.shape[-2:]
     if c == 1:
-        return _jpeg_planes(shifted, quality, chroma=False).add_(128 / 255)
-    to_ycc, to_rgb = (torch.tensor(m, device=x.device) for m in (_TO_YCC, _TO_RGB))
-    ycc = torch.matmul(to_ycc, shifted.view(n, 3, h * w)).view(n, 3, h, w)
-    luma = _jpeg_planes(ycc[:, :1], quality, chroma=False)
-    chroma = _jpeg_planes(ycc[:, 1:], quality, chroma=True)
-    rgb = torch.matmul(to_rgb, torch.cat((luma, chroma), 1).view(n, 3, h * w))
-    return rgb.view(n, 3, h, w).add_(128 / 255)
+        out = _jpeg_planes(padded - 128 / 255, quality, chroma=False).add_(128 / 255)
+        return out[..., :h, :w] if any(pad) else out
+    to_ycc = torch.tensor(_TO_YCC, device=x.device)
+    ycc = torch.matmul(to_ycc, padded.view(n, 3, hp * wp)).view(n, 3, hp, wp)
+    luma = _jpeg_planes(ycc[:, :1].sub(128 / 255), quality, chroma=False)[..., :h, :w].add_(128 / 255)
+    chroma = upsample_triangle(_jpeg_planes(F.avg_pool2d(ycc[:, 1:], 2), quality, chroma=True))
+    # RGB = Y·1 + (chroma terms): the luma column of the inverse colour matrix is all ones
+    chroma = chroma[..., :h, :w].reshape(n, 2, h * w)
+    rgb = torch.matmul(torch.tensor(_CHROMA_TO_RGB, device=x.device), chroma).view(n, 3, h, w)
+    return rgb.add_(luma)
 
 
 # ---------------------------------------------------------------------------- geometry, weather
