@@ -42,7 +42,7 @@ METRIC_NAMES = ["accuracy", "macro_f1", "nll", "ece", "brier"]
 
 BASELINE = """
 SELECT sc.arm, sc.condition, avg(p.correct::INT) AS accuracy, count(*) AS n
-FROM predictions p JOIN study_cells sc USING (cell_key)
+FROM predictions p JOIN cells c USING (cell_id) JOIN study_cells sc USING (cell_key)
 WHERE sc.study = ? AND sc.kind = 'eval' GROUP BY ALL
 """
 
@@ -71,7 +71,7 @@ def synthesise(store: Store, n_examples: int, seeds: list[int], rng_seed: int = 
     params = [json.dumps({"condition": {"id": c, "kind": k, "family": f, "severity": s}})
               for c, k, f, s in zip(frame.condition, frame.kind, frame.family, frame.severity)]
     cell_rows = pd.DataFrame({
-        "cell_key": frame.cell_key, "study": STUDY, "run_id": "bench", "kind": "eval", "arm": frame.arm,
+        "cell_key": frame.cell_key, "cell_id": np.arange(1, n_cells + 1, dtype=np.int32), "study": STUDY, "run_id": "bench", "kind": "eval", "arm": frame.arm,
         "condition": frame.condition, "family": frame.family, "severity": frame.severity.astype("Int32"),
         "seed": frame.seed, "params": params, "info": "{}", "status": "done", "error": None, "traceback": None,
         "duration_s": 0.1, "device": "cpu", "peak_mem_mb": None, "started": pd.Timestamp("2025-01-01"),
@@ -87,13 +87,11 @@ def synthesise(store: Store, n_examples: int, seeds: list[int], rng_seed: int = 
     nll = np.where(correct, -np.log(conf), -np.log(np.clip((1 - conf) / 9, 1e-6, 1))).astype(np.float32)
     brier = ((1 - conf) ** 2 + np.where(correct, 0, 1)).astype(np.float32)
     preds = pa.table({
-        "cell_key": pa.DictionaryArray.from_arrays(np.repeat(np.arange(n_cells, dtype=np.int32), n),
-                                                   pa.array(frame.cell_key.tolist(), pa.string())),
+        "cell_id": pa.array(np.repeat(np.arange(1, n_cells + 1, dtype=np.int32), n)),
         "position": pa.array(np.tile(np.arange(n, dtype=np.int32), n_cells)),
         "example": pa.array(np.tile(np.arange(n, dtype=np.int32), n_cells)),
         "label": pa.array(label), "prediction": pa.array(pred), "confidence": pa.array(conf),
         "energy": pa.array((-5 * conf).astype(np.float32)), "nll": pa.array(nll), "brier": pa.array(brier),
-        "correct": pa.array(correct), "group": pa.nulls(total, pa.string()),
     })
 
     # per-cell metrics as the worker would store them (cheap normal-approximation bounds)
@@ -114,7 +112,7 @@ def synthesise(store: Store, n_examples: int, seeds: list[int], rng_seed: int = 
     con.execute("BEGIN TRANSACTION")
     for name, table in (("study_cells", plan), ("cells", cell_rows), ("metrics", metrics), ("predictions", preds)):
         con.register("_bulk", table)
-        con.execute(f"INSERT INTO {name} SELECT * FROM _bulk")
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _bulk")
         con.unregister("_bulk")
     con.execute("INSERT INTO studies VALUES (?, 'shift', 'bench', '', '', now(), now())", [STUDY])
     con.execute("COMMIT")
@@ -129,7 +127,7 @@ def _check_pooled_intervals(store: Store, results, n_groups: int = 4) -> int:
     picks = acc.iloc[np.linspace(0, len(acc) - 1, n_groups).astype(int)]
     for row in picks.itertuples():
         g = store.query(
-            """SELECT p.example, CAST(p.correct AS DOUBLE) AS v FROM study_cells sc JOIN predictions p USING (cell_key)
+            """SELECT p.example, CAST(p.correct AS DOUBLE) AS v FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
                WHERE sc.study = ? AND sc.arm = ? AND sc.condition = ?""", [STUDY, row.arm, row.condition])
         iv = S.bootstrap_mean(g.v.to_numpy(), n_resamples=1000, seed=0, clusters=g.example.to_numpy())
         assert (iv.low, iv.high) == (row.ci_low, row.ci_high), (row.arm, row.condition, iv, row)

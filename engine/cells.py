@@ -26,7 +26,7 @@ from engine.data.loaders import load_data_cached
 from engine.errors import CancelledError, DataError, JuxtaError
 from engine.plan import Cell, split_rows
 from engine.sources import parse_source
-from engine.store import CellResult
+from engine.store import PREDICTION_DTYPES, CellResult
 
 
 @dataclass
@@ -298,10 +298,12 @@ def _score(cell: Cell, logits: np.ndarray, labels: np.ndarray, data: Dataset, in
         for g in M.group_accuracy(ex["correct"], groups):
             rows.append((f"group_accuracy:{g.group}", g.accuracy, None, None, g.count))
     energy = M.ood_scores(logits)["energy"]
-    preds = {
-        "example": data.index, "label": labels, "prediction": probs.argmax(axis=1), "confidence": ex["confidence"],
-        "energy": energy, "nll": ex["nll"], "brier": ex["brier"], "correct": ex["correct"], "group": groups,
+    columns = {  # the store computes ``correct`` from label and prediction
+        "example": data.index, "label": labels, "prediction": ex["pred"], "confidence": ex["confidence"],
+        "energy": energy, "nll": ex["nll"], "brier": ex["brier"],
     }
+    preds = {name: np.asarray(v).astype(PREDICTION_DTYPES[name], copy=False) for name, v in columns.items()}
+    preds["group"] = groups
     return CellResult(cell.key, "done", info=info, metrics=rows, predictions=preds)
 
 

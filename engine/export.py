@@ -20,6 +20,9 @@ def export_tables(store: Store, out: Path, fmt: str, study: str | None = None) -
             sql = f"SELECT * FROM {table} WHERE study = $study"
         elif table == "cells":
             sql = "SELECT c.* FROM cells c JOIN study_cells sc USING (cell_key) WHERE sc.study = $study"
+        elif table == "predictions":
+            sql = ("SELECT p.* FROM predictions p JOIN cells c USING (cell_id) JOIN study_cells sc USING (cell_key) "
+                   "WHERE sc.study = $study")
         else:
             sql = f"SELECT t.* FROM {table} t JOIN study_cells sc USING (cell_key) WHERE sc.study = $study"
         path = out / f"{table}.{fmt}"

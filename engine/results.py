@@ -103,7 +103,7 @@ def _pooled_intervals(store: Store, study: str, metric: str, n_resamples: int, l
     try:
         cols = con.execute(
             f"""SELECT g.gid, p.example, CAST(p.{column} AS DOUBLE) AS v
-                FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+                FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
                 JOIN _pooled_groups g ON g.arm = sc.arm AND g.condition = sc.condition
                 WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
                 ORDER BY g.gid, p.example""",
@@ -238,7 +238,7 @@ def ood_detection(store: Store, study: str) -> pd.DataFrame:
     """
     preds = store.query(
         """SELECT sc.arm, sc.condition, sc.seed, p.confidence, p.energy
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
            WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
              AND json_extract_string(c.params, '$.condition.kind') IN ('clean', 'corruption', 'tabular', 'text', 'field')""",
         [study],
@@ -264,7 +264,7 @@ def compare_arms(store: Store, study: str, arm_a: str, arm_b: str, condition: st
     """Paired comparison of two arms on the same examples (same condition, seeds and positions)."""
     preds = store.query(
         """SELECT sc.arm, sc.seed, p.position, p.correct
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
            WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND sc.condition = ? AND sc.arm IN (?, ?)
            ORDER BY sc.arm, sc.seed, p.position""",
         [study, condition, arm_a, arm_b],
@@ -285,7 +285,7 @@ def reliability_bins(store: Store, study: str, n_bins: int = 15) -> pd.DataFrame
         f"""SELECT sc.arm, sc.condition,
                    least(greatest(ceil(p.confidence * {n_bins}) - 1, 0), {n_bins - 1})::INT AS bin,
                    avg(p.confidence) AS confidence, avg(p.correct::INT) AS accuracy, count(*) AS count
-            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
             WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
             GROUP BY ALL ORDER BY sc.arm, sc.condition, bin""",
         [study],

@@ -254,7 +254,7 @@ class PairedPredictions:
         self.study = study
         preds = store.query(
             """SELECT sc.arm, sc.condition, sc.seed, p.position, p.correct
-               FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_key)
+               FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
                WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
                ORDER BY sc.arm, sc.condition, sc.seed, p.position""",
             [study],

@@ -306,28 +306,33 @@ def apply_sparse(x: torch.Tensor, cols: torch.Tensor, weights: torch.Tensor) -> 
     return out.T.reshape(n, c, h, w)
 
 
-def neighbour_diagonals(op: torch.Tensor) -> torch.Tensor:
-    """(3, n) float32 diagonals (below, main, above) of an (n, n) operator that only reads a
-    pixel's immediate neighbours; the outer entries beyond the axis are zero."""
+def neighbour_weights(op: torch.Tensor, shape: tuple[int, ...], dim: int) -> torch.Tensor:
+    """(3, prod(shape)) weights (below, main, above) that apply the (n, n) operator ``op`` along axis
+    ``dim`` of one example of ``shape`` with ``apply_neighbour``. ``op`` may only read a pixel's
+    immediate neighbours; the weight of a neighbour beyond the axis is zero."""
     n = op.shape[0]
     if (op.triu(2) != 0).any() or (op.tril(-2) != 0).any():
         raise ValueError("operator reads beyond neighbouring pixels")
-    out = torch.zeros(3, n, dtype=torch.float64)
-    out[0, 1:], out[1], out[2, :-1] = op.diagonal(-1), op.diagonal(), op.diagonal(1)
-    return out.to(torch.float32)
+    diagonals = torch.zeros(3, n, dtype=torch.float64)
+    diagonals[0, 1:], diagonals[1], diagonals[2, :-1] = op.diagonal(-1), op.diagonal(), op.diagonal(1)
+    view = [3] + [1] * len(shape)
+    view[dim + 1] = n
+    return diagonals.view(view).expand(3, *shape).reshape(3, -1).to(torch.float32)
 
 
-def apply_neighbour(x: torch.Tensor, diagonals: torch.Tensor, dim: int) -> torch.Tensor:
-    """Apply an operator given by ``neighbour_diagonals`` along ``dim``: three passes over memory,
-    far cheaper than a matrix product or a gather for operators such as pixelate's."""
-    n = x.shape[dim]
-    shape = [1] * x.dim()
-    shape[dim] = n
-    below, main, above = (d.to(x.device).view(shape) for d in diagonals)
-    out = x * main
-    out.narrow(dim, 1, n - 1).addcmul_(x.narrow(dim, 0, n - 1), below.narrow(dim, 1, n - 1))
-    out.narrow(dim, 0, n - 1).addcmul_(x.narrow(dim, 1, n - 1), above.narrow(dim, 0, n - 1))
-    return out
+def apply_neighbour(x: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.Tensor:
+    """Apply ``neighbour_weights`` along axis ``dim`` of each example of the batch ``x``.
+
+    Each example is one flat row and a neighbour along the axis sits a fixed stride away in it, so
+    the operator is three long passes over memory, far cheaper than a matrix product or a gather.
+    """
+    stride = math.prod(x.shape[dim + 2 :])
+    below, main, above = weights
+    flat = x.reshape(x.shape[0], -1)
+    out = flat * main
+    out[:, stride:].addcmul_(flat[:, :-stride], below[stride:])
+    out[:, :-stride].addcmul_(flat[:, stride:], above[:-stride])
+    return out.view_as(x)
 
 
 def low_rank_terms(kernel: torch.Tensor, rel_tol: float = 1e-4) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -413,15 +418,24 @@ def dct8() -> torch.Tensor:
 
 def upsample_triangle(x: torch.Tensor) -> torch.Tensor:
     """Double both sides with libjpeg's "fancy" filter: each new sample is ¾ of the nearest old one
-    plus ¼ of the next nearest, the edge repeated; written as neighbour passes, not a resampler."""
+    plus ¼ of the next nearest, the edge repeated; one ``lerp`` per half per axis, no resampler."""
     for dim in (x.dim() - 1, x.dim() - 2):
         n = x.shape[dim]
         out = x.new_empty(*x.shape[: dim + 1], 2, *x.shape[dim + 1 :])
-        for half, (src, dst) in enumerate(((0, 1), (1, 0))):  # even outputs lean left, odd right
-            part = out.select(dim + 1, half)
-            torch.mul(x, 0.75, out=part)
-            part.narrow(dim, dst, n - 1).add_(x.narrow(dim, src, n - 1), alpha=0.25)
-            edge = 0 if half == 0 else n - 1
-            part.narrow(dim, edge, 1).add_(x.narrow(dim, edge, 1), alpha=0.25)
+        even, odd = out.select(dim + 1, 0), out.select(dim + 1, 1)
+        inner, first, last = x.narrow(dim, 1, n - 1), x.narrow(dim, 0, n - 1), x.narrow(dim, n - 1, 1)
+        torch.lerp(inner, first, 0.25, out=even.narrow(dim, 1, n - 1))  # ¾·x[i] + ¼·x[i − 1]
+        torch.lerp(first, inner, 0.25, out=odd.narrow(dim, 0, n - 1))  # ¾·x[i] + ¼·x[i + 1]
+        even.narrow(dim, 0, 1).copy_(x.narrow(dim, 0, 1))
+        odd.narrow(dim, n - 1, 1).copy_(last)
         x = out.view(*x.shape[:dim], 2 * n, *x.shape[dim + 1 :])
     return x
+
+
+def average_2x2(x: torch.Tensor) -> torch.Tensor:
+    """The mean of each 2×2 block of the last two axes (sides even): two pairwise sums of views."""
+    *lead, h, w = x.shape
+    rows = x.reshape(*lead, h // 2, 2, w)
+    rows = rows.select(-2, 0) + rows.select(-2, 1)
+    cols = rows.view(*lead, h // 2, w // 2, 2)
+    return torch.add(cols.select(-1, 0), cols.select(-1, 1)).mul_(0.25)

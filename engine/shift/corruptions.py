@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from engine.shift._kernels import (
     Rng,
     apply_separable,
+    average_2x2,
     apply_sparse,
     cached,
     conv_matrix,
@@ -33,7 +34,7 @@ from engine.shift._kernels import (
     upsample_triangle,
     low_rank_terms,
     apply_neighbour,
-    neighbour_diagonals,
+    neighbour_weights,
     pixelate_matrix,
     quant_table,
     sample,
@@ -232,12 +233,16 @@ def _brightness(x: torch.Tensor, delta: float, rng: Rng) -> torch.Tensor:
 def _pixelate(x: torch.Tensor, factor: float, rng: Rng) -> torch.Tensor:
     """PIL's BOX down-scaling then NEAREST up-scaling, per axis. Blocks span at most two pixels
     at every listed factor, so each axis is an operator on neighbouring pixels only."""
+    c, h, w = x.shape[1:]
 
     def build() -> tuple[torch.Tensor, torch.Tensor]:
-        return tuple(neighbour_diagonals(pixelate_matrix(n, factor)).to(x.device) for n in x.shape[-2:])
+        return tuple(
+            neighbour_weights(pixelate_matrix(x.shape[dim + 1], factor), (c, h, w), dim).to(x.device)
+            for dim in (1, 2)
+        )
 
-    along_h, along_w = _operators(x, ("pixelate", factor), build)
-    return apply_neighbour(apply_neighbour(x, along_w, 3), along_h, 2)
+    along_h, along_w = _operators(x, ("pixelate", factor, c), build)
+    return apply_neighbour(apply_neighbour(x, along_w, 2), along_h, 1)
 
 
 # JFIF colour conversion; the level shift by 128/255 is applied to RGB, which leaves chroma unchanged
@@ -285,7 +290,7 @@ def _jpeg_compression(x: torch.Tensor, quality: int, rng: Rng) -> torch.Tensor:
     to_ycc = torch.tensor(_TO_YCC, device=x.device)
     ycc = torch.matmul(to_ycc, padded.view(n, 3, hp * wp)).view(n, 3, hp, wp)
     luma = _jpeg_planes(ycc[:, :1].sub(128 / 255), quality, chroma=False)[..., :h, :w].add_(128 / 255)
-    chroma = upsample_triangle(_jpeg_planes(F.avg_pool2d(ycc[:, 1:], 2), quality, chroma=True))
+    chroma = upsample_triangle(_jpeg_planes(average_2x2(ycc[:, 1:]), quality, chroma=True))
     # RGB = Y·1 + (chroma terms): the luma column of the inverse colour matrix is all ones
     chroma = chroma[..., :h, :w].reshape(n, 2, h * w)
     rgb = torch.matmul(torch.tensor(_CHROMA_TO_RGB, device=x.device), chroma).view(n, 3, h, w)

@@ -22,7 +22,7 @@ def assert_consistent(store: Store, study: str) -> None:
     rows = store.query(
         """SELECT c.cell_key, c.kind, c.info,
                   (SELECT count(*) FROM metrics m WHERE m.cell_key = c.cell_key) AS n_metrics,
-                  (SELECT count(*) FROM predictions p WHERE p.cell_key = c.cell_key) AS n_preds,
+                  (SELECT count(*) FROM predictions p WHERE p.cell_id = c.cell_id) AS n_preds,
                   (SELECT count(*) FROM artifacts a WHERE a.cell_key = c.cell_key) AS n_art
            FROM cells c JOIN study_cells sc USING (cell_key) WHERE sc.study = ? AND c.status = 'done'""",
         [study],

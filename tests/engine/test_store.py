@@ -1,0 +1,110 @@
+"""Tests for the results database (engine.store): cell ids, computed columns, schema upgrades."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import duckdb
+import numpy as np
+import pytest
+
+from engine.errors import JuxtaError
+from engine.store import SCHEMA_VERSION, CellResult, Store
+
+
+def _cell(key: str, arm: str = "a") -> SimpleNamespace:
+    return SimpleNamespace(key=key, study="s", kind="eval", arm=arm, condition="clean", family="clean",
+                           severity=None, seed=0, spec={"k": key})
+
+
+def _preds(n: int, wrong: int = 0) -> dict[str, np.ndarray]:
+    label = np.arange(n) % 3
+    prediction = label.copy()
+    prediction[:wrong] = (label[:wrong] + 1) % 3
+    conf = np.linspace(0.5, 0.9, n)
+    return {"example": np.arange(n) * 2, "label": label, "prediction": prediction, "confidence": conf,
+            "energy": -conf, "nll": 1 - conf, "brier": conf / 2}
+
+
+def test_cells_get_small_ids_and_predictions_join_through_them(tmp_path):
+    with Store(tmp_path / "juxta.duckdb") as s:
+        cells = [_cell(f"k{i}") for i in range(3)]
+        s.record_study("s", "shift", "", "", "", cells)
+        s.write_cells([(c, CellResult(c.key, "done", predictions=_preds(4 + i, wrong=i))) for i, c in enumerate(cells)], "r")
+        got = s.query("""SELECT c.cell_key, c.cell_id, count(*) AS n, sum(p.correct::INT) AS right, min(p.position) AS first
+                         FROM cells c JOIN predictions p USING (cell_id) GROUP BY ALL ORDER BY c.cell_key""")
+    assert got.cell_id.tolist() == [1, 2, 3]
+    assert got.n.tolist() == [4, 5, 6]
+    assert got.right.tolist() == [4, 4, 4]  # correct is computed: label = prediction
+    assert got.first.tolist() == [0, 0, 0]
+
+
+def test_a_retried_cell_keeps_its_id_and_replaces_its_rows(tmp_path):
+    with Store(tmp_path / "juxta.duckdb") as s:
+        a, b = _cell("ka"), _cell("kb")
+        s.write_cells([(a, CellResult("ka", "failed", error="boom")), (b, CellResult("kb", "done", predictions=_preds(3)))], "r1")
+        s.write_cell(a, "r2", CellResult("ka", "done", predictions=_preds(5)))
+        rows = s.query("SELECT cell_key, cell_id, status FROM cells ORDER BY cell_key")
+        counts = s.query("SELECT cell_id, count(*) AS n FROM predictions GROUP BY ALL ORDER BY cell_id")
+    assert rows.cell_id.tolist() == [1, 2] and rows.status.tolist() == ["done", "done"]
+    assert counts.n.tolist() == [5, 3]
+
+
+def test_groups_are_stored_only_when_a_cell_has_them(tmp_path):
+    with Store(tmp_path / "juxta.duckdb") as s:
+        with_groups = _preds(4) | {"group": np.array(["x", "y", "x", "y"], dtype=object)}
+        s.write_cells([(_cell("k1"), CellResult("k1", "done", predictions=_preds(2))),
+                       (_cell("k2"), CellResult("k2", "done", predictions=with_groups))], "r")
+        got = s.query('SELECT cell_id, "group" FROM predictions ORDER BY cell_id, position')
+    assert got.group.isna().tolist() == [True, True, False, False, False, False]
+    assert got.group.tolist()[2:] == ["x", "y", "x", "y"]
+
+
+def _schema_1_database(path) -> None:
+    """A database as Juxta's schema 1 wrote it: cell_key and a stored ``correct`` on every prediction."""
+    con = duckdb.connect(str(path))
+    con.execute("""
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE cells (
+            cell_key VARCHAR PRIMARY KEY, study VARCHAR, run_id VARCHAR, kind VARCHAR, arm VARCHAR,
+            condition VARCHAR, family VARCHAR, severity INTEGER, seed INTEGER, params JSON, info JSON,
+            status VARCHAR, error VARCHAR, traceback VARCHAR, duration_s DOUBLE, device VARCHAR,
+            peak_mem_mb DOUBLE, started TIMESTAMP, finished TIMESTAMP);
+        CREATE TABLE predictions (
+            cell_key VARCHAR, position INTEGER, example INTEGER, label SMALLINT, prediction SMALLINT,
+            confidence REAL, energy REAL, nll REAL, brier REAL, correct BOOLEAN, "group" VARCHAR);
+        INSERT INTO cells (cell_key, study, status) VALUES ('kb', 's', 'done'), ('ka', 's', 'done');
+        INSERT INTO predictions VALUES
+            ('ka', 0, 7, 1, 1, 0.9, -1, 0.1, 0.02, true, NULL),
+            ('ka', 1, 8, 2, 0, 0.6, -1, 0.9, 0.70, false, NULL),
+            ('kb', 0, 7, 1, 1, 0.8, -1, 0.2, 0.05, true, 'g');
+    """)
+    con.close()
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_schema_1_database_is_upgraded_without_losing_a_row(tmp_path, read_only):
+    path = tmp_path / "juxta.duckdb"
+    _schema_1_database(path)
+    with Store(path, read_only=read_only) as s:
+        version = s.query("SELECT value FROM meta WHERE key = 'schema_version'").value[0]
+        got = s.query("""SELECT c.cell_key, p.position, p.example, p.correct, p."group"
+                         FROM predictions p JOIN cells c USING (cell_id) ORDER BY c.cell_key, p.position""")
+    assert version == SCHEMA_VERSION
+    assert got.cell_key.tolist() == ["ka", "ka", "kb"]
+    assert got.example.tolist() == [7, 8, 7]
+    assert got.correct.tolist() == [True, False, True]
+    assert got.group.isna().tolist() == [True, True, False] and got.group[2] == "g"
+    with Store(path) as s:  # and it takes new cells afterwards
+        s.write_cell(_cell("kc"), "r", CellResult("kc", "done", predictions=_preds(2)))
+        assert s.query("SELECT cell_id FROM cells WHERE cell_key = 'kc'").cell_id[0] == 3
+
+
+def test_a_database_from_a_newer_juxta_is_refused_plainly(tmp_path):
+    path = tmp_path / "juxta.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR); INSERT INTO meta VALUES ('schema_version', '99')")
+    con.close()
+    with pytest.raises(JuxtaError, match="schema version 99"):
+        Store(path)
