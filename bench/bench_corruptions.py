@@ -1,13 +1,13 @@
 """Time Juxta's batched corruptions against the ``imagecorruptions`` package on the CPU.
 
-    python bench/bench_corruptions.py [--n 256] [--severity 3] [--repeats 3] [--threads T]
+    python bench/bench_corruptions.py [--n 256] [--severity 3] [--repeats 5] [--threads T]
 
 Both sides corrupt the same N random-but-fixed 32×32×3 uint8 images: ``imagecorruptions`` one image at
 a time in its own format (HWC uint8, its public ``corrupt`` function), Juxta in one call per batch on an
-(N, 3, 32, 32) float tensor. Format conversion is outside both timings. Each time is the best of
-several runs after a warm-up: ``--repeats`` for the baseline, four times as many for Juxta, whose
-single call lasts milliseconds and so is hit whole or not at all by a scheduler hiccup. Only
-corruption types both implement are timed. The baseline runs at its own (ImageNet-C) parameter
+(N, 3, 32, 32) float tensor. Format conversion is outside both timings. After a warm-up the two are
+timed in alternation, ``--repeats`` rounds, each giving Juxta as much wall-clock time as one baseline
+call took; each side's best call is reported (see ``_interleaved``). Only corruption types both
+implement are timed. The baseline runs at its own (ImageNet-C) parameter
 values, Juxta at its CIFAR-10-C-style ones. ``--threads`` sets torch's thread count (default:
 torch's own); the baseline is mostly single-threaded NumPy/OpenCV/PIL.
 
@@ -63,21 +63,35 @@ def _load_baseline():
     return imagecorruptions
 
 
-def _best(fn, repeats: int) -> float:
-    fn()  # warm-up: first-call allocations, lazily built tables, imports
-    times = []
-    for _ in range(repeats):
+def _interleaved(baseline, ours, rounds: int) -> tuple[float, float]:
+    """Best single-call times of both, measured in alternation with equal wall-clock budgets.
+
+    Each round times one baseline call, then repeats Juxta's call for about as long (at least three
+    times). Alternating exposes both to the same phases of a noisy machine, and the best of an equal
+    budget is the fairest estimate of each one's undisturbed cost.
+    """
+    baseline()  # warm-up: first-call allocations, lazily built tables, imports
+    ours()
+    best_base = best_ours = float("inf")
+    for _ in range(rounds):
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        baseline()
+        spent = time.perf_counter() - start
+        best_base = min(best_base, spent)
+        used, calls = 0.0, 0
+        while calls < 3 or used < spent:
+            start = time.perf_counter()
+            ours()
+            elapsed = time.perf_counter() - start
+            best_ours, used, calls = min(best_ours, elapsed), used + elapsed, calls + 1
+    return best_base, best_ours
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=256, help="number of 32×32×3 images (default 256)")
     parser.add_argument("--severity", type=int, default=3, help="severity 1–5 (default 3)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed baseline runs; best is kept")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of alternating timing (default 5)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -102,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         def run_ours(name=name):
             corrupt(batch, name, args.severity, 0, index)
 
-        t_base = _best(run_baseline, args.repeats)
-        t_ours = _best(run_ours, 4 * args.repeats)
+        t_base, t_ours = _interleaved(run_baseline, run_ours, args.repeats)
         ratios.append(t_base / t_ours)
         print(f"{name:<20}{t_base:>12.4f}{t_ours:>10.4f}{ratios[-1]:>9.1f}x", flush=True)
 

@@ -33,8 +33,8 @@ from engine.shift._kernels import (
     dct8,
     upsample_triangle,
     low_rank_terms,
-    apply_neighbour,
-    neighbour_weights,
+    apply_pairs,
+    pair_weights,
     pixelate_matrix,
     quant_table,
     sample,
@@ -232,17 +232,16 @@ def _brightness(x: torch.Tensor, delta: float, rng: Rng) -> torch.Tensor:
 
 def _pixelate(x: torch.Tensor, factor: float, rng: Rng) -> torch.Tensor:
     """PIL's BOX down-scaling then NEAREST up-scaling, per axis. Blocks span at most two pixels
-    at every listed factor, so each axis is an operator on neighbouring pixels only."""
+    at every listed factor, so each axis replaces the pixels of each block by their mean."""
     c, h, w = x.shape[1:]
 
     def build() -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(
-            neighbour_weights(pixelate_matrix(x.shape[dim + 1], factor), (c, h, w), dim).to(x.device)
-            for dim in (1, 2)
+            pair_weights(pixelate_matrix(x.shape[dim + 1], factor), (c, h, w), dim).to(x.device) for dim in (1, 2)
         )
 
     along_h, along_w = _operators(x, ("pixelate", factor, c), build)
-    return apply_neighbour(apply_neighbour(x, along_w, 2), along_h, 1)
+    return apply_pairs(apply_pairs(x, along_w, 2), along_h, 1)
 
 
 # JFIF colour conversion; the level shift by 128/255 is applied to RGB, which leaves chroma unchanged
