@@ -305,7 +305,7 @@ def _jpeg_compression(x: torch.Tensor, quality: int, rng: Rng) -> torch.Tensor:
     chroma = _jpeg_planes(chroma, quality, chroma=True)[..., : -(-h // 2), : -(-w // 2)]
     chroma = upsample_triangle(chroma)[..., :h, :w]
     # RGB = Y·1 + (chroma terms): the luma column of the inverse colour matrix is all ones
-    return torch.baddbmm(luma.reshape(n, 1, h * w), to_rgb.expand(n, 3, 2), chroma.reshape(n, 2, h * w)).view(n, 3, h, w)
+    return torch.matmul(to_rgb, chroma.reshape(n, 2, h * w)).view(n, 3, h, w).add_(luma)
 
 
 # ---------------------------------------------------------------------------- geometry, weather
