@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterator, TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -30,11 +31,6 @@ _GOLDEN32 = 0x9E3779B9
 _CACHE: dict[tuple, Any] = {}
 
 
-def _signed(value: int, bits: int) -> int:
-    """The two's-complement reading of an unsigned constant, as torch's signed integers hold it."""
-    return value - (1 << bits) if value >= 1 << (bits - 1) else value
-
-
 def mix64(z: int) -> int:
     """splitmix64's finaliser on a Python int: a bijective 64-bit scrambler with full avalanche."""
     z &= _M64
@@ -43,32 +39,27 @@ def mix64(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def mix64_tensor(z: torch.Tensor) -> torch.Tensor:
-    """``mix64`` on an int64 tensor; products wrap modulo 2**64 and shifts are made logical by masks."""
-    z = z ^ ((z >> 30) & ((1 << 34) - 1))
-    z = z * _signed(0xBF58476D1CE4E5B9, 64)
-    z = z ^ ((z >> 27) & ((1 << 37) - 1))
-    z = z * _signed(0x94D049BB133111EB, 64)
-    return z ^ ((z >> 31) & ((1 << 33) - 1))
+def mix64_array(z: np.ndarray) -> np.ndarray:
+    """``mix64`` on a uint64 array (products wrap modulo 2**64)."""
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
-def hash32_(x: torch.Tensor) -> torch.Tensor:
-    """In-place lowbias32 hash (C. Wellons) of an int32 tensor; products wrap modulo 2**32.
+def hash32(x: np.ndarray) -> np.ndarray:
+    """The lowbias32 hash (C. Wellons) of a uint32 array (products wrap modulo 2**32).
 
-    The out= and in-place forms avoid temporaries: on a CPU they make the hash several times faster.
+    Hashes are computed with NumPy on the CPU whatever the batch's device: they are few (one per
+    run of draws, not per value), NumPy's per-call overhead is a fraction of torch's, and integers
+    are then identical on every device.
     """
-    tmp = torch.empty_like(x)
-
-    def xorshift(shift: int, mask: int) -> None:  # x ^= x >>> shift (logical shift via the mask)
-        torch.bitwise_right_shift(x, shift, out=tmp)
-        x.bitwise_xor_(tmp.bitwise_and_(mask))
-
-    xorshift(16, 0xFFFF)
-    x.mul_(_signed(0x7FEB352D, 32))
-    xorshift(15, 0x1FFFF)
-    x.mul_(_signed(0x846CA68B, 32))
-    xorshift(16, 0xFFFF)
-    return x
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
 
 
 def _fnv64(text: str) -> int:
@@ -101,11 +92,10 @@ def _pool(kind: str, device: torch.device) -> torch.Tensor:
 
     def build() -> torch.Tensor:
         key = mix64(_POOL_KEYS[kind])
-        pos = torch.arange(1 << POOL_BITS, dtype=torch.int64).mul_(_GOLDEN32).add_(key & 0xFFFFFFFF)
-        bits = hash32_(pos.to(torch.int32).bitwise_xor_(_signed(key >> 32, 32)))
-        top = torch.bitwise_right_shift(bits, 8).bitwise_and_(0xFFFFFF).to(torch.float64)
-        u = top.add_(0.5).mul_(2.0**-24)  # (k + ½)/2**24: never 0 or 1
-        values = torch.special.ndtri(u) if kind == "normal" else u.sub_(0.5)
+        pos = np.arange(1 << POOL_BITS, dtype=np.uint32) * np.uint32(_GOLDEN32) + np.uint32(key & 0xFFFFFFFF)
+        top = hash32(pos ^ np.uint32(key >> 32)) >> np.uint32(8)
+        u = torch.from_numpy((top.astype(np.float64) + 0.5) * 2.0**-24)  # (k + ½)/2**24: never 0 or 1
+        values = torch.special.ndtri(u) if kind == "normal" else u - 0.5
         return values.to(device=device, dtype=torch.float32).view(-1, RUN)
 
     return cached(("pool", kind, str(device)), build)
@@ -124,20 +114,20 @@ class Rng:
     def __init__(self, seed: int, name: str, severity: int, index: torch.Tensor):
         self._salt = mix64(mix64(mix64(seed) ^ _fnv64(name)) ^ severity)
         self._index = index
-        self._keys: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._keys: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _example_keys(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _example_keys(self) -> tuple[np.ndarray, np.ndarray]:
         if self._keys is None:
-            z = mix64_tensor(self._index * _signed(_GOLDEN64, 64) + _signed(self._salt, 64))
-            # int64 -> int32 keeps the low 32 bits (two's complement), on CPU and CUDA alike
-            self._keys = (z.to(torch.int32).unsqueeze(1), (z >> 32).to(torch.int32).unsqueeze(1))
+            index = self._index.detach().cpu().numpy().astype(np.uint64)  # two's complement, as int64
+            z = mix64_array(index * np.uint64(_GOLDEN64) + np.uint64(self._salt))
+            self._keys = ((z & np.uint64(0xFFFFFFFF)).astype(np.uint32)[:, None], (z >> np.uint64(32)).astype(np.uint32)[:, None])
         return self._keys
 
-    def bits(self, count: int) -> torch.Tensor:
-        """(N, count) int32 hashes, 32 random bits each."""
+    def bits(self, count: int) -> np.ndarray:
+        """(N, count) uint32 hashes, 32 random bits each."""
         lo, hi = self._example_keys()
-        pos = torch.arange(count, dtype=torch.int32, device=lo.device).mul_(_signed(_GOLDEN32, 32))
-        return hash32_(torch.add(pos, lo).bitwise_xor_(hi))
+        pos = np.arange(count, dtype=np.uint32) * np.uint32(_GOLDEN32)
+        return hash32((pos + lo) ^ hi)
 
     def normal(self, count: int) -> torch.Tensor:
         """(N, count) float32 standard normals: pool runs, each negated or not at random."""
@@ -149,19 +139,20 @@ class Rng:
 
         Pool runs hold u − ½ and are read as ½ ± (u − ½); the affine map rides along in the same pass.
         """
-        runs, sign = self._runs("uniform", count)
-        return self._trim(runs.mul_(sign.mul_(scale)).add_(shift + scale / 2), count)
+        runs, sign = self._runs("uniform", count, scale)
+        return self._trim(runs.mul_(sign).add_(shift + scale / 2), count)
 
-    def _runs(self, kind: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, runs, RUN) values for ``count`` draws per example and the (N, runs, 1) signs.
+    def _runs(self, kind: str, count: int, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, runs, RUN) values for ``count`` draws per example and the (N, runs, 1) signs × scale.
 
         Bit 0 of a run's hash is its sign; the bits above pick one of the pool's runs.
         """
-        pool = _pool(kind, self._index.device)
+        device = self._index.device
+        pool = _pool(kind, device)
         h = self.bits(-(-count // RUN))
-        pick = torch.bitwise_right_shift(h, 1).bitwise_and_(pool.shape[0] - 1)
-        sign = h.bitwise_and_(1).mul_(2).sub_(1).to(torch.float32).unsqueeze(2)
-        return pool.index_select(0, pick.view(-1)).view(*h.shape, RUN), sign
+        pick = torch.from_numpy(((h >> np.uint32(1)) & np.uint32(pool.shape[0] - 1)).astype(np.int64))
+        sign = torch.from_numpy(np.where(h & np.uint32(1), scale, -scale).astype(np.float32))
+        return pool.index_select(0, pick.view(-1).to(device)).view(*h.shape, RUN), sign.to(device).unsqueeze(2)
 
     @staticmethod
     def _trim(runs: torch.Tensor, count: int) -> torch.Tensor:
