@@ -103,28 +103,32 @@ def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
     return counts.div_(lam).view_as(x)
 
 
+_INVERSE_FACTORIALS = [1 / math.factorial(j) for j in range(41)]
+
+
 def _poisson_inverse(m: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The smallest k with P(Poisson(m) ≤ k) ≥ u, by walking up the CDF (for means below 10).
 
+    The walk carries q = e^{−m}·m^j, so each step is one product and one subtraction (p_j = q/j!).
     Every eight counts the values that have passed their u drop out, so the long walks of the few
     large draws cost little. The walk ends at 40 counts: P(count > 40 | mean < 10) is below 10⁻¹²,
     far under the float32 resolution of u.
     """
     out = torch.zeros_like(m)
     where = torch.arange(m.numel(), device=m.device)
-    p = torch.exp(-m)
-    left = torch.sub(u, p)  # u − P(X ≤ j − 1) at the start of step j
+    q = torch.exp(-m)
+    left = torch.sub(u, q)  # u − P(X ≤ j − 1) at the start of step j
     k, step = torch.zeros_like(m), torch.empty_like(m)
     for j in range(1, 41):  # 40 is a multiple of 8, so every k is copied out
         k += torch.gt(left, 0, out=step)
-        p.mul_(m).div_(j)
-        left -= p
+        q.mul_(m)
+        left.sub_(q, alpha=_INVERSE_FACTORIALS[j])
         if j % 8 == 0:
             out.index_copy_(0, where, k)
             live = (left > 0).nonzero().squeeze(1)
             if not live.numel():
                 break
-            where, m, p, left, k = (t.index_select(0, live) for t in (where, m, p, left, k))
+            where, m, q, left, k = (t.index_select(0, live) for t in (where, m, q, left, k))
             step = torch.empty_like(m)
     return out
 
