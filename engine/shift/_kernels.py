@@ -411,8 +411,23 @@ def dct8() -> torch.Tensor:
 
 def upsample_triangle(x: torch.Tensor) -> torch.Tensor:
     """Double both sides with libjpeg's "fancy" filter: each new sample is ¾ of the nearest old one
-    plus ¼ of the next nearest, the edge repeated; one ``lerp`` per half per axis, no resampler."""
-    for dim in (x.dim() - 1, x.dim() - 2):
+    plus ¼ of the next nearest, the edge repeated.
+
+    Down the columns each half is one ``lerp`` of whole rows. Along rows, strided ``lerp`` writes
+    cost more than a product with the (W, 2W) filter matrix while rows are short, so up to 64
+    samples the matrix is used.
+    """
+    *lead, h, w = x.shape
+    if w <= 64:
+        def build() -> torch.Tensor:
+            src = (torch.arange(2 * w, dtype=torch.float64) + 0.5) / 2 - 0.5
+            return interp_matrix(src, w).T.to(x.device, torch.float32)
+
+        x = (x.reshape(-1, w) @ cached(("fancy", w, str(x.device)), build)).view(*lead, h, 2 * w)
+        dims = (x.dim() - 2,)
+    else:
+        dims = (x.dim() - 1, x.dim() - 2)
+    for dim in dims:
         n = x.shape[dim]
         out = x.new_empty(*x.shape[: dim + 1], 2, *x.shape[dim + 1 :])
         even, odd = out.select(dim + 1, 0), out.select(dim + 1, 1)

@@ -269,3 +269,18 @@ def test_cuda_results_match_cpu():
         gpu = corrupt(RGB32.cuda(), name, 3, 0, index.cuda())
         assert gpu.device.type == "cuda"
         assert (gpu.cpu() - cpu).abs().mean().item() < 1e-3, name
+
+
+@pytest.mark.parametrize("width", [7, 16, 80])  # the product for short rows, strided passes for long
+def test_fancy_upsampling_is_three_quarters_near_one_quarter_far_with_the_edge_repeated(width):
+    from engine.shift._kernels import upsample_triangle
+
+    x = torch.rand(2, 3, 5, width, generator=torch.Generator().manual_seed(width), dtype=torch.float64).float()
+
+    def along(v: torch.Tensor, dim: int) -> torch.Tensor:
+        n = v.shape[dim]
+        idx = torch.arange(2 * n)
+        near, far = idx // 2, (idx // 2 + torch.where(idx % 2 == 0, -1, 1)).clamp(0, n - 1)
+        return 0.75 * v.index_select(dim, near) + 0.25 * v.index_select(dim, far)
+
+    assert torch.allclose(upsample_triangle(x), along(along(x, 3), 2), atol=1e-6)
