@@ -104,33 +104,52 @@ def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
 
 
 _INVERSE_FACTORIALS = [1 / math.factorial(j) for j in range(41)]
+_MOST_COUNTS = 41  # P(count > 40 | mean < 10) < 10⁻¹², far under the float32 resolution of u
+_FEW = 1024  # values still walking below which the whole CDF at once is cheaper than more steps
 
 
 def _poisson_inverse(m: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The smallest k with P(Poisson(m) ≤ k) ≥ u, by walking up the CDF (for means below 10).
 
     The walk carries q = e^{−m}·m^j, so each step is one product and one subtraction (p_j = q/j!).
-    Every eight counts the values that have passed their u drop out, so the long walks of the few
-    large draws cost little. The walk ends at 40 counts: P(count > 40 | mean < 10) is below 10⁻¹²,
-    far under the float32 resolution of u.
+    Every eight counts the values that have passed their u drop out; a value still walking has
+    passed every step so far, so its count is the step number. Once fewer than ``_FEW`` values are
+    left, their whole CDF is computed at once (``_poisson_cdf_count``).
     """
-    out = torch.zeros_like(m)
-    where = torch.arange(m.numel(), device=m.device)
     q = torch.exp(-m)
     left = torch.sub(u, q)  # u − P(X ≤ j − 1) at the start of step j
     k, step = torch.zeros_like(m), torch.empty_like(m)
-    for j in range(1, 41):  # 40 is a multiple of 8, so every k is copied out
+    out, where = k, None
+    for j in range(1, 9):
         k += torch.gt(left, 0, out=step)
         q.mul_(m)
         left.sub_(q, alpha=_INVERSE_FACTORIALS[j])
-        if j % 8 == 0:
-            out.index_copy_(0, where, k)
-            live = (left > 0).nonzero().squeeze(1)
-            if not live.numel():
-                break
-            where, m, q, left, k = (t.index_select(0, live) for t in (where, m, q, left, k))
-            step = torch.empty_like(m)
+    for j in range(9, _MOST_COUNTS + 8, 8):  # blocks of eight more steps on the values still walking
+        live = (left > 0).nonzero().squeeze(1)
+        if not live.numel():
+            break
+        where = live if where is None else where.index_select(0, live)
+        m, u, q, left = (t.index_select(0, live) for t in (m, u, q, left))
+        if live.numel() < _FEW or j > _MOST_COUNTS:
+            out.index_copy_(0, where, _poisson_cdf_count(m, u))
+            break
+        k, step = torch.full_like(m, j - 1), torch.empty_like(m)
+        for i in range(j, j + 8):
+            k += torch.gt(left, 0, out=step)
+            q.mul_(m)
+            left.sub_(q, alpha=_INVERSE_FACTORIALS[i])
+        out.index_copy_(0, where, k)
     return out
+
+
+def _poisson_cdf_count(m: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The same smallest k from the whole CDF up to 40 counts at once, in float64 (for few values).
+    Counts run down the first axis, so the running products and sums are vectorised across values."""
+    mean = m.to(torch.float64).unsqueeze(0)
+    steps = torch.arange(1, _MOST_COUNTS, dtype=torch.float64, device=m.device).unsqueeze(1)
+    pmf = torch.cat((torch.ones_like(mean), torch.cumprod(mean / steps, 0)), 0).mul_(torch.exp(-mean))
+    below = pmf.cumsum_(0) < u.to(torch.float64).unsqueeze(0)  # p_k = e^{−m}·Π_{j≤k} m/j
+    return below.sum(0).clamp_(max=_MOST_COUNTS - 1).to(m.dtype)
 
 
 def _impulse_noise(x: torch.Tensor, amount: float, rng: Rng) -> torch.Tensor:

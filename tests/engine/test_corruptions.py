@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from engine.shift._kernels import Rng, hash32, mix64, mix64_array
-from engine.shift.corruptions import CORRUPTIONS, _poisson_inverse, corrupt
+from engine.shift.corruptions import CORRUPTIONS, _poisson_cdf_count, _poisson_inverse, corrupt
 
 NAMES = list(CORRUPTIONS)
 RANDOM = {
@@ -138,10 +138,24 @@ def test_small_mean_poisson_inversion_is_exact():
 
     g = torch.Generator().manual_seed(0)
     m = torch.rand(3000, generator=g) * 10
+    m[:20] = 0  # black pixels: always zero photons
     u = (torch.randint(0, 65536, (3000,), generator=g).float() + 0.5) / 65536
-    got = _poisson_inverse(m, u).tolist()
-    wrong = sum(k != quantile(a, b) for k, a, b in zip(got, m.tolist(), u.tolist()))
-    assert wrong <= 3  # float32 sums can differ from float64 right at a CDF step
+    expected = [quantile(a, b) for a, b in zip(m.tolist(), u.tolist())]
+    for inverse in (_poisson_inverse, _poisson_cdf_count):  # the walk, and the whole CDF for few values
+        got = inverse(m.clone(), u).tolist()
+        wrong = sum(k != e for k, e in zip(got, expected))
+        assert wrong <= 3  # float32 sums can differ from float64 right at a CDF step
+    assert _poisson_inverse(m[:20].clone(), u[:20]).eq(0).all()
+
+
+def test_poisson_walk_with_many_values_agrees_with_scipy():
+    from scipy import stats
+
+    g = torch.Generator().manual_seed(1)
+    m = torch.rand(40000, generator=g) * 10  # enough that thousands are still walking after 8 counts
+    u = (torch.randint(0, 2**24, (40000,), generator=g).float() + 0.5) / 2**24
+    expected = torch.from_numpy(stats.poisson.ppf(u.double().numpy(), m.double().numpy())).float()
+    assert (_poisson_inverse(m.clone(), u) != expected).sum().item() <= 5
 
 
 def test_impulse_noise_replaces_the_stated_fraction_half_black_half_white():
