@@ -19,7 +19,9 @@ from engine.sources import parse_source
 from engine.study import ModelSpec, Study
 
 # Bump an entry when the computation behind that kind of cell changes its results.
-COMPUTE_VERSION = {"train": 1, "eval": 1}
+# Bumped when a computation's results change, so earlier results are not reused as if current.
+# eval 2: corruption noise drawn from pools, whole-pixel motion blur, JPEG chroma from its real extent.
+COMPUTE_VERSION = {"train": 1, "eval": 2}
 
 
 @dataclass(frozen=True)
