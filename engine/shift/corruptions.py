@@ -88,21 +88,24 @@ def _gaussian_noise(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
 def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
     """x ← Poisson(x·λ)/λ, sampled by inverting the Poisson CDF at one uniform per value.
 
-    The uniform is u = Φ(z) of a standard normal draw z. Means below 10 are inverted exactly at u.
-    Above, the Cornish–Fisher quantile m + √m·z + (z² − 1)/6, rounded, matches the exact inverse
-    for about 99% of draws (the rest are off by one count) at a few element-wise operations.
+    The uniform is u = Φ(z) of a standard normal draw z. Means below 6 are inverted exactly at u.
+    Above, the Cornish–Fisher quantile m + √(m − 1/7)·z + (z² − 1)/6, rounded, is used: the
+    classic expansion has √m, whose rounding leaves the variance about 14/m % too high; shrinking
+    it to √(m − 1/7) makes the variance right within 0.15% and matches the exact draw for 99.0%
+    of values at m = 6 and more (the rest are off by one count).
     """
     mean = (x * lam).view(-1)
     z = rng.normal(_per_example(x)).view(-1)
-    counts = mean.sqrt().mul_(z).addcmul_(z, z, value=1 / 6).sub_(1 / 6).add_(mean)
-    counts.round_().clamp_min_(0)
-    small = (mean < 10).nonzero().squeeze(1)
+    counts = torch.sub(mean, 1 / 7).sqrt_().mul_(z).addcmul_(z, z, value=1 / 6).sub_(1 / 6).add_(mean)
+    counts.round_().clamp_min_(0)  # NaN roots (means under 1/7) all lie in the exact part below
+    small = (mean < _EXACT_BELOW).nonzero().squeeze(1)
     if small.numel():
         u = torch.special.ndtr(z.index_select(0, small))
         counts.index_copy_(0, small, _poisson_inverse(mean.index_select(0, small), u))
     return counts.div_(lam).view_as(x)
 
 
+_EXACT_BELOW = 6.0
 _INVERSE_FACTORIALS = [1 / math.factorial(j) for j in range(41)]
 _MOST_COUNTS = 41  # P(count > 40 | mean < 10) < 10⁻¹², far under the float32 resolution of u
 _FEW = 1024  # values still walking below which the whole CDF at once is cheaper than more steps

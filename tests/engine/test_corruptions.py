@@ -126,6 +126,16 @@ def test_shot_noise_is_poisson_scaled(level):
     assert counts.var().item() == pytest.approx(level * lam, rel=0.05)
 
 
+def test_shot_noise_variance_is_right_just_above_the_exact_range():
+    # m = 6.5 is drawn by the Cornish–Fisher quantile; with √m instead of √(m − 1/7) its variance
+    # would be about 2% high
+    lam = CORRUPTIONS["shot_noise"].values[4]
+    x = torch.full((64, 3, 32, 32), 6.5 / lam)
+    counts = corrupt(x, "shot_noise", 5, 0, torch.arange(64)) * lam
+    assert counts.mean().item() == pytest.approx(6.5, rel=0.005)
+    assert counts.var().item() == pytest.approx(6.5, rel=0.012)
+
+
 def test_small_mean_poisson_inversion_is_exact():
     def quantile(m: float, u: float) -> int:  # float64 reference walk up the CDF
         k, p = 0, math.exp(-m)
