@@ -96,8 +96,9 @@ def _shot_noise(x: torch.Tensor, lam: float, rng: Rng) -> torch.Tensor:
     """
     mean = (x * lam).view(-1)
     z = rng.normal(_per_example(x)).view(-1)
-    counts = torch.sub(mean, 1 / 7).sqrt_().mul_(z).addcmul_(z, z, value=1 / 6).sub_(1 / 6).add_(mean)
-    counts.round_().clamp_min_(0)  # NaN roots (means under 1/7) all lie in the exact part below
+    # negative counts are left for corrupt's final clamp; the NaN roots of means under 1/7 all lie
+    # in the exact part, which overwrites them
+    counts = torch.sub(mean, 1 / 7).sqrt_().mul_(z).addcmul_(z, z, value=1 / 6).add_(mean).sub_(1 / 6).round_()
     small = (mean < _EXACT_BELOW).nonzero().squeeze(1)
     if small.numel():
         u = torch.special.ndtr(z.index_select(0, small))
