@@ -5,11 +5,13 @@ Three kinds of pieces live here:
 * ``Rng``: counter-based random numbers. Every draw is fixed by (seed, corruption, severity, example
   index, position), so an example's noise never depends on which other examples share its batch, on
   the batch size or on the device.
-* Linear operators (blur, zoom, pixelate, resampling, JPEG's DCT) built from small 1-D matrices
-  on the CPU in float64. Blurs are applied as matrix products along each axis, which on a CPU is
-  far faster than ``conv2d`` with per-channel groups; operators that read only a few pixels per
-  output pixel (zoom, pixelate) become row tables applied with one weighted gather.
-* ``identity_grid`` and ``sample``: bilinear resampling for the geometric corruptions.
+* Linear operators (blur, zoom, pixelate, resampling, JPEG's DCT and chroma filters) built from
+  small 1-D matrices on the CPU in float64. Blurs are applied as matrix products along each axis,
+  which on a CPU is far faster than ``conv2d`` with per-channel groups; zoom, which reads a few
+  pixels per output pixel, becomes a row table applied with one weighted gather; pixelate, which
+  averages neighbouring pairs, becomes ``lerp`` passes over each example as one flat row.
+* Moves: ``shifted_copies`` (whole-pixel shifts per example, as row gathers) and ``identity_grid``
+  with ``sample`` (bilinear resampling for the geometric corruptions).
 
 Matrices and tables that depend only on sizes and parameters are built once and kept in ``cached``.
 """
