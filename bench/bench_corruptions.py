@@ -1,6 +1,6 @@
 """Time Juxta's batched corruptions against the ``imagecorruptions`` package on the CPU.
 
-    python bench/bench_corruptions.py [--n 256] [--severity 3] [--repeats 5] [--threads T]
+    python bench/bench_corruptions.py [--n 256] [--severity 3] [--repeats 10] [--threads T]
 
 Both sides corrupt the same N random-but-fixed 32×32×3 uint8 images: ``imagecorruptions`` one image at
 a time in its own format (HWC uint8, its public ``corrupt`` function), Juxta in one call per batch on an
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=256, help="number of 32×32×3 images (default 256)")
     parser.add_argument("--severity", type=int, default=3, help="severity 1–5 (default 3)")
-    parser.add_argument("--repeats", type=int, default=5, help="rounds of alternating timing (default 5)")
+    parser.add_argument("--repeats", type=int, default=10, help="rounds of alternating timing (default 10)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.threads:
