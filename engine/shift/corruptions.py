@@ -205,8 +205,7 @@ def _motion_blur(x: torch.Tensor, sigma: float, rng: Rng) -> torch.Tensor:
     of the image shifted by whole pixels at unit steps along the streak, each step rounded to the
     nearest pixel (ImageMagick's motion blur, which CIFAR-10-C calls, also reads whole pixels), the
     edge repeated outward. Images under 32 px are blurred on the fine grid of ``fine_factor``."""
-    n, c, h, w = x.shape
-    k = fine_factor(min(h, w))
+    k = fine_factor(min(x.shape[-2:]))
     fine = x if k == 1 else F.interpolate(x, scale_factor=k, mode="nearest")
     spread = sigma * _fine_scale(x)
     steps = torch.arange(1, math.floor(3 * spread) + 1, dtype=torch.float64)
