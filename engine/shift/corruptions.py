@@ -148,12 +148,16 @@ def _poisson_inverse(m: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 def _poisson_cdf_count(m: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The same smallest k from the whole CDF up to 40 counts at once, in float64 (for few values).
-    Counts run down the first axis, so the running products and sums are vectorised across values."""
-    mean = m.to(torch.float64).unsqueeze(0)
-    steps = torch.arange(1, _MOST_COUNTS, dtype=torch.float64, device=m.device).unsqueeze(1)
+
+    Counts run down the first axis, so the running products and sums are vectorised across values.
+    It runs on the CPU whatever the device: the values are few, and not every accelerator has
+    float64 (Apple's MPS does not).
+    """
+    mean = m.to("cpu", torch.float64).unsqueeze(0)
+    steps = torch.arange(1, _MOST_COUNTS, dtype=torch.float64).unsqueeze(1)
     pmf = torch.cat((torch.ones_like(mean), torch.cumprod(mean / steps, 0)), 0).mul_(torch.exp(-mean))
-    below = pmf.cumsum_(0) < u.to(torch.float64).unsqueeze(0)  # p_k = e^{−m}·Π_{j≤k} m/j
-    return below.sum(0).clamp_(max=_MOST_COUNTS - 1).to(m.dtype)
+    below = pmf.cumsum_(0) < u.to("cpu", torch.float64).unsqueeze(0)  # p_k = e^{−m}·Π_{j≤k} m/j
+    return below.sum(0).clamp_(max=_MOST_COUNTS - 1).to(m.device, m.dtype)
 
 
 def _impulse_noise(x: torch.Tensor, amount: float, rng: Rng) -> torch.Tensor:
