@@ -18,48 +18,34 @@ hub is tried first and, when it cannot be reached, the cache is used.
 from __future__ import annotations
 
 import json
-import math
-import os
-import pickle
-import re
-import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ModelError, SourceError, UnsafeModelError
+from engine.errors import ModelError, SourceError
 from engine.models.base import Classifier, ModelInfo, count_parameters
+from engine.models.hf_files import (
+    CONFIG_NAME,
+    PROCESSOR_FILES,
+    TOKENIZER_FILES,
+    find_weights,
+    first_line,
+    hub_param_count,
+    is_offline,
+    load_bin_state_dict,
+    resolve_folder,
+    safetensors_param_count,
+)
 from engine.sources import Source
 
 if TYPE_CHECKING:  # torch and transformers stay out of import time
     import torch
 
-CONFIG_NAME = "config.json"
-PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-    "tokenizer.model",
-)
-SMALL_PATTERNS = [CONFIG_NAME, *PROCESSOR_FILES, *TOKENIZER_FILES]
-SAFETENSORS_PATTERNS = ["model.safetensors", "model-*.safetensors", "model.safetensors.index.json"]
-BIN_PATTERNS = ["pytorch_model.bin", "pytorch_model-*.bin", "pytorch_model.bin.index.json"]
-CODE_PATTERNS = ["*.py"]
 
 IMAGE_TASK = "image-classification"
 TEXT_TASK = "text-classification"
 _IMAGE_SUFFIXES = ("ForImageClassification", "ForImageClassificationWithTeacher")
 _TEXT_SUFFIXES = ("ForSequenceClassification",)
 _AUTO_CLASS = {IMAGE_TASK: "AutoModelForImageClassification", TEXT_TASK: "AutoModelForSequenceClassification"}
-_TRUE = {"1", "ON", "YES", "TRUE"}
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------
@@ -78,13 +64,13 @@ def load_hf_model(
 
     ``cache_dir`` overrides the Hugging Face hub cache (default: ``HF_HUB_CACHE``).
     """
-    folder, revision = _resolve_folder(
+    folder, revision = resolve_folder(
         src, root, offline=offline, cache_dir=cache_dir, weights=True, code=trust_remote_code
     )
     raw = _read_config(folder, src)
     _refuse_remote_code(raw, folder, src, trust_remote_code)
     task = _detect_task(raw, folder, src)
-    weights, weight_files = _find_weights(folder, src)
+    weights, weight_files = find_weights(folder, src)
 
     import transformers
 
@@ -93,7 +79,7 @@ def load_hf_model(
     try:
         config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True, **trc)
     except Exception as exc:  # noqa: BLE001 - any failure here means the config is unusable
-        raise ModelError(f"Model '{src}' has a config.json that transformers cannot read ({_first_line(exc)}).") from exc
+        raise ModelError(f"Model '{src}' has a config.json that transformers cannot read ({first_line(exc)}).") from exc
     cls = _model_class(task, raw, config, folder, src, trust_remote_code)
     # Preprocessing first: a folder without a processor or tokenizer fails before weights are read.
     prep = _image_preprocessing(folder, config, src, trust_remote_code) if task == IMAGE_TASK else None
@@ -106,14 +92,14 @@ def load_hf_model(
                 output_loading_info=True, **trc,
             )
         else:
-            state_dict = _load_bin_state_dict(weight_files, src)
+            state_dict = load_bin_state_dict(weight_files, src)
             module, loading = cls.from_pretrained(
                 None, config=config, state_dict=state_dict, output_loading_info=True, **trc
             )
     except (ModelError, SourceError):
         raise
     except Exception as exc:  # noqa: BLE001 - report any loader failure as a plain sentence
-        raise ModelError(f"Model '{src}' could not be loaded from {folder} ({_first_line(exc)}).") from exc
+        raise ModelError(f"Model '{src}' could not be loaded from {folder} ({first_line(exc)}).") from exc
     module.eval()
 
     missing = sorted(loading.get("missing_keys") or [])
@@ -157,12 +143,12 @@ def describe_hf_model(
     ``n_params`` is the sum of tensor sizes in the safetensors headers (local, cached, or read from
     the hub's metadata when online), or -1 when unknown.
     """
-    folder, revision = _resolve_folder(src, root, offline=offline, cache_dir=cache_dir, weights=False, code=False)
+    folder, revision = resolve_folder(src, root, offline=offline, cache_dir=cache_dir, weights=False, code=False)
     raw = _read_config(folder, src)
     task = _detect_task(raw, folder, src)
-    n_params = _safetensors_param_count(folder)
-    if n_params < 0 and not (src.scheme == "file" or src.is_local_path) and not _is_offline(offline):
-        n_params = _hub_param_count(src.value, revision or src.revision)
+    n_params = safetensors_param_count(folder)
+    if n_params < 0 and not (src.scheme == "file" or src.is_local_path) and not is_offline(offline):
+        n_params = hub_param_count(src.value, revision or src.revision)
     extra: dict[str, Any] = {"revision": revision, "path": str(folder), "task": task}
     if _remote_code_maps(raw, folder):
         extra["needs_remote_code"] = True
@@ -262,121 +248,12 @@ class HFTextClassifier(Classifier):
 # locating the folder
 
 
-def _is_offline(offline: bool | None) -> bool:
-    if offline is not None:
-        return bool(offline)
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(var, "").strip().upper() in _TRUE:
-            return True
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except Exception:  # noqa: BLE001
-        return False
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    seen = 0
-    e: BaseException | None = exc
-    while e is not None and seen < 8:
-        name = type(e).__name__
-        if isinstance(e, (ConnectionError, TimeoutError)) or "Connect" in name or "Timeout" in name:
-            return True
-        if name == "OfflineModeIsEnabled":
-            return True
-        e = e.__cause__ or e.__context__
-        seen += 1
-    return False
 
 
-def _resolve_folder(
-    src: Source,
-    root: Path,
-    *,
-    offline: bool | None,
-    cache_dir: str | Path | None,
-    weights: bool,
-    code: bool,
-) -> tuple[Path, str | None]:
-    """Return the local folder holding the model's files and the resolved commit (hub only)."""
-    if src.scheme == "file" or src.is_local_path:
-        folder = src.path(Path(root))
-        if not folder.exists():
-            raise SourceError(f"Model folder {folder} (from '{src}') does not exist.")
-        if not folder.is_dir():
-            raise SourceError(f"Model source '{src}' points to the file {folder}; a Hugging Face model is a folder.")
-        if not (folder / CONFIG_NAME).is_file():
-            raise SourceError(
-                f"Model folder {folder} (from '{src}') has no config.json, so it is not a Hugging Face model folder."
-            )
-        return folder, None
-    if src.scheme != "hf":
-        raise SourceError(f"Model source '{src}' is not a Hugging Face source (expected 'hf:org/name').")
-
-    repo_id = src.value
-    patterns = list(SMALL_PATTERNS) + (CODE_PATTERNS if code else [])
-    if not weights:
-        folder = _snapshot(src, repo_id, patterns, offline, cache_dir)
-    else:
-        folder = _snapshot(src, repo_id, patterns + SAFETENSORS_PATTERNS, offline, cache_dir)
-        if not _safetensors_files(folder):
-            folder = _snapshot(src, repo_id, patterns + BIN_PATTERNS, offline, cache_dir)
-    if not (folder / CONFIG_NAME).is_file():
-        raise SourceError(f"Hub repository '{repo_id}' (from '{src}') has no config.json, so it is not a transformers model.")
-    commit = folder.name if _COMMIT.match(folder.name) else None
-    return folder, commit
 
 
-def _snapshot(src: Source, repo_id: str, patterns: list[str], offline: bool | None, cache_dir: str | Path | None) -> Path:
-    import huggingface_hub
-    from huggingface_hub.utils import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    not_cached = SourceError(
-        f"Model '{src}' is not in the local Hugging Face cache and the hub cannot be reached; "
-        "connect once to download it, or use a local folder."
-    )
-    local_only = _is_offline(offline)
-    kwargs = dict(revision=src.revision, allow_patterns=patterns, cache_dir=str(cache_dir) if cache_dir else None)
-    try:
-        try:
-            return Path(huggingface_hub.snapshot_download(repo_id, local_files_only=local_only, **kwargs))
-        except LocalEntryNotFoundError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if local_only or not _is_connection_error(exc):
-                raise
-            # The hub went away mid-way: use the cache if the files are there.
-            return Path(huggingface_hub.snapshot_download(repo_id, local_files_only=True, **kwargs))
-    except LocalEntryNotFoundError as exc:
-        raise not_cached from exc
-    except RevisionNotFoundError as exc:
-        raise SourceError(f"Revision '{src.revision}' does not exist for model '{repo_id}' on the Hugging Face hub.") from exc
-    except GatedRepoError as exc:
-        raise SourceError(
-            f"Model '{repo_id}' is gated on the Hugging Face hub; request access on its page and log in (hf auth login)."
-        ) from exc
-    except RepositoryNotFoundError as exc:
-        raise SourceError(
-            f"Model '{repo_id}' does not exist on the Hugging Face hub or is private (log in to use a private one)."
-        ) from exc
-    except HfHubHTTPError as exc:
-        raise SourceError(f"The Hugging Face hub refused model '{repo_id}' ({_first_line(exc)}).") from exc
-    except ValueError as exc:  # HFValidationError: not a repo id
-        raise SourceError(
-            f"'{repo_id}' in '{src}' is not a Hugging Face repo id (expected 'org/name'); "
-            "start a local folder with './' or '/'."
-        ) from exc
-    except OSError as exc:
-        if _is_connection_error(exc):
-            raise not_cached from exc
-        raise SourceError(f"Model '{src}' could not be fetched ({_first_line(exc)}).") from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,7 +265,7 @@ def _read_config(folder: Path, src: Source) -> dict:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"Model '{src}' has an unreadable config.json at {path} ({_first_line(exc)}).") from exc
+        raise ModelError(f"Model '{src}' has an unreadable config.json at {path} ({first_line(exc)}).") from exc
     if not isinstance(raw, dict):
         raise ModelError(f"Model '{src}' has a config.json at {path} that is not a JSON object.")
     return raw
@@ -485,69 +362,14 @@ def _class_names(raw: dict, config: Any) -> list[str]:
     return [f"LABEL_{i}" for i in range(int(n))]
 
 
-def _indexed_shards(folder: Path, index_name: str) -> list[Path]:
-    """The shard files a sharded checkpoint's index names, if it has one and they all exist."""
-    index = folder / index_name
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
-            files = sorted({folder / f for f in weight_map.values()})
-            if files and all(f.is_file() for f in files):
-                return files
-        except (OSError, ValueError, AttributeError):
-            pass
-    return []
 
 
-def _safetensors_files(folder: Path) -> list[Path]:
-    files = _indexed_shards(folder, "model.safetensors.index.json")
-    if files:
-        return files
-    files = sorted(folder.glob("model*.safetensors"))
-    return files or sorted(folder.glob("*.safetensors"))
 
 
-def _bin_files(folder: Path) -> list[Path]:
-    files = _indexed_shards(folder, "pytorch_model.bin.index.json")
-    if files:
-        return files
-    single = folder / "pytorch_model.bin"
-    return [single] if single.is_file() else sorted(folder.glob("pytorch_model-*.bin"))
 
 
-def _find_weights(folder: Path, src: Source) -> tuple[str, list[Path]]:
-    st = _safetensors_files(folder)
-    if st:
-        return "safetensors", st
-    bins = _bin_files(folder)
-    if bins:
-        return "bin", bins
-    others = [p.name for p in folder.iterdir() if p.suffix in (".h5", ".msgpack", ".ckpt", ".pt", ".pth", ".onnx")]
-    hint = f" (found {', '.join(sorted(others))}, which Juxta does not load)" if others else ""
-    raise ModelError(f"Model '{src}' has no weights in {folder}: expected model.safetensors or pytorch_model.bin{hint}.")
 
 
-def _load_bin_state_dict(files: list[Path], src: Source) -> dict:
-    """Read pytorch_model*.bin with ``weights_only=True``: tensors and plain containers only."""
-    import torch
-
-    state: dict = {}
-    for path in files:
-        try:
-            part = torch.load(str(path), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise UnsafeModelError(
-                f"Model file {path} (from '{src}') contains pickled Python objects besides tensors; "
-                "Juxta refuses to unpickle it because that could run code. Use a safetensors copy of the model."
-            ) from exc
-        except Exception as exc:  # noqa: BLE001 - corrupt or truncated file
-            raise ModelError(f"Model file {path} (from '{src}') cannot be read ({_first_line(exc)}).") from exc
-        if isinstance(part, dict) and "state_dict" in part and isinstance(part["state_dict"], dict):
-            part = part["state_dict"]
-        if not isinstance(part, dict) or not all(isinstance(v, torch.Tensor) for v in part.values()):
-            raise ModelError(f"Model file {path} (from '{src}') does not hold a dictionary of tensors.")
-        state.update(part)
-    return state
 
 
 def _model_class(task: str, raw: dict, config: Any, folder: Path, src: Source, trust_remote_code: bool) -> Any:
@@ -563,7 +385,7 @@ def _model_class(task: str, raw: dict, config: Any, folder: Path, src: Source, t
         try:
             return get_class_from_dynamic_module(ref, str(folder), local_files_only=True)
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"Model '{src}' custom code could not be loaded ({_first_line(exc)}).") from exc
+            raise ModelError(f"Model '{src}' custom code could not be loaded ({first_line(exc)}).") from exc
     suffixes = _IMAGE_SUFFIXES if task == IMAGE_TASK else _TEXT_SUFFIXES
     for arch in raw.get("architectures") or []:
         if isinstance(arch, str) and arch.endswith(suffixes):
@@ -661,7 +483,7 @@ def _load_tokenizer(folder: Path, src: Source, trust_remote_code: bool) -> Any:
     try:
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True, **kw)
     except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"Model '{src}' has no usable tokenizer in {folder} ({_first_line(exc)}).") from exc
+        raise ModelError(f"Model '{src}' has no usable tokenizer in {folder} ({first_line(exc)}).") from exc
 
 
 def _max_length(tokenizer: Any, config: Any) -> int:
@@ -689,44 +511,9 @@ def _ensure_pad_token(tokenizer: Any, module: Any, src: Source) -> None:
 # parameter counts without weights
 
 
-def _safetensors_header(path: Path) -> dict:
-    """Read only the JSON header of a safetensors file (8-byte length, then the header)."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) != 8:
-            raise ValueError("file too short")
-        (n,) = struct.unpack("<Q", head)
-        if n > _MAX_SAFETENSORS_HEADER:
-            raise ValueError("header too large")
-        return json.loads(fh.read(n))
 
 
-def _safetensors_param_count(folder: Path) -> int:
-    files = _safetensors_files(folder)
-    if not files:
-        return -1
-    total = 0
-    try:
-        for f in files:
-            for name, entry in _safetensors_header(f).items():
-                if name == "__metadata__" or not isinstance(entry, dict):
-                    continue
-                total += math.prod(int(d) for d in entry.get("shape", []))
-    except (OSError, ValueError, TypeError):
-        return -1
-    return total
 
 
-def _hub_param_count(repo_id: str, revision: str | None) -> int:
-    try:
-        from huggingface_hub import get_safetensors_metadata
-
-        meta = get_safetensors_metadata(repo_id, revision=revision)
-        return int(sum(meta.parameter_count.values()))
-    except Exception:  # noqa: BLE001 - unknown is an acceptable answer for a picker
-        return -1
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__).rstrip(".")
