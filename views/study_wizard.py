@@ -28,8 +28,8 @@ from engine.errors import StudyFileError
 from engine.metrics import METRICS
 from engine.shift.catalog import SEVERITIES
 from engine.study import SCHEMA_VERSION, DataSpec, ExecutionSpec, MetricsSpec, ShiftSpec, StudyMeta
-from views.providers import DatasetPreview, StudyProviders
-from views.tasks import run_in_background
+from views.providers import StudyProviders
+from views.tasks import LatestLoad, run_in_background
 from views.wizard.formatting import _numbers_text
 from views.wizard.page_conditions import ConditionsPage
 from views.wizard.page_data import DatasetPage
@@ -47,6 +47,8 @@ from views.wizard.widgets import GREEN, RED, BarChart, Thumbnail, image_pixmap, 
 
 __all__ = [
     "StudyWizard",
+    "GREEN",
+    "RED",
     "BarChart",
     "Thumbnail",
     "image_pixmap",
@@ -80,8 +82,8 @@ class StudyWizard(QWizard):
         self._valid = False
         self._problems: list[str] = []
         self._loading = False
-        self.preview_cache: dict[tuple, DatasetPreview] = {}
-        self.gallery_cache: dict[tuple, dict[str, list[Any]]] = {}
+        self.preview_loads = LatestLoad()  # dataset previews, by data_key()
+        self.gallery_loads = LatestLoad()  # corruption galleries, by data_key()
         self.run_after_save = False
 
         self.setWindowTitle("New shift study")
@@ -216,6 +218,27 @@ class StudyWizard(QWizard):
     def background(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None],
                    on_error: Callable[[str], None]) -> None:
         run_in_background(fn, *args, on_done=self._guard(on_done), on_error=self._guard(on_error))
+
+    def cached_load(self, loads: LatestLoad, key: tuple, fn: Callable[..., Any], *args: Any,
+                    on_done: Callable[[Any], None], on_error: Callable[[str], None]) -> bool:
+        """Answer ``on_done`` from ``loads``' cache, or compute ``fn(*args)`` in the background; only
+        the newest request of ``loads`` is answered. Returns whether the answer came from the cache."""
+        request = loads.next()
+
+        def done(value: Any) -> None:
+            loads.cache[key] = value
+            if loads.is_current(request):
+                on_done(value)
+
+        def failed(message: str) -> None:
+            if loads.is_current(request):
+                on_error(message)
+
+        if key in loads.cache:
+            done(loads.cache[key])
+            return True
+        self.background(fn, *args, on_done=done, on_error=failed)
+        return False
 
     def _guard(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         def call(value: Any) -> None:

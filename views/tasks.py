@@ -62,3 +62,19 @@ def run_in_background(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any
     task.signals.failed.connect(finish)
     QThreadPool.globalInstance().start(task)
     return task
+
+
+class LatestLoad:
+    """Background loads where only the newest request's answer counts, with their results cached
+    by key: a form that asks again while an older answer is on its way shows the newer one only."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple, Any] = {}
+        self._latest = 0
+
+    def next(self) -> int:
+        self._latest += 1
+        return self._latest
+
+    def is_current(self, request: int) -> bool:
+        return request == self._latest

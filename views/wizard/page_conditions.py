@@ -170,7 +170,6 @@ class ConditionsPage(_Page):
             "real use; the pictures show what each looks like at severity 1 (mild) to 5 (strong).",
         )
         self._gallery_key: tuple | None = None
-        self._gallery_request = 0
 
         self.clean_check = QCheckBox("Include the clean, unchanged data (the reference every drop is measured from)")
         self.clean_check.setChecked(True)
@@ -371,38 +370,25 @@ class ConditionsPage(_Page):
         if key == self._gallery_key:
             return
         self._gallery_key = key
-        self._gallery_request += 1
-        request = self._gallery_request
-        cached = self.wiz.gallery_cache.get(key)
-        if cached is not None:
-            self._gallery_done(request, cached)
-            return
-        self.gallery.set_placeholders("…")
-        self.gallery_busy.show()
-        self.gallery_status.setText("Preparing the pictures…")
+        from_cache = self.wiz.cached_load(self.wiz.gallery_loads, key, self.wiz.providers.corruption_gallery, source,
+                                          self.wiz.data_page.options(), list(CORRUPTION_NAMES), list(SEVERITIES),
+                                          on_done=self._gallery_done, on_error=self._gallery_failed)
+        if not from_cache:
+            self.gallery.set_placeholders("…")
+            self.gallery_busy.show()
+            self.gallery_status.setText("Preparing the pictures…")
 
-        def done(images: Any, request: int = request, key: tuple = key) -> None:
-            self.wiz.gallery_cache[key] = images
-            self._gallery_done(request, images)
-
-        def failed(message: str, request: int = request) -> None:
-            if request != self._gallery_request:
-                return
-            self.gallery_busy.hide()
-            self._gallery_key = None
-            self.gallery.set_placeholders("n/a")
-            self.gallery_status.setText(f"Could not prepare the pictures: {message}")
-
-        self.wiz.background(self.wiz.providers.corruption_gallery, source, self.wiz.data_page.options(),
-                            list(CORRUPTION_NAMES), list(SEVERITIES), on_done=done, on_error=failed)
-
-    def _gallery_done(self, request: int, images: dict[str, list[Any]]) -> None:
-        if request != self._gallery_request:
-            return
+    def _gallery_done(self, images: dict[str, list[Any]]) -> None:
         self.gallery_busy.hide()
         self.gallery.set_images(images)
         self.gallery_status.setText("The same test image, unchanged and at each severity. Hover a name for details.")
         self.gallery.dim_severities(set(self.severities()))
+
+    def _gallery_failed(self, message: str) -> None:
+        self.gallery_busy.hide()
+        self._gallery_key = None
+        self.gallery.set_placeholders("n/a")
+        self.gallery_status.setText(f"Could not prepare the pictures: {message}")
 
     def _select_all(self, on: bool) -> None:
         for check in self.gallery.checks.values():

@@ -64,7 +64,6 @@ class DatasetPage(_Page):
         self._extra: dict[str, Any] = {}  # [data] keys this page does not edit, kept as read
         self.preview: DatasetPreview | None = None
         self.preview_error = ""
-        self._request = 0
         try:
             self._choices: list[ModelChoice] = list(wizard.providers.builtin_datasets())
         except Exception:
@@ -377,37 +376,24 @@ class DatasetPage(_Page):
     def request_preview(self) -> None:
         if not self._source:
             return
-        self._request += 1
-        request = self._request
-        key = self.wiz.data_key()
-        cached = self.wiz.preview_cache.get(key)
-        if cached is not None:
-            self._preview_done(request, cached)
-            return
-        self.busy.show()
-        self.rows_label.setText(f"Reading {self._source}…")
+        from_cache = self.wiz.cached_load(self.wiz.preview_loads, self.wiz.data_key(), self.wiz.providers.preview_dataset,
+                                          self._source, self.options(), on_done=self._preview_done,
+                                          on_error=self._preview_failed)
+        if not from_cache:
+            self.busy.show()
+            self.rows_label.setText(f"Reading {self._source}…")
 
-        def done(preview: Any, request: int = request, key: tuple = key) -> None:
-            self.wiz.preview_cache[key] = preview
-            self._preview_done(request, preview)
-
-        def failed(message: str, request: int = request) -> None:
-            if request != self._request:
-                return
-            self.busy.hide()
-            self.preview = None
-            self.preview_error = message
-            self._show_preview_state()
-            self.wiz.data_changed()
-
-        self.wiz.background(self.wiz.providers.preview_dataset, self._source, self.options(), on_done=done, on_error=failed)
-
-    def _preview_done(self, request: int, preview: DatasetPreview) -> None:
-        if request != self._request:
-            return
+    def _preview_done(self, preview: DatasetPreview) -> None:
         self.busy.hide()
         self.preview = preview
         self.preview_error = ""
+        self._show_preview_state()
+        self.wiz.data_changed()
+
+    def _preview_failed(self, message: str) -> None:
+        self.busy.hide()
+        self.preview = None
+        self.preview_error = message
         self._show_preview_state()
         self.wiz.data_changed()
 
