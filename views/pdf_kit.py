@@ -389,17 +389,21 @@ def data_table(table: ModelTable, colours: dict[str, str]) -> Table:
     for r in table.rows:
         rows.append([_cell_para(c, table.align[i] if i < len(table.align) else "l", colours) for i, c in enumerate(r)])
     t = Table(rows, colWidths=_col_widths(table), repeatRows=1, hAlign="LEFT")
+    t.setStyle(_ruled_style(len(rows), top=3.2, bottom=3.6))
+    return t
+
+
+def _ruled_style(n_rows: int, top: float, bottom: float) -> TableStyle:
+    """A header rule, hairlines between rows, zebra stripes: the look of every results table."""
     style = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, 0), 1.1, INK),
         ("LINEBELOW", (0, 1), (-1, -1), 0.4, LINE),
         ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ("TOPPADDING", (0, 0), (-1, -1), 3.2), ("BOTTOMPADDING", (0, 0), (-1, -1), 3.6),
+        ("TOPPADDING", (0, 0), (-1, -1), top), ("BOTTOMPADDING", (0, 0), (-1, -1), bottom),
     ]
-    for i in range(2, len(rows), 2):
-        style.append(("BACKGROUND", (0, i), (-1, i), ZEBRA))
-    t.setStyle(TableStyle(style))
-    return t
+    style += [("BACKGROUND", (0, i), (-1, i), ZEBRA) for i in range(2, n_rows, 2)]
+    return TableStyle(style)
 
 
 def kv_table(pairs: list[tuple[str, str]], widths=(0.34, 0.66), mono_values: bool = False) -> Table:
@@ -430,15 +434,7 @@ def simple_table(header: list[str], rows: list[list[Any]], widths: list[float], 
                 cells.append(Paragraph(esc(v), s["cell_r" if i in right_cols else "cell"]))
         data.append(cells)
     t = Table(data, colWidths=[CONTENT_W * w for w in widths], repeatRows=1, hAlign="LEFT")
-    style = [
-        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, 0), 1.1, INK),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.4, LINE),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ("TOPPADDING", (0, 0), (-1, -1), 2.6), ("BOTTOMPADDING", (0, 0), (-1, -1), 3.2),
-    ]
-    for i in range(2, len(data), 2):
-        style.append(("BACKGROUND", (0, i), (-1, i), ZEBRA))
-    t.setStyle(TableStyle(style))
+    t.setStyle(_ruled_style(len(data), top=2.6, bottom=3.2))
     return t
 
 
