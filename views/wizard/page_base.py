@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWizardPage
 
 from views.wizard.widgets import MUTED, _message_label, _show_message
 
@@ -26,6 +26,18 @@ class _Page(QWizardPage):
         self.outer.setContentsMargins(4, 4, 4, 4)
         self.outer.setSpacing(10)
         self.problems_label = _message_label(f"Problems on the {title} page")
+
+    def two_columns(self) -> tuple[QVBoxLayout, QVBoxLayout]:
+        """A narrower left column (choices) beside a wider right one (details), filling the page."""
+        columns = QHBoxLayout()
+        columns.setSpacing(18)
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.setSpacing(6)
+        right.setSpacing(6)
+        columns.addLayout(left, 5)
+        columns.addLayout(right, 6)
+        self.outer.addLayout(columns, 1)
+        return left, right
 
     def finish_layout(self) -> None:
         self.outer.addWidget(self.problems_label)

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -69,15 +68,7 @@ class DatasetPage(_Page):
         except Exception:
             self._choices = []
 
-        columns = QHBoxLayout()
-        columns.setSpacing(18)
-        left = QVBoxLayout()
-        left.setSpacing(6)
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        columns.addLayout(left, 5)
-        columns.addLayout(right, 6)
-        self.outer.addLayout(columns, 1)
+        left, right = self.two_columns()
 
         left.addWidget(_heading("Built-in example data"))
         self.builtin_combo = QComboBox()

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
 )
 
 from views.providers import ModelChoice
@@ -79,15 +78,7 @@ class ModelsPage(_Page):
         else:
             self._choices_error = ""
 
-        columns = QHBoxLayout()
-        columns.setSpacing(18)
-        left = QVBoxLayout()
-        left.setSpacing(6)
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        columns.addLayout(left, 5)
-        columns.addLayout(right, 6)
-        self.outer.addLayout(columns, 1)
+        left, right = self.two_columns()
 
         left.addWidget(_heading("Built-in models"))
         left.addWidget(_help("Small models Juxta trains for you on the first run."))
