@@ -24,7 +24,11 @@ def resolve(choice: str) -> str:
 def apply(app: QApplication, choice: str) -> str:
     """Apply a theme to the whole application; returns the resolved 'light' or 'dark'."""
     name = resolve(choice)
-    app.setStyle("Fusion")
+    if app.property("juxtaTheme") is None:
+        # Once only: replacing the application style while a widget has its own style sheet
+        # leaves that widget's style proxy pointing at the deleted style (a segfault on the next
+        # style sheet change, seen after the wizard had been opened).
+        app.setStyle("Fusion")
     p = QPalette()
     if name == "dark":
         colours = {
