@@ -1,14 +1,13 @@
-"""Light and dark themes: Fusion with an explicit palette, following the system unless chosen."""
+"""Apply a theme to the application: Fusion with the theme's palette and style sheet (views.theme)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+from views.theme import colours, palette, style_sheet
+
 THEMES = ("system", "light", "dark")
 
 
@@ -29,28 +28,8 @@ def apply(app: QApplication, choice: str) -> str:
         # leaves that widget's style proxy pointing at the deleted style (a segfault on the next
         # style sheet change, seen after the wizard had been opened).
         app.setStyle("Fusion")
-    p = QPalette()
-    if name == "dark":
-        colours = {
-            QPalette.Window: "#1f2124", QPalette.WindowText: "#e8e8e8", QPalette.Base: "#17181a",
-            QPalette.AlternateBase: "#24262a", QPalette.Text: "#e8e8e8", QPalette.Button: "#2a2d31",
-            QPalette.ButtonText: "#e8e8e8", QPalette.Highlight: "#0072B2", QPalette.HighlightedText: "#ffffff",
-            QPalette.ToolTipBase: "#2a2d31", QPalette.ToolTipText: "#e8e8e8", QPalette.Mid: "#8a8f98",
-            QPalette.PlaceholderText: "#8a8f98", QPalette.Link: "#56B4E9",
-        }
-    else:
-        colours = {
-            QPalette.Window: "#f5f6f8", QPalette.WindowText: "#1d1f23", QPalette.Base: "#ffffff",
-            QPalette.AlternateBase: "#f2f4f7", QPalette.Text: "#1d1f23", QPalette.Button: "#eceef1",
-            QPalette.ButtonText: "#1d1f23", QPalette.Highlight: "#0072B2", QPalette.HighlightedText: "#ffffff",
-            QPalette.ToolTipBase: "#ffffff", QPalette.ToolTipText: "#1d1f23", QPalette.Mid: "#6b7280",
-            QPalette.PlaceholderText: "#8a8f98", QPalette.Link: "#0072B2",
-        }
-    for role, colour in colours.items():
-        p.setColor(role, QColor(colour))
-    p.setColor(QPalette.Disabled, QPalette.Text, QColor("#8a8f98"))
-    p.setColor(QPalette.Disabled, QPalette.ButtonText, QColor("#8a8f98"))
-    app.setPalette(p)
-    app.setStyleSheet((ASSETS / "style.qss").read_text(encoding="utf-8"))
-    app.setProperty("juxtaTheme", name)
+    c = colours(name)
+    app.setProperty("juxtaTheme", name)  # first: widgets that rebuild on the palette change read it
+    app.setPalette(palette(c))
+    app.setStyleSheet(style_sheet(c))
     return name

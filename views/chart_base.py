@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.results import ShiftResults
 from engine.stats import probit
+from views.theme import COLOURS
 
 # --------------------------------------------------------------------------------------------
 # palette, markers, themes
@@ -42,11 +43,11 @@ class Theme:
     heat: tuple[str, ...]  # sequential colour ramp for the heatmap, low -> high
 
 
-THEMES = {
-    "light": Theme("light", "#FFFFFF", "#1F2328", "#57606A", 0.14, 46, 0.22,
+THEMES = {  # chart colours follow the application theme (views.theme): surface, text, muted text
+    "light": Theme("light", COLOURS["light"].surface, COLOURS["light"].text, COLOURS["light"].muted, 0.14, 46, 0.22,
                    ("#FFF7EC", "#FDD49E", "#FC8D59", "#D7301F", "#7F0000")),
-    "dark": Theme("dark", "#1E2127", "#E6EDF3", "#9DA7B3", 0.16, 56, 0.25,
-                  ("#262A31", "#5C2A1E", "#B5401C", "#F07F2D", "#FFD08A")),
+    "dark": Theme("dark", COLOURS["dark"].surface, COLOURS["dark"].text, COLOURS["dark"].muted, 0.16, 56, 0.25,
+                  ("#2C3036", "#5C2A1E", "#B5401C", "#F07F2D", "#FFD08A")),
 }
 
 

@@ -32,9 +32,15 @@ class _Task(QRunnable):
             result = self.fn(*self.args, **self.kwargs)
         except Exception as exc:  # reported to the view as a message, never a traceback
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            self.signals.failed.emit(str(message))
+            self._emit(self.signals.failed, str(message))
         else:
-            self.signals.done.emit(result)
+            self._emit(self.signals.done, result)
+
+    def _emit(self, signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the application quit while this ran: nobody is left to tell
+            pass
 
 
 def run_in_background(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
