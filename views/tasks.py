@@ -37,10 +37,8 @@ class _Task(QRunnable):
             self._emit(self.signals.done, result)
 
     def _emit(self, signal: Any, value: Any) -> None:
-        try:
+        if shiboken6.isValid(self.signals):  # the application may have quit while this ran
             signal.emit(value)
-        except RuntimeError:  # the application quit while this ran: nobody is left to tell
-            pass
 
 
 def run_in_background(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
