@@ -22,38 +22,15 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from engine.shift.catalog import FAMILY_LABELS, family_label
 from engine.stats import PairedComparison
 
 MINUS = "\u2212"
 EN_DASH = "\u2013"
 NBSP = "\u00a0"  # keeps "p < 0.001" and "95% CI" on one line
 
-# Plain names of shift families, as they read inside a sentence ("Under Gaussian noise at severity 5").
-FAMILY_WORDS = {
-    "gaussian_noise": "Gaussian noise",
-    "shot_noise": "shot noise",
-    "impulse_noise": "impulse noise",
-    "speckle_noise": "speckle noise",
-    "gaussian_blur": "Gaussian blur",
-    "defocus_blur": "defocus blur",
-    "motion_blur": "motion blur",
-    "zoom_blur": "zoom blur",
-    "contrast": "reduced contrast",
-    "brightness": "increased brightness",
-    "pixelate": "pixelation",
-    "jpeg_compression": "JPEG compression",
-    "elastic_transform": "elastic distortion",
-    "fog": "fog",
-    "rotate": "rotation",
-    "translate": "translation",
-    "occlusion": "occlusion",
-    "invert": "colour inversion",
-    "feature_noise": "feature noise",
-    "missing_features": "missing features",
-    "scale_drift": "scale drift",
-    "char_typos": "character typos",
-    "word_drop": "dropped words",
-}
+# Plain names of shift families, as they read inside a sentence (one list, in the catalog).
+FAMILY_WORDS = FAMILY_LABELS
 
 
 @dataclass
@@ -187,7 +164,7 @@ def _num(v: Any) -> str:
 
 
 def family_words(family: str) -> str:
-    return FAMILY_WORDS.get(family, family.replace("_", " "))
+    return family_label(family)
 
 
 def condition_words(info: ConditionInfo) -> str:

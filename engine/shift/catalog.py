@@ -49,3 +49,79 @@ CORRUPTION_DESCRIPTIONS: dict[str, str] = {
     "occlusion": "Covers a randomly placed square of the image with flat grey.",
     "invert": "Blends the image toward its photographic negative; at full strength black becomes white.",
 }
+
+
+# The one display name of every shift family, as it reads in a picker, a table row, a chart and a
+# sentence ("Under reduced contrast at severity 5"); every page takes names from here.
+FAMILY_LABELS: dict[str, str] = {
+    "gaussian_noise": "Gaussian noise",
+    "shot_noise": "shot noise",
+    "impulse_noise": "impulse noise",
+    "speckle_noise": "speckle noise",
+    "gaussian_blur": "Gaussian blur",
+    "defocus_blur": "defocus blur",
+    "motion_blur": "motion blur",
+    "zoom_blur": "zoom blur",
+    "contrast": "reduced contrast",
+    "brightness": "increased brightness",
+    "pixelate": "pixelation",
+    "jpeg_compression": "JPEG compression",
+    "elastic_transform": "elastic distortion",
+    "fog": "fog",
+    "rotate": "rotation",
+    "translate": "translation",
+    "occlusion": "occlusion",
+    "invert": "colour inversion",
+    "feature_noise": "feature noise",
+    "missing_features": "missing features",
+    "scale_drift": "scale drift",
+    "char_typos": "character typos",
+    "word_drop": "dropped words",
+    "dirichlet": "label shift (Dirichlet)",
+    "tweak_one": "label shift (one class)",
+    "imbalance": "class imbalance",
+    "group": "group shift",
+    "field": "field data",
+}
+NBSP = "\u00a0"
+
+
+def family_label(family: str) -> str:
+    """'contrast' -> 'reduced contrast' (unknown families read with spaces for underscores)."""
+    return FAMILY_LABELS.get(family, family.replace("_", " "))
+
+
+def condition_family(condition: str) -> str:
+    """The family part of a condition id: 'gaussian_noise/3' -> 'gaussian_noise', 'clean' -> 'clean'."""
+    return condition.split("/", 1)[0]
+
+
+def condition_label(condition: str) -> str:
+    """The display name of a condition id: 'Gaussian noise · 3', 'label shift, α = 0.3',
+    'label shift, one class at 50%', 'class imbalance 10:1', 'group a at 20%', 'field: phone'."""
+    if condition == "clean":
+        return "clean"
+    family, _, tail = condition.partition("/")
+    if not tail:
+        return family_label(family)
+    if family in CORRUPTION_NAMES or family in TABULAR_SHIFT_NAMES or family in TEXT_SHIFT_NAMES:
+        return f"{family_label(family)} \u00b7 {tail}"
+    if family == "dirichlet":
+        return f"label shift, \u03b1{NBSP}={NBSP}{tail}"
+    if family == "tweak_one":
+        return f"label shift, one class at {_percent(tail)}"
+    if family == "imbalance":
+        return f"class imbalance {tail}:1"
+    if family == "group" and "=" in tail:
+        group, _, share = tail.rpartition("=")
+        return f"group {group} at {_percent(share)}"
+    if family == "field":
+        return f"field: {tail}"
+    return condition
+
+
+def _percent(text: str) -> str:
+    try:
+        return f"{100 * float(text):g}%"
+    except ValueError:
+        return text
