@@ -97,7 +97,7 @@ def accuracy_of(module: nn.Module, data: Dataset, device: str, batch: int = 1024
 
 def save_juxta_model(module: nn.Module, info: ModelInfo, recipe: Recipe | None, path: Path) -> None:
     """Write weights as safetensors with the metadata needed to rebuild the architecture."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     meta = {
         "format": JUXTA_FORMAT,
@@ -105,14 +105,29 @@ def save_juxta_model(module: nn.Module, info: ModelInfo, recipe: Recipe | None, 
         "modality": info.modality,
         "input_shape": json.dumps(list(info.input_shape or [])),
         "class_names": json.dumps(info.class_names),
-        "recipe": json.dumps(recipe.as_dict() if recipe else None),
+        "recipe": json.dumps(recipe.as_dict() if recipe else None, sort_keys=True),
         "source": info.source,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    save_file(state, str(tmp), metadata=meta)
+    tmp.write_bytes(canonical_safetensors(save(state, metadata=meta)))
     tmp.replace(path)
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same file with its JSON header written with sorted keys.
+
+    safetensors keeps metadata in a hash map whose order changes from call to call, so the same
+    weights would hash differently and the report appendix could not confirm a re-run. Offsets in
+    the header are relative to the data section, so only the header (padded to 8 bytes with spaces,
+    as the format asks) is rewritten.
+    """
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
 
 
 def builtin_info(source: str, arch: str, module: nn.Module, train: Dataset) -> ModelInfo:
