@@ -21,14 +21,67 @@ class JuxtaError(Exception):
         return self.message if not self.hint else f"{self.message} {self.hint}"
 
 
+def key_text(key: tuple[str | int, ...]) -> str:
+    """A key path as a study file spells it: ``("shift", "label_shift", "tweak_one", 0)`` -> ``shift.label_shift.tweak_one[0]``."""
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+class Problem(str):
+    """One problem in a study file: the line people read, and where it is, as data.
+
+    A ``Problem`` *is* the text shown in lists and on the console, e.g.
+    ``"line 14: shift.label_shift.tweak_one[0]: a tweak-one share must be less than 1 (got 1.5)."``, so code
+    that treats problems as strings keeps working. It also carries:
+
+    * ``key``: the key path as a tuple (``("shift", "label_shift", "tweak_one", 0)``); ``()`` when the
+      problem concerns the whole file or no single key;
+    * ``line``: the 1-based line of that key in the file, or ``None`` when it cannot be found;
+    * ``message``: the sentence alone, in the field's own words, for showing next to the field in a form.
+    """
+
+    key: tuple[str | int, ...]
+    line: int | None
+    message: str
+
+    def __new__(cls, message: str, key: tuple[str | int, ...] = (), line: int | None = None, *, show_key: bool = True):
+        text = message if message.endswith((".", "?", "!", ":")) or not (key or line) else message + "."
+        where = key_text(tuple(key)) if show_key else ""
+        if where:
+            text = f"{where}: {text}"
+        if line:
+            text = f"line {line}: {text}"
+        obj = super().__new__(cls, text)
+        obj.key, obj.line, obj.message = tuple(key), line, message
+        return obj
+
+    def __reduce__(self):
+        return (_rebuild_problem, (str(self), self.message, self.key, self.line))
+
+
+def _rebuild_problem(text: str, message: str, key: tuple, line: int | None) -> Problem:
+    obj = str.__new__(Problem, text)
+    obj.key, obj.line, obj.message = tuple(key), line, message
+    return obj
+
+
 class StudyFileError(JuxtaError):
-    """The study file cannot be read or does not match the schema."""
+    """The study file cannot be read or does not match the schema.
+
+    ``path`` names the file. ``problems`` lists every problem found, each a :class:`Problem`: a string
+    (the line the CLI prints) that also carries ``key`` (key path tuple), ``line`` and ``message`` (the
+    plain sentence), so a form can put each message next to its field. Plain strings given to the
+    constructor become problems with no key and no line.
+    """
 
     def __init__(self, path: str, problems: list[str]):
         self.path = path
-        self.problems = problems
-        head = problems[0] if len(problems) == 1 else f"{len(problems)} problems"
-        super().__init__(f"{path}: {head}" if len(problems) == 1 else f"{path}: {head}:\n  - " + "\n  - ".join(problems))
+        self.problems: list[Problem] = [p if isinstance(p, Problem) else Problem(str(p)) for p in problems]
+        shown = self.problems
+        head = shown[0] if len(shown) == 1 else f"{len(shown)} problems"
+        super().__init__(f"{path}: {head}" if len(shown) == 1 else f"{path}: {head}:\n  - " + "\n  - ".join(shown))
 
 
 class SourceError(JuxtaError):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from engine.data.base import Dataset, stratified_split
 from engine.data.loaders import load_data
-from engine.errors import SourceError, StudyFileError
+from engine.errors import Problem, SourceError, StudyFileError
 from engine.sources import parse_source
 from engine.study import ModelSpec, Study
 
@@ -114,7 +114,7 @@ def conditions(study: Study, data: Dataset, fields: dict[str, Dataset]) -> list[
             key = {"corruption": "corruptions"}.get(kinds, kinds)
             raise StudyFileError(
                 "[shift]",
-                [f"shift.{key}: these shifts apply to {modality} data, but {data.source} holds {data.modality} data."],
+                [Problem(f"these shifts apply to {modality} data, but {data.source} holds {data.modality} data", ("shift", key))],
             )
         for name in names:
             for sev in s.severities:
@@ -128,26 +128,28 @@ def conditions(study: Study, data: Dataset, fields: dict[str, Dataset]) -> list[
             out.append(Condition(f"imbalance/{r:g}", "imbalance", "label_shift", None, {"method": "imbalance", "ratio": r}))
     if s.group_shift:
         if data.groups is None:
-            raise StudyFileError("[shift]", ["shift.group_shift: the data has no group column; set group_column in [data]."])
+            raise StudyFileError("[shift]", [Problem("the data has no group column; set group_column in [data]", ("shift", "group_shift"))])
         present = sorted(set(map(str, data.groups)))
         chosen = s.group_shift.groups or present
-        for g in chosen:
+        for i, g in enumerate(chosen):
             if g not in present:
-                raise StudyFileError("[shift]", [f"shift.group_shift.groups: group '{g}' is not in the data; groups are {', '.join(present)}."])
+                raise StudyFileError("[shift]", [Problem(f"group '{g}' is not in the data; groups are {', '.join(present)}",
+                                                         ("shift", "group_shift", "groups", i))])
             for share in s.group_shift.shares:
                 out.append(Condition(f"group/{g}={share:g}", "group_shift", "group_shift", None, {"group": g, "share": share}))
-    for f in s.field:
+    for i, f in enumerate(s.field):
         fdata = fields[f.id]
         missing = sorted(set(fdata.class_names) - set(data.class_names))
         if missing:
             raise StudyFileError(
                 "[shift]",
-                [f"shift.field '{f.id}': classes {', '.join(missing[:5])} of {f.source} are not classes of {data.source}."],
+                [Problem(f"classes {', '.join(missing[:5])} of {f.source} (field dataset '{f.id}') are not classes "
+                         f"of {data.source}", ("shift", "field", i, "source"))],
             )
         spec = {"source": f.source, "options": f.model_dump(exclude={"id", "source"}), "fingerprint": fdata.fingerprint()}
         out.append(Condition(f"field/{f.id}", "field", "field", None, spec))
     if not out:
-        raise StudyFileError("[shift]", ["the study has no conditions: set clean = true or list some shifts."])
+        raise StudyFileError("[shift]", [Problem("the study has no conditions: set clean = true or list some shifts", ("shift",))])
     return out
 
 
@@ -204,7 +206,8 @@ def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None
     parts = split_rows(data, dspec)
     eval_rows = parts[study.data.split]
     if len(eval_rows) == 0:
-        raise StudyFileError("[data]", [f"data.split: the '{study.data.split}' split of {study.data.source} has zero rows."])
+        raise StudyFileError("[data]", [Problem(f"the '{study.data.split}' split of {study.data.source} has zero rows",
+                                                ("data", "split"))])
     fingerprint = data.subset(eval_rows).fingerprint()
     fields = {f.id: load_data(f.source, root, f.options()) for f in study.shift.field}
     conds = conditions(study, data, fields)

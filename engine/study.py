@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.errors import SourceError, StudyFileError
+from engine.errors import Problem, SourceError, StudyFileError
 from engine.shift.catalog import CORRUPTION_NAMES, SEVERITIES, TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES
 from engine.sources import parse_source
+from engine.study_messages import explain, problem_at
 
 SCHEMA_VERSION = 1
 STUDY_SUFFIX = ".study.toml"
@@ -252,136 +253,20 @@ def _known(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
 # Loading and error messages
 
 
-def _loc_text(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-_TYPE_WORDS = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "string_type": "text in quotes",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list in square brackets",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "model_attributes_type": "a table",
-}
-
-
-def _explain(err: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
-    """Turn one pydantic error into (key path, sentence)."""
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "literal["))))
-    where = _loc_text(loc)
-    kind = err["type"]
-    value = err.get("input")
-    if kind == "extra_forbidden":
-        parent = f"[{_loc_text(loc[:-1])}]" if loc[:-1] else "the top level"
-        allowed = _allowed_keys(model, loc[:-1])
-        hint = f"; expected one of {', '.join(allowed)}" if allowed else ""
-        return where, f"unknown key '{loc[-1]}' in {parent}{hint}"
-    if kind == "missing":
-        return where, f"'{where}' is required but missing"
-    if kind in _TYPE_WORDS:
-        return where, f"'{where}' should be {_TYPE_WORDS[kind]}, not {value!r}"
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return where, f"'{where}' is {value!r}; expected {expected}"
-    if kind == "string_pattern_mismatch":
-        return where, f"'{where}' is {value!r}; use letters, digits, '-', '_' or '.', starting with a letter or digit"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        ctx = err.get("ctx", {})
-        bound = " and ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.items())
-        return where, f"'{where}' is {value!r}; expected a value {bound.replace('gt', '>').replace('ge', '≥')}"
-    if kind == "too_short":
-        return where, f"'{where}' needs at least {err.get('ctx', {}).get('min_length', 1)} entry"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    return where, (f"{where}: {msg}" if where else msg)
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys a table at ``loc`` accepts, for 'unknown key' messages."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        current = _model_of(field.annotation)
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line number of a key path in TOML text (tomllib keeps no positions).
-
-    Tracks the current table (``[a.b]`` or the n-th ``[[a]]``) and matches ``key =`` lines; falls
-    back to the line of the deepest matching table header.
-    """
-    want = tuple(loc)
-    counts: dict[str, int] = {}
-    table: tuple[Any, ...] = ()
-    best: tuple[int, int] | None = None  # (matched depth, line)
-    for no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]\]?", line)
-        if header:
-            parts: tuple[Any, ...] = tuple(p.strip().strip('"') for p in header.group(2).split("."))
-            if header.group(1) == "[[":
-                key = ".".join(parts)
-                counts[key] = counts.get(key, -1) + 1
-                parts = (*parts, counts[key])
-            table = parts
-            candidate = table
-        else:
-            m = re.match(r"^([A-Za-z0-9_\-\"]+)\s*=", line)
-            if not m:
-                continue
-            candidate = (*table, m.group(1).strip('"'))
-        depth = len(candidate)
-        if want[:depth] == candidate and (best is None or depth > best[0]):
-            best = (depth, no)
-    return best[1] if best else None
-
-
 def parse_study_text(text: str, path: str = "<study>") -> Study:
     """Parse and validate study TOML, raising StudyFileError with every problem found."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise StudyFileError(path, [f"is not valid TOML: {exc}"]) from None
+        at = re.search(r"\s*\(at line (\d+), column (\d+)\)", str(exc))
+        if at is None:
+            raise StudyFileError(path, [f"is not valid TOML: {exc}"]) from None
+        reason = str(exc)[: at.start()] + str(exc)[at.end():]
+        raise StudyFileError(path, [Problem(f"not valid TOML: {reason} (column {at.group(2)})", (), int(at.group(1)))]) from None
     try:
         return Study.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where, sentence = _explain(err, Study)
-            line = _line_of(text, tuple(err["loc"]))
-            problems.append((f"line {line}: " if line else "") + sentence + ".")
-        raise StudyFileError(path, problems) from None
+        raise StudyFileError(path, [explain(err, Study, text) for err in exc.errors()]) from None
 
 
 def load_study(path: str | Path) -> Study:
@@ -396,27 +281,43 @@ def load_study(path: str | Path) -> Study:
     return parse_study_text(text, str(p))
 
 
-def check_local_sources(study: Study, root: Path, path: str = "<study>") -> None:
-    """Check that every local file or folder a study names exists (relative to the project)."""
-    problems: list[str] = []
-    entries: list[tuple[str, str, str]] = [(f"models[{i}].source", m.source, "model") for i, m in enumerate(study.models)]
-    entries.append(("data.source", study.data.source, "data"))
-    entries += [(f"shift.field[{i}].source", f.source, "data") for i, f in enumerate(study.shift.field)]
-    for where, text, kind in entries:
+def source_entries(study: Study) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Every source a study names: (key path, source text, 'model' or 'data')."""
+    entries: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("models", i, "source"), m.source, "model") for i, m in enumerate(study.models)
+    ]
+    entries.append((("data", "source"), study.data.source, "data"))
+    entries += [(("shift", "field", i, "source"), f.source, "data") for i, f in enumerate(study.shift.field)]
+    return entries
+
+
+def study_text(path: str | Path) -> str | None:
+    """The text of a study file, for line numbers in messages (None when it cannot be read)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def check_local_sources(study: Study, root: Path, path: str = "<study>", text: str | None = None) -> None:
+    """Check that every local file or folder a study names exists (relative to the project).
+
+    ``text`` is the study file's text, for line numbers; by default it is read from ``path``.
+    """
+    text = text if text is not None else study_text(path)
+    problems: list[Problem] = []
+    for key, value, kind in source_entries(study):
         try:
-            src = parse_source(text, kind=kind)
+            src = parse_source(value, kind=kind)
         except SourceError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.append(problem_at(text, key, exc.message))
             continue
         if src.is_local_path and not src.path(root).exists():
-            problems.append(f"{where}: '{src.value}' does not exist (looked in {src.path(root)}).")
-    modality_needs = [
-        (study.shift.corruptions, ("csv", "parquet"), "image corruptions need image data; this is a table or text file, use [shift].tabular or [shift].text"),
-    ]
+            problems.append(problem_at(text, key, f"'{src.value}' does not exist (looked in {src.path(root)})"))
     data_scheme = parse_source(study.data.source, kind="data").scheme
-    for chosen, bad_schemes, sentence in modality_needs:
-        if chosen and data_scheme in bad_schemes:
-            problems.append(f"shift.corruptions: {sentence}.")
+    if study.shift.corruptions and data_scheme in ("csv", "parquet"):
+        problems.append(problem_at(text, ("shift", "corruptions"), "image corruptions need image data; this is a table "
+                                   "or text file, use [shift].tabular or [shift].text"))
     if problems:
         raise StudyFileError(path, problems)
 
