@@ -21,6 +21,9 @@ from engine.study_messages import explain, problem_at
 SCHEMA_VERSION = 1
 STUDY_SUFFIX = ".study.toml"
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+# Seeds are stored as 64-bit integers and fed to numpy and torch generators: 0 ≤ seed ≤ 2**63 − 1.
+MAX_SEED = 2**63 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 METRIC_NAMES = ("accuracy", "macro_f1", "nll", "ece", "brier", "worst_group_accuracy")
 
 
@@ -33,15 +36,13 @@ class StudyMeta(_Strict):
     kind: Literal["shift"] = "shift"
     title: str = ""
     description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
 
     @field_validator("seeds")
     @classmethod
     def _unique_seeds(cls, v: list[int]) -> list[int]:
         if len(set(v)) != len(v):
             raise ValueError("seeds must not repeat")
-        if any(s < 0 for s in v):
-            raise ValueError("seeds must be zero or positive integers")
         return v
 
 
@@ -110,7 +111,7 @@ class DataSpec(DataColumns):
     source: str
     split: Literal["train", "validation", "test", "all"] = "test"
     splits: Splits = Field(default_factory=Splits)
-    split_seed: int = Field(default=0, ge=0)
+    split_seed: int = Field(default=0, ge=0, le=MAX_SEED)
     max_examples: int | None = Field(default=None, ge=1)
 
     @field_validator("source")

@@ -173,3 +173,17 @@ def test_data_schemes_differ_from_model_schemes():
     assert parse_source("csv:t.csv", kind="data").scheme == "csv"
     with pytest.raises(SourceError, match="Unknown model source scheme 'csv'"):
         parse_source("csv:t.csv", kind="model")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 10**30])
+def test_seeds_outside_the_stored_range_are_refused_in_plain_words(seed):
+    (p,) = problems(GOOD.replace("seeds = [0, 1]", f"seeds = [0, {seed}]"))
+    assert p.key == ("study", "seeds", 1) and p.line == 4
+    assert p.message == f"A seed must be from 0 to 9,223,372,036,854,775,807 (got {seed:,})"
+
+
+def test_large_seeds_inside_the_range_validate():
+    s = parse_study_text(GOOD.replace("seeds = [0, 1]", f"seeds = [3000000000, {2**63 - 1}]"))
+    assert s.study.seeds == [3000000000, 2**63 - 1]
+    (p,) = problems(GOOD.replace('source = "builtin:digits"', 'source = "builtin:digits"\nsplit_seed = -2'))
+    assert p.key == ("data", "split_seed") and p.message == "The split seed must be from 0 to 9,223,372,036,854,775,807 (got -2)"
