@@ -376,12 +376,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         plan = project.validate(name)
         n_train = len(plan.train_cells)
+        split = plan.study.data.split
         console.print(
-            f"[green]✓[/] {project.study_path(name)}: valid — {len(plan.eval_cells)} evaluation cells"
-            + (f" and {n_train} training cells" if n_train else "")
-            + f"; test split {plan.split_sizes.get(plan.study.data.split, 0)} examples ({time.perf_counter() - t0:.1f} s)."
+            f"[green]✓[/] {escape(str(project.study_path(name)))}: valid — {_count(len(plan.eval_cells), 'evaluation cell')}"
+            + (f" and {_count(n_train, 'training cell')}" if n_train else "")
+            + f"; {split} split {_count(plan.split_sizes.get(split, 0), 'example')} ({time.perf_counter() - t0:.1f} s)."
         )
+        for warning in plan.warnings:
+            console.print(f"  [yellow]warning:[/] {escape(str(warning))}")
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -57,10 +57,13 @@ class Cell:
 
 @dataclass
 class Plan:
+    """A study's cells, plus what validation found worth saying that does not stop a run (``warnings``)."""
+
     study: Study
     cells: list[Cell]
     data_fingerprint: str
     split_sizes: dict[str, int]
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def train_cells(self) -> list[Cell]:
@@ -244,4 +247,18 @@ def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None
                 key = cell_key("eval", spec)
                 cells.append(Cell(key, study.name, "eval", m.id, c.id, c.family, c.severity, seed, spec, depends_on=train_key))
     sizes = {k: int(len(v)) for k, v in parts.items()}
-    return Plan(study, cells, fingerprint, sizes)
+    return Plan(study, cells, fingerprint, sizes, warnings=data_warnings(study, data.subset(eval_rows)))
+
+
+def data_warnings(study: Study, evaluated: Dataset) -> list[Problem]:
+    """What makes results from the evaluated split hard to read, though they can be computed."""
+    import numpy as np
+
+    present = [evaluated.class_names[k] for k in np.unique(evaluated.y)]
+    if len(present) < 2:
+        split = study.data.split
+        return [Problem(
+            f"the '{split}' split of {study.data.source} holds only one class ('{present[0]}'), so accuracy is meaningless "
+            f"there: a model that always answers '{present[0]}' scores 100%. Add examples of other classes",
+            ("data", "split"))]
+    return []

@@ -28,7 +28,10 @@ METRIC_NAMES = ("accuracy", "macro_f1", "nll", "ece", "brier", "worst_group_accu
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True)
+    """Unknown keys are errors, and values must have the TOML type the field needs: ``"yes"`` is not
+    ``true`` and ``"3"`` is not ``3`` (pydantic strict mode; an integer still counts as a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
 
 
 class StudyMeta(_Strict):

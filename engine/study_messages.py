@@ -29,7 +29,7 @@ FIELD_WORDS: dict[str, str | tuple[str, str]] = {
     "models": ("the [[models]] list", "a [[models]] entry"),
     "models.id": "the model id",
     "models.source": "the model source",
-    "models.trust_remote_code": "trust_remote_code",
+    "models.trust_remote_code": "the trust_remote_code setting",
     "models.train": "the training overrides",
     "models.train.epochs": "the number of training epochs",
     "models.train.lr": "the learning rate",
@@ -52,9 +52,9 @@ FIELD_WORDS: dict[str, str | tuple[str, str]] = {
     "hf_split": "the Hugging Face split",
     "hf_config": "the Hugging Face configuration",
     "image_size": "the image size",
-    "grayscale": "grayscale",
+    "grayscale": "the grayscale setting",
     "shift": "the [shift] table",
-    "shift.clean": "clean",
+    "shift.clean": "the clean setting",
     "shift.corruptions": ("the corruptions", "a corruption"),
     "shift.severities": ("the severities", "a severity"),
     "shift.tabular": ("the table shifts", "a table shift"),
@@ -133,6 +133,8 @@ def shown(value: Any) -> str:
     """A value as the study file would spell it."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.1f}"
     if isinstance(value, (int, float)):
         return number(value)
     if isinstance(value, str):

@@ -22,6 +22,11 @@ def juxta(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           timeout=600, env=env)
 
 
+def flat(text: str) -> str:
+    """Console output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
 @pytest.fixture(scope="module")
 def reduced_demo(tmp_path_factory) -> Path:
     """The demo study with one seed, two severities, fewer corruptions and shorter training."""
@@ -97,3 +102,14 @@ def test_failed_cells_give_exit_code_1(project_dir, capsys):
     assert main(["run", str(project_dir), "--quiet"]) == EXIT_FAILED_CELLS
     out = capsys.readouterr().out
     assert "failed" in out and "pickle" in out
+
+
+def test_validate_prints_warnings_apart_from_errors(tmp_path, capsys):
+    (tmp_path / "one.csv").write_text("a,b,label\n1,2,cat\n")
+    (tmp_path / "one.study.toml").write_text('schema_version = 1\n[study]\nname = "one"\n[[models]]\nid = "mlp"\n'
+                                             'source = "builtin:mlp"\n[data]\nsource = "csv:one.csv"\nsplit = "all"\n')
+    assert main(["validate", str(tmp_path / "one.study.toml")]) == EXIT_OK
+    out = capsys.readouterr()
+    text = flat(out.out)
+    assert "valid" in text and "all split 1 example (" in text
+    assert "warning:" in text and "only one class ('cat')" in text and out.err == ""

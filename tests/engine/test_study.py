@@ -187,3 +187,46 @@ def test_large_seeds_inside_the_range_validate():
     assert s.study.seeds == [3000000000, 2**63 - 1]
     (p,) = problems(GOOD.replace('source = "builtin:digits"', 'source = "builtin:digits"\nsplit_seed = -2'))
     assert p.key == ("data", "split_seed") and p.message == "The split seed must be from 0 to 9,223,372,036,854,775,807 (got -2)"
+
+
+@pytest.mark.parametrize(
+    "line,key,message",
+    [
+        ('trust_remote_code = "yes"', ("models", 0, "trust_remote_code"), 'The trust_remote_code setting must be true or false, without quotes (got "yes")'),
+        ("trust_remote_code = 1", ("models", 0, "trust_remote_code"), "The trust_remote_code setting must be true or false, without quotes (got 1)"),
+        ('train = { epochs = "3" }', ("models", 0, "train", "epochs"), 'The number of training epochs must be a whole number (got "3")'),
+        ("train = { epochs = 3.0 }", ("models", 0, "train", "epochs"), "The number of training epochs must be a whole number (got 3.0)"),
+    ],
+)
+def test_values_must_have_their_toml_type(line, key, message):
+    (p,) = problems(GOOD.replace('source = "builtin:digits-cnn"', f'source = "builtin:digits-cnn"\n{line}'))
+    assert p.key == key and p.message == message
+
+
+def test_integers_still_count_as_numbers_and_true_is_true():
+    s = parse_study_text(GOOD.replace('source = "builtin:digits-cnn"', 'source = "builtin:digits-cnn"\ntrust_remote_code = true\n'
+                                      'train = { lr = 1, epochs = 2 }'))
+    assert s.models[0].trust_remote_code is True and s.models[0].train.lr == 1.0
+
+
+ONE_CLASS = """schema_version = 1
+[study]
+name = "one"
+[[models]]
+id = "mlp"
+source = "builtin:mlp"
+[data]
+source = "csv:one.csv"
+split = "all"
+"""
+
+
+def test_one_class_data_validates_with_a_warning(tmp_path):
+    from engine.plan import plan_study
+
+    (tmp_path / "one.csv").write_text("a,b,label\n1,2,cat\n3,4,cat\n5,6,cat\n")
+    plan = plan_study(parse_study_text(ONE_CLASS), tmp_path)
+    (warning,) = plan.warnings
+    assert warning.key == ("data", "split") and "only one class ('cat')" in warning and "accuracy is meaningless" in warning
+    (tmp_path / "two.csv").write_text("a,b,label\n1,2,cat\n3,4,dog\n5,6,cat\n")
+    assert plan_study(parse_study_text(ONE_CLASS.replace("one.csv", "two.csv")), tmp_path).warnings == []
