@@ -7,6 +7,8 @@ artifacts), so a crash or kill leaves whole cells or none. docs/schema.md docume
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,72 +104,138 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+class SharedConnections:
+    """One DuckDB connection per database file per process, shared by every ``Store`` on it.
+
+    DuckDB refuses a second connection to a file in one process with another configuration
+    (read-only next to read-write), so whoever opened first would decide for everyone. Here the file
+    is opened read-write whenever possible, read-only only while another process reads it; each
+    ``Store`` gets its own cursor, so a reader thread and the coordinator thread work side by side
+    and readers see every committed cell. The connection closes when its last ``Store`` closes, so
+    another process (a CLI run) can open the file afterwards.
+    """
+
+    def __init__(self, writer_wait_s: float = 10.0):
+        self.writer_wait_s = writer_wait_s
+        self._changed = threading.Condition()
+        self._open: dict[Path, _Shared] = {}
+
+    def acquire(self, path: Path, write: bool) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the file's shared connection, opening it if this process holds none."""
+        key = path.resolve()
+        deadline = time.monotonic() + self.writer_wait_s
+        with self._changed:
+            while True:
+                shared = self._open.get(key)
+                if shared is None:
+                    shared = self._open[key] = _connect(path, write)
+                elif write and shared.read_only:
+                    # Opened read-only because another process was reading; wait for this process's
+                    # readers to leave, then reopen read-write.
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _in_use(path)
+                    self._changed.wait(left)
+                    continue
+                shared.users += 1
+                return shared.con.cursor()
+
+    def release(self, path: Path, cursor: duckdb.DuckDBPyConnection) -> None:
+        key = path.resolve()
+        with self._changed:
+            cursor.close()
+            shared = self._open.get(key)
+            if shared is None:
+                return
+            shared.users -= 1
+            if shared.users <= 0:
+                del self._open[key]
+                shared.con.close()
+                self._changed.notify_all()
+
+    def holds(self, path: Path) -> bool:
+        """Whether this process has the file open (some ``Store`` on it is not closed yet)."""
+        with self._changed:
+            return path.resolve() in self._open
+
+
+@dataclass
+class _Shared:
+    con: duckdb.DuckDBPyConnection
+    read_only: bool
+    users: int = 0
+
+
+def _connect(path: Path, write: bool) -> _Shared:
+    """Open the file read-write (creating and upgrading it) or, for a reader when it cannot be written
+    now (another process reads it, or the file is read-only), read-only."""
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.ConnectionException as exc:  # a connection opened outside this registry
+        raise JuxtaError(f"The results database {path} is already open in this process with other settings: {exc}") from None
+    except duckdb.IOException as exc:
+        if write or not path.exists():
+            raise _open_error(path, exc) from None
+        return _connect_read_only(path, exc)
+    try:
+        _ensure_schema(con, path)
+    except BaseException:
+        con.close()
+        raise
+    return _Shared(con, read_only=False)
+
+
+def _connect_read_only(path: Path, why_not_write: Exception) -> _Shared:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        raise _open_error(path, exc) from None
+    if _version(con) != SCHEMA_VERSION:
+        con.close()
+        raise JuxtaError(
+            f"The results database {path} must be upgraded to schema {SCHEMA_VERSION} before it is read, "
+            f"but it cannot be written now ({why_not_write}); close other Juxta processes using it and try again."
+        )
+    return _Shared(con, read_only=True)
+
+
+def _open_error(path: Path, exc: Exception) -> JuxtaError:
+    if "lock" in str(exc).lower():
+        return _in_use(path)
+    return JuxtaError(f"The results database {path} cannot be opened: {exc}")
+
+
+def _in_use(path: Path) -> JuxtaError:
+    return JuxtaError(
+        f"The results database {path} is in use by another Juxta process (a run in progress?); "
+        "wait for it to finish or cancel it."
+    )
+
+
+CONNECTIONS = SharedConnections()
+
+
 class Store:
-    """A connection to a project's results database."""
+    """A cursor on a project's results database (see ``SharedConnections``); close it when done."""
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
-        try:
-            if read_only and not self.path.exists():
-                self.con = duckdb.connect(":memory:")
-            else:
-                try:
-                    self.con = duckdb.connect(str(self.path), read_only=read_only)
-                except duckdb.ConnectionException:
-                    # This process already holds the file read-write (the app while a run writes):
-                    # DuckDB allows only one configuration per file and process, so share that one.
-                    self.con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise JuxtaError(
-                    f"The results database {self.path} is in use by another Juxta process (a run in progress?); "
-                    "wait for it to finish or cancel it."
-                ) from None
-            raise JuxtaError(f"The results database {self.path} cannot be opened: {exc}") from None
-        if not read_only or not self.path.exists():
-            self._ensure_schema()
-        elif self._version() not in (SCHEMA_VERSION, None):
-            # An older database is brought up to date once, read-write, before it is read.
-            self.con.close()
-            Store(self.path).close()
-            self.con = duckdb.connect(str(self.path), read_only=True)
-
-    def _version(self) -> str | None:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-        ).fetchone()[0]
-        if not exists:
-            return None
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return row[0] if row else None
-
-    def _ensure_schema(self) -> None:
-        """Create missing tables and bring an older database up to this version; a database already
-        at this version is not written to (readers in the app share the file with a running
-        coordinator)."""
-        version = self._version()
-        if version == SCHEMA_VERSION:
-            return
-        if version is not None and version not in ("1",):
-            raise JuxtaError(
-                f"The results database {self.path} has schema version {version}, which this Juxta does not "
-                f"know (it writes version {SCHEMA_VERSION}); open it with the Juxta that wrote it."
-            )
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            if version == "1":
-                self.con.execute(MIGRATE_FROM_1)
-            self.con.execute(SCHEMA)
-            if version == "1":
-                self.con.execute(MIGRATE_FROM_1_AFTER)
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
+        self._shared = not (read_only and not self.path.exists())
+        if self._shared:
+            self.con = CONNECTIONS.acquire(self.path, write=not read_only)
+        else:  # nothing to read yet: an empty database, without creating the file
+            self.con = duckdb.connect(":memory:")
+            _ensure_schema(self.con, self.path)
+        self._closed = False
 
     def close(self) -> None:
-        self.con.close()
+        if self._closed:
+            return
+        self._closed = True
+        if self._shared:
+            CONNECTIONS.release(self.path, self.con)
+        else:
+            self.con.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -325,6 +393,39 @@ class Store:
     def query(self, sql: str, params: list[Any] | None = None):
         """Run SQL and return a pandas DataFrame."""
         return self.con.execute(sql, params or []).df()
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> str | None:
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
+    if not exists:
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return row[0] if row else None
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Create missing tables and bring an older database up to this version; a database already
+    at this version is not written to."""
+    version = _version(con)
+    if version == SCHEMA_VERSION:
+        return
+    if version is not None and version not in ("1",):
+        raise JuxtaError(
+            f"The results database {path} has schema version {version}, which this Juxta does not "
+            f"know (it writes version {SCHEMA_VERSION}); open it with the Juxta that wrote it."
+        )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if version == "1":
+            con.execute(MIGRATE_FROM_1)
+        con.execute(SCHEMA)
+        if version == "1":
+            con.execute(MIGRATE_FROM_1_AFTER)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _table(names: tuple[str, ...], rows: list[tuple], types: dict[str, Any] | None = None):
