@@ -1,9 +1,10 @@
 """Screenshots of the new-study wizard and the study page, with providers backed by the real engine.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/shot_wizard.py [--out docs/screenshots]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/shot_wizard.py [--out docs/screenshots] [--wizard-only]
 
-Writes wizard-<page>.png for each wizard page, study-page.png and study-file.png (the demo study
-``projects/digits-demo/robustness.study.toml``). ``real_providers`` below is also a reference for
+Writes wizard-<page>.png (light theme) and wizard-<page>-dark.png (dark theme) for each wizard page at
+the wizard's default size, then study-page.png and study-file.png (the demo study
+``projects/digits-demo/robustness.study.toml``) unless ``--wizard-only``. ``real_providers`` below is also a reference for
 the app's ``StudyProviders`` (what each callable returns); it imports the engine freely, torch
 included, which views may not.
 """
@@ -34,7 +35,7 @@ from engine.study import check_local_sources, parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
 
 DEMO = ROOT / "projects" / "digits-demo"
-SIZE = (1100, 750)
+SIZE = (1100, 750)  # the wizard's default size (StudyWizard resizes itself to it)
 
 
 def _options(options: dict) -> DataOptions:
@@ -186,20 +187,9 @@ def _spin(app, seconds: float = 0.2, until=None, timeout: float = 60.0) -> None:
         app.processEvents()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    from PySide6.QtWidgets import QApplication
-
-    from views.study_page import StudyPage
+def shoot_wizard(app, providers: StudyProviders, out: Path, suffix: str) -> None:
+    """Walk the wizard through a typical study, grabbing each page as wizard-<page><suffix>.png."""
     from views.study_wizard import StudyWizard
-
-    app = QApplication.instance() or QApplication([])
-    providers = real_providers(DEMO)
 
     wiz = StudyWizard(providers, existing_names=["robustness"])
     wiz.resize(*SIZE)
@@ -208,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def shot(name: str) -> None:
         _spin(app, 0.3)
-        path = out / f"wizard-{name}.png"
+        path = out / f"wizard-{name}{suffix}.png"
         wiz.grab().save(str(path))
         print("wrote", path)
 
@@ -249,6 +239,31 @@ def main(argv: list[str] | None = None) -> int:
     wiz.next()
     shot("review")
     wiz.close()
+    wiz.deleteLater()
+    _spin(app, 0.1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--wizard-only", action="store_true", help="only the wizard pages, not the study page")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QApplication
+
+    from app import theme
+    from views.study_page import StudyPage
+
+    app = QApplication.instance() or QApplication([])
+    providers = real_providers(DEMO)
+    for name, suffix in (("light", ""), ("dark", "-dark")):
+        theme.apply(app, name)
+        shoot_wizard(app, providers, out, suffix)
+    theme.apply(app, "light")
+    if args.wizard_only:
+        return 0
 
     page = StudyPage(providers)
     page.resize(*SIZE)

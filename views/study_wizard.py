@@ -39,16 +39,15 @@ from views.wizard.page_review import ReviewPage
 from views.wizard.page_seeds import SeedsPage
 from views.wizard.schema import _inline, _schema_default, problem_section, study_counts
 from views.wizard.toml_build import _MISSING, _get_table, _item, _plain, _put
-from views.wizard.widgets import MUTED, _show_message, pretty
+from views.theme import current
+from views.wizard.widgets import _show_message, pretty
 
 # the public API stays here: views.study_page, the app and the tests import these from this module
 from views.wizard.formatting import cells_sentence
-from views.wizard.widgets import GREEN, RED, BarChart, Thumbnail, image_pixmap, monospace_font
+from views.wizard.widgets import BarChart, Thumbnail, image_pixmap, monospace_font
 
 __all__ = [
     "StudyWizard",
-    "GREEN",
-    "RED",
     "BarChart",
     "Thumbnail",
     "image_pixmap",
@@ -491,7 +490,8 @@ class StudyWizard(QWizard):
             ("Seeds", html.escape(", ".join(map(str, seeds)) or "—")),
             ("Metrics", html.escape(metrics)),
         ]
-        body = "".join(f"<tr><td style='color:{MUTED}; padding-right:14px'>{k}</td><td>{v}</td></tr>" for k, v in rows_html)
+        muted = current().muted
+        body = "".join(f"<tr><td style='color:{muted}; padding-right:14px'>{k}</td><td>{v}</td></tr>" for k, v in rows_html)
         return f"<div style='font-size:12pt'><b>{title}</b></div><table style='margin-top:4px'>{body}</table>"
 
     def _update_buttons(self) -> None:

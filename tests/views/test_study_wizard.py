@@ -19,6 +19,7 @@ from engine.shift.catalog import CORRUPTION_DESCRIPTIONS, CORRUPTION_NAMES, SEVE
 from engine.study import parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
 from views.study_wizard import StudyWizard, problem_section, study_counts  # noqa: E402
+from tests.views.contrast import low_contrast  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "projects" / "digits-demo" / "robustness.study.toml"
@@ -549,3 +550,60 @@ def test_corruption_descriptions_cover_the_catalogue():
     assert all(d.endswith(".") for d in CORRUPTION_DESCRIPTIONS.values())
     torch_corruptions = pytest.importorskip("engine.shift.corruptions")
     assert {k: v.description for k, v in torch_corruptions.CORRUPTIONS.items()} == CORRUPTION_DESCRIPTIONS
+
+
+# -- theme: every text readable in light and dark (issue 8, item 3) ------------------------------
+
+
+@pytest.fixture
+def themed(qapp):
+    """Apply a theme by name the way the app does; the light theme is put back afterwards."""
+    from app import theme
+
+    yield lambda name: theme.apply(qapp, name)
+    theme.apply(qapp, "light")
+
+
+def _page_contrast(w, qtbot) -> list[str]:
+    qtbot.wait(30)
+    return [f"{w.currentPage().plain_title}: {p}" for p in low_contrast(w)]
+
+
+def test_every_text_on_every_page_reads_at_aa_contrast_in_both_themes(qtbot, wizard, themed):
+    w = wizard
+    m = w.models_page
+    m.check_builtin("builtin:digits-cnn")
+    m.check_builtin("builtin:digits-mlp")
+    m.table.item(1, 0).setText("cnn")  # a clashing name is drawn in the error colour
+    w.conditions_page.label_box.setChecked(True)
+    w.conditions_page.tweak_edit.setText("1.5")
+    problems: list[str] = []
+    themed("light")
+    while True:  # forward in light, built in light
+        problems += _page_contrast(w, qtbot)
+        if w.currentPage() is w.review_page:
+            break
+        w.next()
+    themed("dark")  # the same wizard after a theme switch: nothing may keep a light colour
+    while True:
+        problems += ["dark: " + p for p in _page_contrast(w, qtbot)]
+        if w.currentPage() is w.name_page:
+            break
+        w.back()
+    m.table.item(1, 0).setText("mlp")
+    w.conditions_page.tweak_edit.setText("0.5")
+    go_to(w, qtbot, w.review_page)
+    qtbot.waitUntil(lambda: w.is_valid())
+    problems += ["dark, valid: " + p for p in _page_contrast(w, qtbot)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_wizard_writes_no_colour_of_its_own():
+    """Colours come from views.theme only: no hex literal, named colour or per-widget style sheet."""
+    import re
+
+    sources = [ROOT / "views" / "study_wizard.py", *sorted((ROOT / "views" / "wizard").glob("*.py"))]
+    pattern = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?(?:[0-9A-Fa-f]{2})?\b|setStyleSheet|background=\"w\"")
+    found = [f"{p.name}:{i}: {line.strip()}" for p in sources
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert not found, "\n".join(found)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWizardPage
 
-from views.wizard.widgets import MUTED, _message_label, _show_message
+from views.theme import current, watch_theme
+from views.wizard.widgets import _message_label, _show_message
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -26,6 +27,8 @@ class _Page(QWizardPage):
         self.outer.setContentsMargins(4, 4, 4, 4)
         self.outer.setSpacing(10)
         self.problems_label = _message_label(f"Problems on the {title} page")
+        self._step = (0, 0)
+        watch_theme(self, lambda _: self.set_step(*self._step))  # the step line's colour is in HTML
 
     def two_columns(self) -> tuple[QVBoxLayout, QVBoxLayout]:
         """A narrower left column (choices) beside a wider right one (details), filling the page."""
@@ -43,7 +46,8 @@ class _Page(QWizardPage):
         self.outer.addWidget(self.problems_label)
 
     def set_step(self, step: int, total: int) -> None:
-        self.setTitle(f"<span style='color:{MUTED}; font-size:9pt; font-weight:normal'>STEP {step} OF {total}</span><br>"
+        self._step = (step, total)
+        self.setTitle(f"<span style='color:{current().muted}; font-size:9pt; font-weight:normal'>STEP {step} OF {total}</span><br>"
                       f"<span style='font-size:15pt; font-weight:600'>{html.escape(self.plain_title)}</span>")
         self.setAccessibleName(f"Step {step} of {total}: {self.plain_title}")
 

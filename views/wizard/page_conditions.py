@@ -41,8 +41,6 @@ from views.wizard.widgets import (
     ALPHA_MIN,
     ALPHA_VALUES,
     BarChart,
-    MUTED,
-    ORANGE,
     Thumbnail,
     _heading,
     _help,
@@ -68,9 +66,12 @@ class CorruptionGallery(QWidget):
         grid.setVerticalSpacing(6)
         self.header_labels: list[QLabel] = []
         for c, text in enumerate(["Original", *(f"{s}" for s in SEVERITIES)]):
-            label = QLabel(text if c else text)
+            label = QLabel(text)
+            label.setObjectName("muted")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setStyleSheet(f"color: {MUTED}; font-weight: bold;")
+            font = label.font()
+            font.setBold(True)
+            label.setFont(font)
             grid.addWidget(label, 0, c + 1)
             self.header_labels.append(label)
         self.checks: dict[str, QCheckBox] = {}
@@ -86,9 +87,10 @@ class CorruptionGallery(QWidget):
             check.setAccessibleName(pretty(name))
             check.setAccessibleDescription(desc)
             check.toggled.connect(self.toggled)
-            about = QLabel(desc)
-            about.setWordWrap(True)
-            about.setStyleSheet(f"color: {MUTED}; font-size: 8.5pt;")
+            about = _help(desc)
+            font = about.font()
+            font.setPointSizeF(font.pointSizeF() * 0.92)
+            about.setFont(font)
             col.addWidget(check)
             col.addWidget(about)
             col.addStretch(1)
@@ -218,9 +220,7 @@ class ConditionsPage(_Page):
         self.gallery_busy.setMaximumHeight(8)
         self.gallery_busy.setTextVisible(False)
         self.gallery_busy.setAccessibleName("Preparing the gallery")
-        self.gallery_status = QLabel()
-        self.gallery_status.setWordWrap(True)
-        self.gallery_status.setStyleSheet(f"color: {MUTED};")
+        self.gallery_status = _help("")
         status_row.addWidget(self.gallery_busy)
         status_row.addWidget(self.gallery_status, 1)
         image_col.addLayout(status_row)
@@ -286,7 +286,7 @@ class ConditionsPage(_Page):
         slider_row.addWidget(QLabel(_fmt_num(ALPHA_MAX)))
         slider_row.addWidget(self.alpha_value)
         lform.addLayout(slider_row)
-        self.priors_chart = BarChart("Class priors for the chosen alpha", ORANGE, "% of test data")
+        self.priors_chart = BarChart("Class priors for the chosen alpha", "warn", "% of test data")
         self.priors_chart.setMinimumHeight(130)
         lform.addWidget(self.priors_chart, 1)
         self.priors_caption = _help("")

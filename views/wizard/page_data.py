@@ -32,11 +32,9 @@ from views.providers import DatasetPreview, ModelChoice
 from views.wizard.formatting import _project_relative
 from views.wizard.page_base import _Page
 from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
+from views.theme import set_tone
 from views.wizard.widgets import (
-    BLUE,
     BarChart,
-    MUTED,
-    RED,
     SPLIT_LABELS,
     Thumbnail,
     _heading,
@@ -101,8 +99,8 @@ class DatasetPage(_Page):
         left.addLayout(hf)
 
         self.source_label = QLabel()
-        self.source_label.setStyleSheet("QLabel { background: #E8F0FE; border: 1px solid #C6DAFC; border-radius: 4px; "
-                                        "padding: 5px 8px; }")
+        self.source_label.setObjectName("card")
+        self.source_label.setContentsMargins(8, 5, 8, 5)
         self.source_label.setWordWrap(True)
         self.source_label.setAccessibleName("Chosen dataset")
         self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -186,7 +184,7 @@ class DatasetPage(_Page):
         right.addWidget(self.samples_stack)
         self.thumbnails: list[Thumbnail] = []
         right.addWidget(_help("How many examples of each class:"))
-        self.balance_chart = BarChart("Class balance chart", BLUE, "examples")
+        self.balance_chart = BarChart("Class balance chart", "accent_fill", "examples")
         self.balance_chart.setMinimumHeight(150)
         self.balance_chart.setMaximumHeight(300)
         right.addWidget(self.balance_chart, 1)
@@ -372,7 +370,8 @@ class DatasetPage(_Page):
                                           on_error=self._preview_failed)
         if not from_cache:
             self.busy.show()
-            self.rows_label.setText(f"Reading {self._source}…")
+            set_tone(self.rows_label, "")
+            self.rows_label.setText(f"Reading {html.escape(self._source)}…")
 
     def _preview_done(self, preview: DatasetPreview) -> None:
         self.busy.hide()
@@ -399,8 +398,8 @@ class DatasetPage(_Page):
         preview = self.preview
         if preview is None:
             if self.preview_error:
-                self.rows_label.setText(f"<span style='color:{RED}'>Could not open the data: "
-                                        f"{html.escape(self.preview_error)}</span>")
+                set_tone(self.rows_label, "error")
+                self.rows_label.setText(f"Could not open the data: {html.escape(self.preview_error)}")
             self.balance_chart.set_bars([], [])
             self.samples_table.setRowCount(0)
             return
@@ -411,6 +410,7 @@ class DatasetPage(_Page):
             img = np.asarray(preview.samples[0][0])
             shape = f" of {img.shape[1]}×{img.shape[0]} pixels" if img.ndim >= 2 else ""
         groups = " · has groups" if preview.has_groups else ""
+        set_tone(self.rows_label, "")
         self.rows_label.setText(f"<b>{preview.n_rows:,}</b> {kind}{shape} · <b>{k}</b> classes{groups}")
         self.balance_chart.set_bars(list(preview.class_names), list(preview.class_counts))
         samples = list(preview.samples)[:12]
@@ -420,8 +420,8 @@ class DatasetPage(_Page):
                 thumb = Thumbnail(72, f"Example {i + 1}, class {label}")
                 thumb.set_image(img)
                 caption = QLabel(str(label))
+                caption.setObjectName("muted")
                 caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-                caption.setStyleSheet(f"color: {MUTED};")
                 r, c = divmod(i, 6)
                 self.samples_grid.addWidget(thumb, 2 * r, c, Qt.AlignmentFlag.AlignHCenter)
                 self.samples_grid.addWidget(caption, 2 * r + 1, c, Qt.AlignmentFlag.AlignHCenter)

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 from views.providers import ModelChoice
 from views.wizard.formatting import _fmt_count, _project_relative, _sanitize_id
 from views.wizard.page_base import _Page
-from views.wizard.widgets import RED, _heading, _help, _hf_row, _message_label, _set_tab_order, _show_message
+from views.theme import current, watch_theme
+from views.wizard.widgets import _heading, _help, _hf_row, _message_label, _set_tab_order, _show_message
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -162,6 +163,7 @@ class ModelsPage(_Page):
         _set_tab_order([self.builtin_list, self.add_file_button, self.hf_edit, self.hf_button, self.table,
                         self.remove_button])
         self._refresh_table()
+        watch_theme(self, lambda _: self._refresh_table())  # problem colours of the names
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -212,11 +214,13 @@ class ModelsPage(_Page):
         self.table.setRowCount(len(self._rows))
         ids = [r.id for r in self._rows]
         pattern = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+        colours = current()
         for i, row in enumerate(self._rows):
             name = QTableWidgetItem(row.id)
             name.setToolTip("Double-click or press F2 to rename")
             bad = ids.count(row.id) > 1 or not pattern.match(row.id)
-            name.setForeground(QColor(RED) if bad else QColor("#202124"))
+            if bad:  # otherwise the table's own text colour
+                name.setForeground(QColor(colours.error))
             source = QTableWidgetItem(row.source)
             source.setFlags(source.flags() & ~Qt.ItemFlag.ItemIsEditable)
             source.setToolTip(row.source)
@@ -224,7 +228,7 @@ class ModelsPage(_Page):
             info.setFlags(info.flags() & ~Qt.ItemFlag.ItemIsEditable)
             info.setToolTip(row.info)
             if row.info.startswith("⚠"):
-                info.setForeground(QColor("#8A5300"))
+                info.setForeground(QColor(colours.warn))
             self.table.setItem(i, 0, name)
             self.table.setItem(i, 1, source)
             self.table.setItem(i, 2, info)

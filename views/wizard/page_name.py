@@ -6,11 +6,11 @@ import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine.study import STUDY_SUFFIX
 from views.wizard.page_base import _Page
-from views.wizard.widgets import MUTED, _help, _set_tab_order, _stacked
+from views.wizard.widgets import _help, _set_tab_order, _stacked
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -57,6 +57,12 @@ class NamePage(_Page):
         holder.setMaximumWidth(820)
         self.outer.addWidget(holder)
         self.outer.addSpacing(12)
+        steps_box = QFrame()
+        steps_box.setObjectName("card")
+        steps_box.setMaximumWidth(820)
+        box = QVBoxLayout(steps_box)
+        box.setContentsMargins(14, 10, 14, 10)
+        box.setSpacing(6)
         steps = QLabel(
             "<b>What comes next</b><ol style='margin-top:4px; margin-left:-20px'>"
             "<li><b>Models</b> — the models to compare: built-in, your own files, or from Hugging Face.</li>"
@@ -64,15 +70,13 @@ class NamePage(_Page):
             "<li><b>Conditions</b> — what changes in the data: noise, blur, rotation, class mix…</li>"
             "<li><b>Seeds &amp; metrics</b> — how often to repeat and what to measure.</li>"
             "<li><b>Review</b> — check, then save (and run).</li></ol>"
-            f"<span style='color:{MUTED}'>Nothing is saved until you press Save on the last page. "
-            "You can go back and change anything.</span>"
         )
         steps.setWordWrap(True)
         steps.setTextFormat(Qt.TextFormat.RichText)
-        steps.setMaximumWidth(820)
         steps.setAccessibleName("What comes next")
-        steps.setStyleSheet("QLabel { background: #F8F9FA; border: 1px solid #DADCE0; border-radius: 6px; padding: 10px 14px; }")
-        self.outer.addWidget(steps)
+        box.addWidget(steps)
+        box.addWidget(_help("Nothing is saved until you press Save on the last page. You can go back and change anything."))
+        self.outer.addWidget(steps_box)
         self.outer.addStretch(1)
         self.finish_layout()
         self.name_edit.textChanged.connect(self._on_name)

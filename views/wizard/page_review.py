@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit
 
 from views.wizard.formatting import cells_sentence
 from views.wizard.page_base import _Page
-from views.wizard.widgets import GREEN, RED, _heading, monospace_font
+from views.theme import set_tone, watch_theme
+from views.wizard.widgets import _heading, monospace_font
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -33,6 +34,7 @@ class ReviewPage(_Page):
         self.outer.addWidget(self.summary)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setAccessibleName("Validation result")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outer.addWidget(self.status)
@@ -44,11 +46,8 @@ class ReviewPage(_Page):
         self.toml_view.setAccessibleName("Study file preview")
         self.toml_view.setTabChangesFocus(True)
         self.toml_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.toml_view.setStyleSheet("QPlainTextEdit { background: #F8F9FA; }")
-        from views.study_page import TomlHighlighter  # here: study_page imports this module
-
-        self._highlighter = TomlHighlighter(self.toml_view.document())
         self.outer.addWidget(self.toml_view, 1)
+        watch_theme(self, lambda _: self.summary.setText(self.wiz.summary_html()))  # its colours are in HTML
 
     def initializePage(self) -> None:
         self.wiz.revalidate()
@@ -68,10 +67,12 @@ class ReviewPage(_Page):
         if problems:
             items = "".join(f"<li>{html.escape(p, quote=False)}</li>" for p in problems)
             n = len(problems)
-            self.status.setText(f"<span style='color:{RED}'><b>✗ Not ready yet — {n} problem{'s' if n != 1 else ''} "
-                                f"to fix:</b><ul style='margin-top:2px'>{items}</ul></span>")
+            set_tone(self.status, "error")
+            self.status.setText(f"<b>✗ Not ready yet — {n} problem{'s' if n != 1 else ''} to fix:</b>"
+                                f"<ul style='margin-top:2px'>{items}</ul>")
         elif counts is not None:
-            self.status.setText(f"<span style='color:{GREEN}'><b>✓ Valid — {cells_sentence(counts)}</b></span>")
+            set_tone(self.status, "ok")
+            self.status.setText(f"<b>✓ Valid — {html.escape(cells_sentence(counts))}</b>")
         else:
             self.status.setText("")
         self.summary.setText(self.wiz.summary_html())

@@ -1,4 +1,9 @@
-"""Colours, fonts and the small widgets the wizard pages share: labels, thumbnails, bar charts."""
+"""Fonts and the small widgets the wizard pages share: labels, messages, thumbnails, bar charts.
+
+No colour is written here: text takes a tone or an objectName that the application style sheet
+colours (``views.theme``), and what is painted (bar charts) reads ``views.theme.current()`` and
+repaints on a theme change.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from views.theme import Colours, current, set_tone, watch_theme
 
-BLUE = "#0072B2"  # Okabe–Ito
-ORANGE = "#E69F00"
-RED = "#B3261E"
-GREEN = "#1B7F3B"
-MUTED = "#5F6368"
 # the α slider: nice values on a log scale (1–1.5–2–3–5–7 per decade), 0.05 … 100
 ALPHA_VALUES = (0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
                 70.0, 100.0)
@@ -49,8 +50,8 @@ def monospace_font() -> QFont:
 
 def _help(text: str) -> QLabel:
     label = QLabel(text)
+    label.setObjectName("hint")
     label.setWordWrap(True)
-    label.setStyleSheet(f"color: {MUTED};")
     label.setTextFormat(Qt.TextFormat.RichText if "<" in text else Qt.TextFormat.PlainText)
     return label
 
@@ -86,9 +87,11 @@ def _message_label(name: str) -> QLabel:
     return label
 
 
+MESSAGE_TONES = {"error": "error", "ok": "ok", "info": "muted", "warn": "warn"}
+
+
 def _show_message(label: QLabel, text: str, kind: str = "error") -> None:
-    color = {"error": RED, "ok": GREEN, "info": MUTED, "warn": "#8A5300"}[kind]
-    label.setStyleSheet(f"color: {color};")
+    set_tone(label, MESSAGE_TONES[kind])
     label.setText(text)
     label.setVisible(bool(text))
 
@@ -122,11 +125,12 @@ def image_pixmap(image: Any, size: int) -> QPixmap:
 
 
 class Thumbnail(QLabel):
-    """A fixed-size image tile with a placeholder until its picture arrives."""
+    """A fixed-size image tile (a card) with a placeholder until its picture arrives."""
 
     def __init__(self, size: int, accessible_name: str, parent: QWidget | None = None):
         super().__init__(parent)
         self._size = size
+        self.setObjectName("card")
         self.setFixedSize(size, size)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setAccessibleName(accessible_name)
@@ -134,11 +138,11 @@ class Thumbnail(QLabel):
 
     def set_placeholder(self, text: str) -> None:
         self.clear()
+        set_tone(self, "muted")
         self.setText(text)
-        self.setStyleSheet(f"background: #EEF0F2; color: {MUTED}; border: 1px solid #D5D8DC; border-radius: 3px;")
 
     def set_image(self, image: Any) -> None:
-        self.setStyleSheet("background: #000; border: 1px solid #B0B4B8;")
+        set_tone(self, "")
         self.setPixmap(image_pixmap(image, self._size - 2))
 
     def has_image(self) -> bool:
@@ -147,11 +151,17 @@ class Thumbnail(QLabel):
 
 
 class BarChart(pg.PlotWidget):
-    """A small read-only bar chart (class balance, class priors)."""
+    """A small read-only bar chart (class balance, class priors) in the theme's colours.
 
-    def __init__(self, accessible_name: str, color: str = BLUE, y_label: str | None = None,
+    ``colour`` names a colour of ``views.theme.Colours`` (e.g. ``"accent_fill"``), so the bars follow
+    the theme too.
+    """
+
+    def __init__(self, accessible_name: str, colour: str = "accent_fill", y_label: str | None = None,
                  parent: QWidget | None = None):
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent)
+        self._colour = colour
+        self._y_label = y_label
         self.setAccessibleName(accessible_name)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMenuEnabled(False)
@@ -159,19 +169,29 @@ class BarChart(pg.PlotWidget):
         self.hideButtons()
         item = self.getPlotItem()
         for side in ("left", "bottom"):
-            axis = item.getAxis(side)
-            axis.setPen(pg.mkPen("#9AA0A6"))
-            axis.setTextPen(pg.mkPen("#3C4043"))
-            axis.enableAutoSIPrefix(False)
-        if y_label:
-            item.setLabel("left", y_label, color="#3C4043")
-        self._bars = pg.BarGraphItem(x=[0], height=[0], width=0.7, brush=pg.mkBrush(color), pen=pg.mkPen(None))
+            item.getAxis(side).enableAutoSIPrefix(False)
+        self._bars = pg.BarGraphItem(x=[0], height=[0], width=0.7, pen=pg.mkPen(None))
         self.addItem(self._bars)
-        self._reference = pg.InfiniteLine(angle=0, pen=pg.mkPen("#80868B", width=1, style=Qt.PenStyle.DashLine))
+        self._reference = pg.InfiniteLine(angle=0)
         self._reference.hide()
         self.addItem(self._reference)
         self._heights = np.zeros(0)
         self.setMinimumHeight(120)
+        self.apply_theme(current())
+        watch_theme(self, self.apply_theme)
+
+    def apply_theme(self, c: Colours) -> None:
+        """Background, axes, bars and the reference line in the theme's colours."""
+        self.setBackground(c.surface)
+        item = self.getPlotItem()
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen(c.border))
+            axis.setTextPen(pg.mkPen(c.text))
+        if self._y_label:
+            item.setLabel("left", self._y_label, color=c.text)
+        self._bars.setOpts(brush=pg.mkBrush(getattr(c, self._colour)))
+        self._reference.setPen(pg.mkPen(c.muted, width=1, style=Qt.PenStyle.DashLine))
 
     def set_bars(self, labels: list[str], values: Any, *, reference: float | None = None,
                  y_max: float | None = None, percent: bool = False) -> None:
