@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 
 from engine.errors import StudyFileError
 from engine.metrics import METRICS
-from engine.shift.catalog import SEVERITIES
+from engine.shift.catalog import SEVERITIES, condition_label, family_label
 from engine.study import SCHEMA_VERSION, DataSpec, ExecutionSpec, MetricsSpec, ShiftSpec, StudyMeta
 from views.providers import StudyProviders
 from views.tasks import LatestLoad, run_in_background
@@ -40,7 +40,7 @@ from views.wizard.page_seeds import SeedsPage
 from views.wizard.schema import _inline, _schema_default, problem_section, study_counts
 from views.wizard.toml_build import _MISSING, _get_table, _item, _plain, _put
 from views.theme import current
-from views.wizard.widgets import _show_message, pretty
+from views.wizard.widgets import _show_message
 
 # the public API stays here: views.study_page, the app and the tests import these from this module
 from views.wizard.formatting import cells_sentence
@@ -475,10 +475,10 @@ class StudyWizard(QWizard):
         c = self.conditions_page
         modality = self.data_page.modality()
         chosen = {"image": c.corruptions(), "tabular": c.tabular_list.chosen(), "text": c.text_list.chosen()}.get(modality, [])
-        shifts = ", ".join(pretty(n) for n in chosen) or "none"
+        shifts = ", ".join(family_label(n) for n in chosen) or "none"
         ls, _ = c.label_shift()
-        words = {"dirichlet_alpha": "Dirichlet α", "tweak_one": "one class at ρ", "imbalance_ratio": "long tail, ratio"}
-        label = "; ".join(f"{words.get(k, k)} {_numbers_text(v)}" for k, v in ls.items()) or "off"
+        families = {"dirichlet_alpha": "dirichlet", "tweak_one": "tweak_one", "imbalance_ratio": "imbalance"}
+        label = "; ".join(condition_label(f"{families[k]}/{v:g}") for k, values in ls.items() for v in values) or "off"
         seeds, _ = self.seeds_page.seeds()
         metrics = ", ".join(METRICS[m].label if m in METRICS else m for m in self.seeds_page.metrics())
         title = html.escape(self.name_page.title_edit.text().strip() or self.study_name() or "Untitled study")

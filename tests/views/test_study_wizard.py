@@ -607,3 +607,23 @@ def test_the_wizard_writes_no_colour_of_its_own():
     found = [f"{p.name}:{i}: {line.strip()}" for p in sources
              for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert not found, "\n".join(found)
+
+
+def test_shift_names_come_from_the_catalog(qtbot, wizard):
+    """One display name per condition (engine.shift.catalog), the same as the results page and report."""
+    from engine.shift.catalog import TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES, condition_label, family_label
+
+    c = wizard.conditions_page
+    for name in CORRUPTION_NAMES:
+        assert c.gallery.checks[name].text().lower() == family_label(name).lower()
+    assert c.gallery.checks["contrast"].text() == "Reduced contrast"  # not "Contrast"
+    assert c.gallery.images["pixelate"][2].accessibleName() == "Pixelation, severity 2"
+    assert [b.text().lower() for b in c.tabular_list.checks.values()] == [family_label(n) for n in TABULAR_SHIFT_NAMES]
+    assert [b.text().lower() for b in c.text_list.checks.values()] == [family_label(n) for n in TEXT_SHIFT_NAMES]
+    c.set_corruptions(["contrast", "invert"])
+    c.label_box.setChecked(True)
+    c.alpha_edit.setText("0.3")
+    c.imbalance_edit.setText("10")
+    summary = wizard.summary_html()
+    assert "reduced contrast, colour inversion" in summary
+    assert condition_label("dirichlet/0.3") in summary and condition_label("imbalance/10") in summary

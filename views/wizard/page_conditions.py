@@ -45,7 +45,7 @@ from views.wizard.widgets import (
     _heading,
     _help,
     _set_tab_order,
-    pretty,
+    shift_name,
 )
 
 if TYPE_CHECKING:
@@ -82,9 +82,9 @@ class CorruptionGallery(QWidget):
             col = QVBoxLayout(cell)
             col.setContentsMargins(0, 0, 0, 0)
             col.setSpacing(1)
-            check = QCheckBox(pretty(name))
+            check = QCheckBox(shift_name(name))
             check.setToolTip(desc)
-            check.setAccessibleName(pretty(name))
+            check.setAccessibleName(shift_name(name))
             check.setAccessibleDescription(desc)
             check.toggled.connect(self.toggled)
             about = _help(desc)
@@ -100,7 +100,7 @@ class CorruptionGallery(QWidget):
             row = []
             for c, sev in enumerate((0, *SEVERITIES)):
                 where = "original" if sev == 0 else f"severity {sev}"
-                t = Thumbnail(thumb, f"{pretty(name)}, {where}")
+                t = Thumbnail(thumb, f"{shift_name(name)}, {where}")
                 grid.addWidget(t, r, c + 1)
                 row.append(t)
             self.images[name] = row
@@ -148,7 +148,7 @@ class _ShiftList(QWidget):
         self.checks: dict[str, QCheckBox] = {}
         for name in names:
             desc = getattr(registry.get(name), "description", "")
-            check = QCheckBox(pretty(name))
+            check = QCheckBox(shift_name(name))
             check.setToolTip(desc)
             check.setAccessibleDescription(desc)
             check.toggled.connect(self.toggled)
@@ -307,11 +307,11 @@ class ConditionsPage(_Page):
         self.tweak_edit.setToolTip("One class gets this share of the test data; the others share the rest equally.")
         self.imbalance_edit = QLineEdit()
         self.imbalance_edit.setPlaceholderText("optional, e.g. 10")
-        self.imbalance_edit.setAccessibleName("Long-tail imbalance ratios")
+        self.imbalance_edit.setAccessibleName("Class imbalance ratios")
         self.imbalance_edit.setToolTip("Class frequencies fall off so the commonest class is r times the rarest.")
         values.addRow("α values:", self.alpha_edit)
         values.addRow("One class at ρ:", self.tweak_edit)
-        values.addRow("Long tail, ratio:", self.imbalance_edit)
+        values.addRow("Class imbalance, ratio:", self.imbalance_edit)
         lform.addLayout(values)
         right.addWidget(self.label_box, 1)
 
@@ -463,7 +463,7 @@ class ConditionsPage(_Page):
         if not self.label_box.isChecked():
             return out, problems
         for key, edit, what in (("dirichlet_alpha", self.alpha_edit, "α values"), ("tweak_one", self.tweak_edit, "ρ values"),
-                                ("imbalance_ratio", self.imbalance_edit, "long-tail ratios")):
+                                ("imbalance_ratio", self.imbalance_edit, "class imbalance ratios")):
             values, error = _parse_numbers(edit.text())
             if error:
                 problems.append(f"label shift {what}: {error}; separate numbers with commas")

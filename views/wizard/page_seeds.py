@@ -21,7 +21,7 @@ from engine.study import METRIC_NAMES, ExecutionSpec, MetricsSpec
 from views.wizard.formatting import _parse_numbers
 from views.wizard.page_base import _Page
 from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
-from views.wizard.widgets import BACKEND_LABELS, DEVICE_LABELS, _help, _set_tab_order, pretty
+from views.wizard.widgets import BACKEND_LABELS, DEVICE_LABELS, _help, _set_tab_order
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -71,7 +71,7 @@ class SeedsPage(_Page):
         defaults = _schema_default(MetricsSpec, "names")
         for name in METRIC_NAMES:
             meta = METRICS.get(name)
-            label = meta.label if meta else pretty(name)
+            label = meta.label if meta else name.replace("_", " ")
             desc = meta.description if meta else ""
             check = QCheckBox(label)
             check.setToolTip(desc)

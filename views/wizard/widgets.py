@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from engine.shift.catalog import family_label
 from views.theme import Colours, current, set_tone, watch_theme
 
 # the α slider: nice values on a log scale (1–1.5–2–3–5–7 per decade), 0.05 … 100
@@ -23,7 +24,6 @@ ALPHA_VALUES = (0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5
                 70.0, 100.0)
 ALPHA_MIN, ALPHA_MAX = ALPHA_VALUES[0], ALPHA_VALUES[-1]
 
-PRETTY = {"jpeg_compression": "JPEG compression"}
 BACKEND_LABELS = {
     "loky": "This computer — several processes at once",
     "sequential": "This computer — one cell at a time (simplest)",
@@ -38,8 +38,10 @@ SPLIT_LABELS = {
 }
 
 
-def pretty(name: str) -> str:
-    return PRETTY.get(name, name.replace("_", " ").capitalize())
+def shift_name(family: str) -> str:
+    """A shift family's one display name (engine.shift.catalog), capitalised to head a checkbox or a list."""
+    label = family_label(family)
+    return label[:1].upper() + label[1:]
 
 
 def monospace_font() -> QFont:
