@@ -179,10 +179,28 @@ def _connect(path: Path, write: bool) -> _Shared:
         return _connect_read_only(path, exc)
     try:
         _ensure_schema(con, path)
+        _mark_interrupted_runs(con)
     except BaseException:
         con.close()
         raise
     return _Shared(con, read_only=False)
+
+
+def _mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Runs still 'running' when the file is first opened read-write were killed or crashed.
+
+    A coordinator holds its ``Store`` for the whole run, so while one runs its process keeps the
+    file open (another process cannot open it read-write, and this process reuses the open
+    connection instead of landing here). Their counts come from the cells they saved.
+    """
+    if not con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]:
+        return  # the usual case: nothing to write
+    con.execute("""
+        UPDATE runs SET status = 'interrupted',
+            finished = coalesce((SELECT max(c.finished) FROM cells c WHERE c.run_id = runs.run_id), runs.started),
+            done = (SELECT count(*) FROM cells c WHERE c.run_id = runs.run_id AND c.status = 'done'),
+            failed = (SELECT count(*) FROM cells c WHERE c.run_id = runs.run_id AND c.status = 'failed')
+        WHERE status = 'running'""")
 
 
 def _connect_read_only(path: Path, why_not_write: Exception) -> _Shared:

@@ -180,6 +180,10 @@ def test_killed_run_leaves_a_consistent_database_and_resumes(project_dir):
     with Store(project_dir / "juxta.duckdb", read_only=True) as store:
         assert_consistent(store, "mini")
         done = store.query("SELECT count(*) AS n FROM cells WHERE status = 'done'").n[0]
+        killed = store.query("SELECT status, done FROM runs")
     assert 2 <= done < 6 + 2 * 3 * 22  # killed part-way
+    assert killed.status.tolist() == ["interrupted"] and killed.done[0] == done  # not 'running' forever
     summary = open_project(project_dir).run("mini")
     assert summary.status == "done" and summary.skipped == done
+    with Store(project_dir / "juxta.duckdb", read_only=True) as store:
+        assert sorted(store.query("SELECT status FROM runs").status) == ["done", "interrupted"]

@@ -108,3 +108,27 @@ def test_a_database_from_a_newer_juxta_is_refused_plainly(tmp_path):
     con.close()
     with pytest.raises(JuxtaError, match="schema version 99"):
         Store(path)
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_interrupted_on_the_next_open(tmp_path):
+    path = tmp_path / "juxta.duckdb"
+    with Store(path) as s:  # a coordinator that was killed: start_run, two cells, no finish_run
+        s.start_run("killed", "s", "host", "loky", 2, {}, 5, 0)
+        s.write_cells([(_cell("k1"), CellResult("k1", "done")), (_cell("k2"), CellResult("k2", "failed", error="x"))], "killed")
+        s.start_run("ended", "s", "host", "loky", 2, {}, 5, 0)
+        s.finish_run("ended", "done", 5, 0, "cpu")
+    with Store(path, read_only=True) as s:
+        runs = s.query("SELECT run_id, status, done, failed, finished IS NOT NULL AS has_end FROM runs ORDER BY run_id")
+    assert runs.status.tolist() == ["done", "interrupted"]
+    assert runs.done.tolist() == [5, 1] and runs.failed.tolist() == [0, 1] and runs.has_end.all()
+
+
+def test_a_run_in_progress_in_this_process_is_not_marked_interrupted(tmp_path):
+    path = tmp_path / "juxta.duckdb"
+    with Store(path) as coordinator:
+        coordinator.start_run("live", "s", "host", "loky", 2, {}, 5, 0)
+        with Store(path) as other, Store(path, read_only=True) as reader:  # the app's tree and Results page
+            other.record_study("s", "shift", "", "", "", [])
+            assert reader.query("SELECT status FROM runs").status.tolist() == ["running"]
+        coordinator.finish_run("live", "done", 5, 0, "cpu")
+        assert coordinator.query("SELECT status FROM runs").status.tolist() == ["done"]
