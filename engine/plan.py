@@ -16,7 +16,7 @@ from engine.data.base import Dataset, stratified_split
 from engine.data.loaders import load_data
 from engine.errors import Problem, SourceError, StudyFileError
 from engine.sources import parse_source
-from engine.study import ModelSpec, Study
+from engine.study import ModelSpec, Study, outside_project_warnings
 
 # Bump an entry when the computation behind that kind of cell changes its results.
 # Bumped when a computation's results change, so earlier results are not reused as if current.
@@ -247,7 +247,8 @@ def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None
                 key = cell_key("eval", spec)
                 cells.append(Cell(key, study.name, "eval", m.id, c.id, c.family, c.severity, seed, spec, depends_on=train_key))
     sizes = {k: int(len(v)) for k, v in parts.items()}
-    return Plan(study, cells, fingerprint, sizes, warnings=data_warnings(study, data.subset(eval_rows)))
+    warnings = outside_project_warnings(study, root) + data_warnings(study, data.subset(eval_rows))
+    return Plan(study, cells, fingerprint, sizes, warnings=warnings)
 
 
 def data_warnings(study: Study, evaluated: Dataset) -> list[Problem]:

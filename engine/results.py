@@ -194,7 +194,7 @@ def relative_drop(table: pd.DataFrame) -> pd.DataFrame:
     """(clean − shifted) / clean per arm and condition, from a metric table (higher-is-better metrics)."""
     clean = table[table.condition == "clean"].set_index("arm").value
     out = table[table.condition != "clean"].copy()
-    out["clean"] = out.arm.map(clean)
+    out["clean"] = out.arm.map(clean).astype(float)  # float even when no shifted rows remain
     out["drop"] = (out.clean - out.value) / out.clean
     return out
 

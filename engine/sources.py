@@ -36,6 +36,22 @@ class Source:
         return p if p.is_absolute() else (root / p)
 
 
+def outside_path(text: str, root: Path, *, kind: str = "model") -> Path | None:
+    """Where a local source leads when that is outside the project folder ``root`` (None: inside, or not local).
+
+    ``../data``, an absolute path elsewhere, or a symlink out of the project all count: a copy of the
+    project folder would not carry those files.
+    """
+    try:
+        src = parse_source(text, kind=kind)
+    except SourceError:
+        return None
+    if not src.is_local_path:
+        return None
+    path = src.path(root).resolve()
+    return None if path.is_relative_to(Path(root).resolve()) else path
+
+
 def _looks_like_path(value: str) -> bool:
     return value.startswith((".", "/", "~"))
 

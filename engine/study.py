@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.errors import Problem, SourceError, StudyFileError
 from engine.shift.catalog import CORRUPTION_NAMES, SEVERITIES, TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES
-from engine.sources import parse_source
+from engine.sources import outside_path, parse_source
 from engine.study_messages import explain, problem_at
 
 SCHEMA_VERSION = 1
@@ -293,6 +293,26 @@ def source_entries(study: Study) -> list[tuple[tuple[str | int, ...], str, str]]
     entries.append((("data", "source"), study.data.source, "data"))
     entries += [(("shift", "field", i, "source"), f.source, "data") for i, f in enumerate(study.shift.field)]
     return entries
+
+
+def outside_project_sources(study: Study, root: Path) -> list[tuple[tuple[str | int, ...], str, Path]]:
+    """The study's sources that read files outside the project folder: (key path, source, resolved path).
+
+    Allowed (the user wrote the path), but a shared copy of the project would be incomplete, so
+    validation and the report's appendix say so.
+    """
+    out = []
+    for key, value, kind in source_entries(study):
+        path = outside_path(value, root, kind=kind)
+        if path is not None:
+            out.append((key, value, path))
+    return out
+
+
+def outside_project_warnings(study: Study, root: Path) -> list[Problem]:
+    """One validation warning per source that reads outside the project."""
+    return [Problem(f"'{value}' reads outside the project ({path}); a copy of the project folder will not include it",
+                    key) for key, value, path in outside_project_sources(study, root)]
 
 
 def study_text(path: str | Path) -> str | None:

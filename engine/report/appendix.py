@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.report.schema import Appendix, StudySection
+from engine.sources import outside_path
 
 # ---------------------------------------------------------------------------------------------
 # appendix
@@ -119,13 +120,25 @@ def _appendix(store, project: Any, sections: list[StudySection], recorded: pd.Da
     model_rows = sorted(models.values(), key=lambda d: (d["study"], d["arm"], d["seed"]))
     for mrow in model_rows:
         mrow["n_params"] = n_params.get((mrow["study"], mrow["arm"]))
+    data_rows = sorted(data.values(), key=lambda d: (d["study"], d["source"]))
+    _mark_outside(model_rows, Path(project.root), "model")
+    _mark_outside(data_rows, Path(project.root), "data")
 
     return Appendix(
-        study_files=files, models=model_rows, data=sorted(data.values(), key=lambda d: (d["study"], d["source"])),
+        study_files=files, models=model_rows, data=data_rows,
         packages=dict(sorted(packages.items())), report_packages=_report_packages(), devices=devices,
         seeds={s.name: s.seeds for s in sections}, runs=run_rows, compute=compute, juxta_version=juxta_version,
         report_juxta_version=_juxta_version(), generated=datetime.now().astimezone().isoformat(timespec="seconds"),
     )
+
+
+def _mark_outside(rows: list[dict[str, Any]], root: Path, kind: str) -> None:
+    """Flag rows whose source reads files outside the project, in the shown source too, so a reader of a
+    shared project knows its folder alone does not hold everything the results came from."""
+    for row in rows:
+        row["outside_project"] = bool(row.get("source")) and outside_path(str(row["source"]), root, kind=kind) is not None
+        if row["outside_project"]:
+            row["source"] = f"{row['source']} (reads outside the project)"
 
 
 def _ts(v: Any) -> str:
