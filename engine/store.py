@@ -20,7 +20,7 @@ import numpy as np
 from engine.errors import JuxtaError
 
 DB_NAME = "juxta.duckdb"
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -29,14 +29,14 @@ CREATE TABLE IF NOT EXISTS studies (
     created TIMESTAMP, updated TIMESTAMP);
 CREATE TABLE IF NOT EXISTS study_cells (
     study VARCHAR, cell_key VARCHAR, kind VARCHAR, arm VARCHAR, condition VARCHAR, family VARCHAR,
-    severity INTEGER, seed INTEGER, PRIMARY KEY (study, cell_key));
+    severity INTEGER, seed BIGINT, PRIMARY KEY (study, cell_key));
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, study VARCHAR, started TIMESTAMP, finished TIMESTAMP, status VARCHAR,
     host VARCHAR, backend VARCHAR, workers INTEGER, devices VARCHAR, versions JSON,
     planned INTEGER, skipped INTEGER, done INTEGER, failed INTEGER);
 CREATE TABLE IF NOT EXISTS cells (
     cell_key VARCHAR PRIMARY KEY, cell_id INTEGER, study VARCHAR, run_id VARCHAR, kind VARCHAR, arm VARCHAR,
-    condition VARCHAR, family VARCHAR, severity INTEGER, seed INTEGER, params JSON, info JSON,
+    condition VARCHAR, family VARCHAR, severity INTEGER, seed BIGINT, params JSON, info JSON,
     status VARCHAR, error VARCHAR, traceback VARCHAR, duration_s DOUBLE, device VARCHAR,
     peak_mem_mb DOUBLE, started TIMESTAMP, finished TIMESTAMP);
 CREATE TABLE IF NOT EXISTS metrics (
@@ -78,6 +78,11 @@ MIGRATE_FROM_1_AFTER = """
 INSERT INTO predictions BY NAME
     SELECT c.cell_id, p.* EXCLUDE (cell_key, correct) FROM predictions_v1 p JOIN cells c USING (cell_key);
 DROP TABLE predictions_v1;
+"""
+# Schema 2 stored seeds as 32-bit integers, though a study may name any seed up to 2**63 - 1.
+MIGRATE_FROM_2 = """
+ALTER TABLE cells ALTER COLUMN seed TYPE BIGINT;
+ALTER TABLE study_cells ALTER COLUMN seed TYPE BIGINT;
 """
 
 
@@ -427,7 +432,7 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     version = _version(con)
     if version == SCHEMA_VERSION:
         return
-    if version is not None and version not in ("1",):
+    if version is not None and version not in ("1", "2"):
         raise JuxtaError(
             f"The results database {path} has schema version {version}, which this Juxta does not "
             f"know (it writes version {SCHEMA_VERSION}); open it with the Juxta that wrote it."
@@ -439,6 +444,8 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute(SCHEMA)
         if version == "1":
             con.execute(MIGRATE_FROM_1_AFTER)
+        if version in ("1", "2"):
+            con.execute(MIGRATE_FROM_2)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
         con.execute("COMMIT")
     except Exception:

@@ -187,3 +187,19 @@ def test_killed_run_leaves_a_consistent_database_and_resumes(project_dir):
     assert summary.status == "done" and summary.skipped == done
     with Store(project_dir / "juxta.duckdb", read_only=True) as store:
         assert sorted(store.query("SELECT status FROM runs").status) == ["done", "interrupted"]
+
+
+def test_a_seed_beyond_32_bits_runs_end_to_end(project_dir):
+    from engine.results import load_shift_results
+
+    seed = 3_000_000_000
+    write_study(project_dir, seeds=(seed,), severities=(1,))
+    project = open_project(project_dir)
+    summary = project.run("mini")
+    assert summary.status == "done" and summary.failed == 0, summary.errors
+    with project.store(read_only=True) as store:
+        assert_consistent(store, "mini")
+        assert set(store.query("SELECT DISTINCT seed FROM cells").seed) == {seed}
+        assert set(store.query("SELECT DISTINCT seed FROM study_cells").seed) == {seed}
+        assert not load_shift_results(store, "mini").accuracy.empty
+    assert project.run("mini").status == "up-to-date"

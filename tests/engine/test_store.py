@@ -132,3 +132,24 @@ def test_a_run_in_progress_in_this_process_is_not_marked_interrupted(tmp_path):
             assert reader.query("SELECT status FROM runs").status.tolist() == ["running"]
         coordinator.finish_run("live", "done", 5, 0, "cpu")
         assert coordinator.query("SELECT status FROM runs").status.tolist() == ["done"]
+
+
+def test_a_schema_2_database_gets_64_bit_seeds_and_keeps_its_rows(tmp_path):
+    from engine.store import SCHEMA
+
+    path = tmp_path / "juxta.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA.replace("seed BIGINT", "seed INTEGER"))  # schema 2 stored 32-bit seeds
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    con.execute("INSERT INTO cells (cell_key, cell_id, study, seed, status) VALUES ('ka', 1, 's', 7, 'done')")
+    con.execute("INSERT INTO study_cells VALUES ('s', 'ka', 'eval', 'a', 'clean', 'clean', NULL, 7)")
+    con.close()
+    big = 2**63 - 1
+    with Store(path) as s:
+        assert s.query("SELECT value FROM meta WHERE key = 'schema_version'").value[0] == SCHEMA_VERSION == "3"
+        assert s.query("SELECT seed FROM study_cells").seed.tolist() == [7]
+        kb = SimpleNamespace(**{**vars(_cell("kb")), "seed": big})
+        s.record_study("s", "shift", "", "", "", [_cell("ka"), kb])
+        s.write_cell(kb, "r", CellResult("kb", "done"))
+        assert s.query("SELECT seed FROM cells ORDER BY cell_key").seed.tolist() == [7, big]
+        assert s.query("SELECT seed FROM study_cells ORDER BY cell_key").seed.tolist() == [0, big]
