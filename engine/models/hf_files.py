@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import struct
+import warnings
 from pathlib import Path
 
 from engine.errors import ModelError, SourceError, UnsafeModelError
@@ -204,6 +205,19 @@ def find_weights(folder: Path, src: Source) -> tuple[str, list[Path]]:
     raise ModelError(f"Model '{src}' has no weights in {folder}: expected model.safetensors or pytorch_model.bin{hint}.")
 
 
+def torch_load_weights_only(path: Path):
+    """``torch.load(weights_only=True)`` without torch's warnings reaching the console.
+
+    torch warns about the pickle protocol of files it did not write (e.g. "Detected pickle protocol 4");
+    Juxta reports what matters about such a file in its own error instead.
+    """
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+
+
 def load_bin_state_dict(files: list[Path], src: Source) -> dict:
     """Read pytorch_model*.bin with ``weights_only=True``: tensors and plain containers only."""
     import torch
@@ -211,7 +225,7 @@ def load_bin_state_dict(files: list[Path], src: Source) -> dict:
     state: dict = {}
     for path in files:
         try:
-            part = torch.load(str(path), map_location="cpu", weights_only=True)
+            part = torch_load_weights_only(path)
         except pickle.UnpicklingError as exc:
             raise UnsafeModelError(
                 f"Model file {path} (from '{src}') contains pickled Python objects besides tensors; "

@@ -81,10 +81,10 @@ def refuse_unsafe(path: Path) -> None:
     if suffix in TORCH_SUFFIXES:
         import pickle
 
-        import torch
+        from engine.models.hf_files import torch_load_weights_only
 
         try:
-            torch.load(str(path), map_location="cpu", weights_only=True)
+            torch_load_weights_only(path)
         except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError) as exc:
             raise UnsafeModelError(
                 f"Model file {path} contains pickled Python objects beyond plain tensors, which could run code; "

@@ -131,3 +131,10 @@ def test_default_recipes_cover_every_architecture():
     from engine.models.recipes import ARCHITECTURES
 
     assert set(DEFAULT_RECIPES) == set(ARCHITECTURES)
+
+
+def test_torch_pickle_protocol_warning_stays_off_the_console(tmp_path, recwarn):
+    (tmp_path / "p4.pt").write_bytes(b"\x80\x04K\x01.")  # a protocol-4 pickle torch did not write
+    with pytest.raises(ModelError):
+        load_model_file(parse_source("file:p4.pt"), tmp_path)
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
