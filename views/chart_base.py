@@ -249,6 +249,10 @@ class ShiftChart(pg.GraphicsLayoutWidget):
         self.setAccessibleDescription(self.description)
         self.setMinimumSize(260, 180)
         self.ci.setContentsMargins(6, 4, 10, 6)
+        # The layout of plot and legend must always fill the view. Rebuilding a chart (new results,
+        # another study, a theme switch) makes Qt re-activate the top-level layout later, and that
+        # shrinks it to its preferred size (a ~20 px smudge until the window is resized): put it back.
+        self.ci.geometryChanged.connect(self._fill_view)
         self.ci.setSpacing(2)
         if results is not None:
             self.set_results(results)
@@ -313,6 +317,15 @@ class ShiftChart(pg.GraphicsLayoutWidget):
         else:
             self._draw(self._results)
         self._apply_highlight()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API): rebuilt while hidden (another tab)
+        super().showEvent(event)
+        self._fill_view()
+
+    def _fill_view(self) -> None:
+        view = QtCore.QRectF(0, 0, self.width(), self.height())
+        if self.isVisible() and self.ci.geometry() != view and view.height() > 0:
+            self.ci.setGeometry(view)
 
     # -- for subclasses ----------------------------------------------------------------------
 
