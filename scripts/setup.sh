@@ -11,3 +11,6 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: an unpinned requirement resolves to the newest (CUDA, several GB) build.
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev]"
+# The window needs a few system libraries (Qt's X11 plugin) and the GUI tests a virtual X server:
+# installed with apt when this runs as root, otherwise named in a one-line instruction.
+python -m app.system_check --install --tests || true

@@ -8,7 +8,32 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests need no display
+# Qt tests run on a real X server when one can be had (pytest-xvfb starts a virtual one), so they see
+# what a person sees: window-manager-free but real xcb windows, events and painting. Without one
+# they run offscreen and the tests that need real windows say why they are skipped.
+X_SERVER_MISSING = ""
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xvfb has started its X server
+def pytest_configure(config):
+    global X_SERVER_MISSING
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        X_SERVER_MISSING = "QT_QPA_PLATFORM=offscreen was set: no real X server for these tests"
+        return
+    from app.system_check import missing_libraries, packages_for
+
+    missing = missing_libraries()
+    if not os.environ.get("DISPLAY"):
+        X_SERVER_MISSING = "no X server: install xvfb (apt-get install -y xvfb) to run the GUI flow tests"
+    elif missing:
+        X_SERVER_MISSING = f"Qt's X11 plugin lacks system packages: {' '.join(packages_for(missing))}"
+    os.environ["QT_QPA_PLATFORM"] = "offscreen" if X_SERVER_MISSING else "xcb"
+
+
+def needs_x_server():
+    """Skip marker for tests that must drive real windows (read at test time, after configure)."""
+    return pytest.mark.skipif(bool(X_SERVER_MISSING), reason=X_SERVER_MISSING or "x server present")
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
