@@ -24,6 +24,7 @@ import numpy as np
 from engine.data.base import Dataset, DataOptions
 from engine.data.loaders import load_data_cached
 from engine.errors import CancelledError, DataError, JuxtaError
+from engine.models.base import label_mapping
 from engine.plan import Cell, split_rows
 from engine.sources import parse_source
 from engine.store import PREDICTION_DTYPES, CellResult
@@ -215,14 +216,6 @@ def _resample(data: Dataset, cond: dict[str, Any], seed: int) -> tuple[np.ndarra
     return np.arange(len(data), dtype=np.int64), {}
 
 
-def _label_map(model_classes: list[str], data: Dataset) -> tuple[np.ndarray, str]:
-    """Data label index -> model output index: by class name when names agree, else by position."""
-    names = {n: i for i, n in enumerate(model_classes)}
-    if all(n in names for n in data.class_names):
-        return np.asarray([names[n] for n in data.class_names], dtype=np.int64), "name"
-    return np.arange(data.num_classes, dtype=np.int64), "index"
-
-
 def eval_cell(cell: Cell, ctx: CellContext) -> CellResult:
     spec = cell.spec
     cond = spec["condition"]
@@ -233,7 +226,7 @@ def eval_cell(cell: Cell, ctx: CellContext) -> CellResult:
     clf = _load_model(mspec["source"], mspec["identity"], cell.inputs.get("model_path"), str(ctx.root), mspec["trust_remote_code"])
     clf.check_fits(data, mspec["id"])
     clf.to(ctx.device).eval()
-    mapping, how = _label_map(clf.info.class_names, data)
+    mapping, how = label_mapping(clf.info.class_names, data.class_names, mspec["id"], data.source)
     labels = mapping[data.y]
     logits = _logits(clf, data, cond, cell.seed, cell.inputs.get("batch_size", 512), ctx)
     info.update({"examples": len(data), "label_mapping": how, "model_classes": len(clf.info.class_names)})

@@ -53,6 +53,9 @@ class Dataset:
             return ()
         return tuple(np.asarray(self.x).shape[1:])
 
+    def summary(self) -> "DataSummary":
+        return DataSummary(self.source, self.modality, self.input_shape, list(self.class_names))
+
     def subset(self, idx: np.ndarray) -> "Dataset":
         idx = np.asarray(idx, dtype=np.int64)
         x = [self.x[i] for i in idx] if self.modality == "text" else self.x[idx]
@@ -102,6 +105,20 @@ class Dataset:
                 )
         if self.y.min(initial=0) < 0 or self.y.max(initial=0) >= self.num_classes:
             raise DataError(f"Dataset {self.source} has label indices outside its {self.num_classes} classes.")
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What validation compares a model against (modality, example shape, classes), without the examples."""
+
+    source: str
+    modality: Modality
+    input_shape: tuple[int, ...]
+    class_names: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
 
 def stratified_split(

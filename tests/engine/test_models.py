@@ -138,3 +138,45 @@ def test_torch_pickle_protocol_warning_stays_off_the_console(tmp_path, recwarn):
     with pytest.raises(ModelError):
         load_model_file(parse_source("file:p4.pt"), tmp_path)
     assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+
+
+def test_classes_are_matched_by_name_never_silently_by_position():
+    from engine.models.base import label_mapping
+
+    digits = [str(i) for i in range(10)]
+    mapping, how = label_mapping(["cat", "dog", "eel"], ["dog", "cat"], "m", "folder:x")
+    assert how == "name" and mapping.tolist() == [1, 0]
+    assert label_mapping(digits, ["3", "7"], "m", "csv:t")[0].tolist() == [3, 7]
+    mapping, how = label_mapping(["LABEL_0", "LABEL_1"], ["cat", "dog"], "m", "folder:x")
+    assert how == "index" and mapping.tolist() == [0, 1]
+    assert label_mapping(["negative", "positive"], ["0", "1"], "m", "csv:t")[1] == "index"
+    with pytest.raises(DataError) as info:
+        label_mapping(digits, ["cat", "dog"], "digits", "folder:pets")
+    msg = str(info.value)
+    assert "dataset folder:pets (cat, dog)" in msg and "model 'digits' (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in msg
+    with pytest.raises(DataError, match=r"\(1, 2\) are not the classes"):
+        label_mapping(["0", "1"], ["1", "2"], "m", "csv:t")
+
+
+def write_pets(folder, names=("cat", "dog"), side=8):
+    from PIL import Image
+
+    for k, name in enumerate(names):
+        (folder / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((side, side), 40 * (i + k), np.uint8)).save(folder / name / f"{i}.png")
+
+
+def test_a_digits_model_on_cat_and_dog_folders_fails_its_cells_with_both_class_lists(trained, tmp_path):
+    from engine.cells import CellContext, execute_cell
+    from engine.plan import plan_study
+    from engine.study import parse_study_text
+
+    _, path, *_ = trained
+    (tmp_path / "cnn.safetensors").write_bytes(path.read_bytes())
+    write_pets(tmp_path / "pets")
+    study = parse_study_text('schema_version = 1\n[study]\nname = "p"\n[[models]]\nid = "digits"\nsource = "file:cnn.safetensors"\n'
+                             '[data]\nsource = "folder:pets"\nsplit = "all"\ngrayscale = true\n[metrics]\nbootstrap = 0\n')
+    (cell,) = plan_study(study, tmp_path).cells
+    result = execute_cell(cell, CellContext(root=tmp_path))
+    assert result.status == "failed" and "(cat, dog) are not the classes of model 'digits' (0, 1, 2" in result.error
