@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.data.base import Dataset, stratified_split
+from engine.data.base import Dataset, DataSummary, stratified_split
 from engine.data.loaders import load_data
-from engine.errors import Problem, SourceError, StudyFileError
+from engine.errors import JuxtaError, Problem, SourceError, StudyFileError
+from engine.models.recipes import DEFAULT_RECIPES, parse_builtin
 from engine.sources import parse_source
-from engine.study import ModelSpec, Study, outside_project_warnings
+from engine.study import ModelSpec, Study, outside_project_warnings, study_text
+from engine.study_messages import problem_at
 
 # Bump an entry when the computation behind that kind of cell changes its results.
 # Bumped when a computation's results change, so earlier results are not reused as if current.
@@ -64,6 +66,9 @@ class Plan:
     data_fingerprint: str
     split_sizes: dict[str, int]
     warnings: list[Problem] = field(default_factory=list)
+    # What validation compares models against: (key path of the source, summary) for [data] and each field dataset.
+    datasets: list[tuple[tuple[str | int, ...], DataSummary]] = field(default_factory=list)
+    artifacts: dict[str, str] = field(default_factory=dict)
 
     @property
     def train_cells(self) -> list[Cell]:
@@ -201,8 +206,6 @@ def hash_path(path: Path) -> str:
 
 def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None) -> Plan:
     """Expand a validated study into cells. Loads the data once to fingerprint and check it."""
-    from engine.models.recipes import DEFAULT_RECIPES, parse_builtin
-
     artifacts = artifacts or {}
     dspec = data_spec(study)
     data = load_data(study.data.source, root, study.data.options())
@@ -248,7 +251,42 @@ def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None
                 cells.append(Cell(key, study.name, "eval", m.id, c.id, c.family, c.severity, seed, spec, depends_on=train_key))
     sizes = {k: int(len(v)) for k, v in parts.items()}
     warnings = outside_project_warnings(study, root) + data_warnings(study, data.subset(eval_rows))
-    return Plan(study, cells, fingerprint, sizes, warnings=warnings)
+    datasets = [(("data", "source"), data.summary())]
+    datasets += [(("shift", "field", i, "source"), fields[f.id].summary()) for i, f in enumerate(study.shift.field)]
+    return Plan(study, cells, fingerprint, sizes, warnings=warnings, datasets=datasets, artifacts=artifacts)
+
+
+def check_models(plan: Plan, root: Path, path: str = "<study>") -> None:
+    """Check every model against the data without running it; raise StudyFileError listing each problem.
+
+    What can be known cheaply: whether the model will load (headers, configs, refused pickles, the
+    offline hub cache) and whether it fits the data (modality, input shape, number and names of classes,
+    for the evaluated data and every field dataset). Each problem names the model and its source.
+    """
+    from engine.models.base import check_fits
+    from engine.models.describe import check_architecture, inspect_model
+
+    text = study_text(path)
+    (_, main), *fields = plan.datasets
+    problems: list[Problem] = []
+    for i, m in enumerate(plan.study.models):
+        key = ("models", i, "source")
+        try:
+            info = inspect_model(m.source, root, plan.artifacts, trust_remote_code=m.trust_remote_code)
+        except JuxtaError as exc:
+            problems.append(problem_at(text, key, f"model '{m.id}' ({m.source}): {exc}"))
+            continue
+        try:
+            if info is None:  # a built-in architecture trained on this study's data
+                check_architecture(parse_builtin(parse_source(m.source).value)[1], main.modality, main.source)
+                continue
+            check_fits(info, main, m.id)
+            for _, summary in fields:  # field classes are mapped onto the main data's classes
+                check_fits(info, replace(summary, class_names=main.class_names), m.id)
+        except JuxtaError as exc:
+            problems.append(problem_at(text, key, str(exc)))
+    if problems:
+        raise StudyFileError(path, problems)
 
 
 def data_warnings(study: Study, evaluated: Dataset) -> list[Problem]:

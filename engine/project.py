@@ -7,7 +7,7 @@ from typing import Callable
 
 from engine.errors import JuxtaError, StudyFileError
 from engine.execute import RunControl, RunEvent, RunSummary, run_plan
-from engine.plan import Plan, plan_study
+from engine.plan import Plan, check_models, plan_study
 from engine.store import DB_NAME, Store
 from engine.study import STUDY_SUFFIX, Study, check_local_sources, load_study, study_files
 
@@ -53,8 +53,10 @@ class Project:
         return study
 
     def validate(self, name: str) -> Plan:
-        """Everything short of running: schema, sources, data and the cell plan."""
-        return self.plan(name)
+        """Everything short of running: schema, sources, data, the cell plan, and each model against the data."""
+        plan = self.plan(name)
+        check_models(plan, self.root, str(self.study_path(name)))
+        return plan
 
     def store(self, read_only: bool = False) -> Store:
         return Store(self.db_path, read_only=read_only)

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import ModelError, SourceError
 from engine.models.base import Classifier, ModelInfo, count_parameters
 from engine.models.hf_files import (
+    BIN_PROBE_BYTES,
     CONFIG_NAME,
     PROCESSOR_FILES,
     TOKENIZER_FILES,
+    check_safetensors,
     find_weights,
     first_line,
     hub_param_count,
@@ -161,6 +163,43 @@ def describe_hf_model(
         input_shape=None,
         extra=extra,
     )
+
+
+def inspect_hf_model(
+    src: Source,
+    root: Path,
+    *,
+    trust_remote_code: bool = False,
+    offline: bool | None = None,
+    cache_dir: str | Path | None = None,
+) -> ModelInfo:
+    """What validation can know about an HF model without loading it, raising what loading would raise.
+
+    The folder (or hub cache entry) and its config.json, the task, remote code without trust, and the
+    weights: present (for local folders, and hub models when offline), safetensors headers intact,
+    small ``pytorch_model*.bin`` files free of pickled objects.
+    """
+    info = describe_hf_model(src, root, offline=offline, cache_dir=cache_dir)
+    folder = Path(info.extra["path"])
+    _refuse_remote_code(_read_config(folder, src), folder, src, trust_remote_code)
+    local = src.scheme == "file" or src.is_local_path
+    try:
+        weights, files = find_weights(folder, src)
+    except ModelError:
+        if local:
+            raise
+        if not is_offline(offline):
+            return info  # the weights download on first use
+        raise SourceError(
+            f"Model '{src}' has its config but not its weights in the local Hugging Face cache, and the hub cannot be "
+            "reached; connect once to download it, or use a local folder."
+        ) from None
+    if weights == "safetensors":
+        for path in files:
+            check_safetensors(path, src)
+    elif sum(p.stat().st_size for p in files) <= BIN_PROBE_BYTES:
+        load_bin_state_dict(files, src)
+    return info
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ CODE_PATTERNS = ["*.py"]
 _TRUE = {"1", "ON", "YES", "TRUE"}
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+BIN_PROBE_BYTES = 64 * 2**20  # validation reads pytorch_model*.bin up to this size to look for pickled objects
 
 
 def is_offline(offline: bool | None) -> bool:
@@ -239,6 +240,19 @@ def load_bin_state_dict(files: list[Path], src: Source) -> dict:
             raise ModelError(f"Model file {path} (from '{src}') does not hold a dictionary of tensors.")
         state.update(part)
     return state
+
+
+def check_safetensors(path: Path, src: Source) -> None:
+    """Refuse a safetensors file whose header is damaged or whose data is cut short (reads the header only)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(
+            f"Model file {path} (from '{src}') is not a valid safetensors file ({first_line(exc)}); it may be truncated or corrupt."
+        ) from None
 
 
 def _safetensors_header(path: Path) -> dict:

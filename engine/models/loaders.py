@@ -7,6 +7,7 @@ only through ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from engine.errors import ModelError, SourceError, UnsafeModelError
@@ -15,6 +16,7 @@ from engine.sources import Source
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".dill"}
 TORCH_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt"}
+TORCH_PROBE_BYTES = 64 * 2**20  # larger PyTorch files are refused without reading them
 
 
 def read_juxta_header(path: Path) -> dict[str, str]:
@@ -27,6 +29,66 @@ def read_juxta_header(path: Path) -> dict[str, str]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"Model file {path} is not a valid safetensors file ({exc}); it may be truncated or corrupt.") from None
     return meta
+
+
+def inspect_juxta_file(path: Path, source: str) -> ModelInfo:
+    """Check a Juxta safetensors file from its header alone: the format, the metadata, and that every
+    tensor has the shape the declared architecture needs. No weights are read."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"Model file {path} is not a valid safetensors file ({exc}); it may be truncated or corrupt.") from None
+    if meta.get("format") != _juxta_format():
+        raise ModelError(
+            f"Model file {path} holds weights but no Juxta architecture metadata; use a model Juxta saved, "
+            "or a Hugging Face model folder (config.json + model.safetensors)."
+        )
+    from engine.models.recipes import ARCHITECTURES
+
+    try:
+        arch = meta["arch"]
+        input_shape = tuple(int(d) for d in json.loads(meta["input_shape"]))
+        classes = [str(c) for c in json.loads(meta["class_names"])]
+        modality = meta["modality"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"Model file {path} has damaged Juxta metadata ({type(exc).__name__}: {exc}).") from None
+    if arch not in ARCHITECTURES or modality not in ("image", "tabular", "text") or not classes:
+        raise ModelError(f"Model file {path} has damaged Juxta metadata (architecture '{arch}', modality '{modality}', "
+                         f"{len(classes)} classes).")
+    expected = _expected_shapes(arch, input_shape, len(classes), shapes)
+    for key in sorted(set(expected) | set(shapes)):
+        if expected.get(key) != shapes.get(key):
+            what = ("is missing" if key not in shapes else "is not part of it" if key not in expected
+                    else f"has shape {list(shapes[key])}, not {list(expected[key])}")
+            raise ModelError(f"Model file {path} does not match the '{arch}' architecture it declares: tensor '{key}' {what}.")
+    n_params = sum(math.prod(shape) for key, shape in shapes.items() if not key.startswith("norm."))
+    return ModelInfo(source=source, architecture=arch, n_params=int(n_params), class_names=classes, modality=modality,
+                     input_shape=input_shape or None, extra={"path": str(path)})
+
+
+def _juxta_format() -> str:
+    from engine.models.train import JUXTA_FORMAT
+
+    return JUXTA_FORMAT
+
+
+def _expected_shapes(arch: str, input_shape: tuple[int, ...], n_classes: int, shapes: dict) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes of an untrained ``arch`` for this input and class count (the norm buffers as stored)."""
+    import torch
+
+    from engine.models.builtin import build
+
+    mean = torch.zeros(shapes.get("norm.mean", (1,)))
+    std = torch.ones(shapes.get("norm.std", (1,)))
+    try:
+        module = build(arch, input_shape, n_classes, mean, std)
+    except (SourceError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"The '{arch}' architecture cannot take inputs of shape {list(input_shape)} ({exc}).") from None
+    return {key: tuple(t.shape) for key, t in module.state_dict().items()}
 
 
 def load_juxta_file(path: Path, source: str) -> Classifier:
@@ -82,6 +144,14 @@ def refuse_unsafe(path: Path) -> None:
         import pickle
 
         from engine.models.hf_files import torch_load_weights_only
+
+        size = path.stat().st_size
+        if size > TORCH_PROBE_BYTES:  # refused either way; not worth reading gigabytes to say why
+            raise ModelError(
+                f"Model file {path} is a PyTorch file ({size / 2**20:,.0f} MB); Juxta does not load PyTorch files, which "
+                "hold weights without an architecture and may hold pickled code. Save the model as safetensors "
+                "(a model Juxta saved) or as a Hugging Face folder (config.json + model.safetensors)."
+            )
 
         try:
             torch_load_weights_only(path)

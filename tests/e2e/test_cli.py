@@ -113,3 +113,16 @@ def test_validate_prints_warnings_apart_from_errors(tmp_path, capsys):
     text = flat(out.out)
     assert "valid" in text and "all split 1 example (" in text
     assert "warning:" in text and "only one class ('cat')" in text and out.err == ""
+
+
+def test_validate_catches_a_model_whose_cells_would_all_fail(project_dir, capsys):
+    (project_dir / "broken.safetensors").write_bytes(b"not a model at all")
+    write_study(project_dir)
+    path = project_dir / "mini.study.toml"
+    path.write_text(path.read_text().replace("[data]", '[[models]]\nid = "broken"\nsource = "file:broken.safetensors"\n[data]'))
+    assert main(["validate", str(path)]) == EXIT_USER
+    out = capsys.readouterr()
+    assert "valid —" not in out.out
+    err = flat(out.err)
+    assert "models[2].source: model 'broken' (file:broken.safetensors)" in err and "not a valid safetensors file" in err
+    assert "Traceback" not in err

@@ -365,6 +365,61 @@ def test_custom_tokenizer_code_is_refused_without_trust(bert_project, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# models: what validation finds without loading (issue 8 item 27)
+
+
+def test_inspection_finds_what_loading_would_refuse(vit_project, tmp_path, offline_env):
+    from engine.models.hf import inspect_hf_model
+
+    root, _ = vit_project
+    info = inspect_hf_model(parse_source("hf:./models/vit"), root)
+    assert info.class_names == VIT_LABELS and info.modality == "image"
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "models" / "vit", broken)
+    data = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(data[: len(data) - 100])
+    with pytest.raises(ModelError, match="not a valid safetensors file"):
+        inspect_hf_model(parse_source("hf:./broken"), tmp_path)
+    noweights = tmp_path / "noweights"
+    shutil.copytree(root / "models" / "vit", noweights, ignore=shutil.ignore_patterns("*.safetensors"))
+    with pytest.raises(ModelError, match="has no weights"):
+        inspect_hf_model(parse_source("hf:./noweights"), tmp_path)
+    custom = tmp_path / "custom"
+    shutil.copytree(root / "models" / "vit", custom)
+    cfg = json.loads((custom / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForImageClassification": "modeling_custom.Custom"}
+    (custom / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="trust remote code"):
+        inspect_hf_model(parse_source("hf:./custom"), tmp_path)
+    assert inspect_hf_model(parse_source("hf:./custom"), tmp_path, trust_remote_code=True).class_names == VIT_LABELS
+
+
+def test_inspection_of_a_hub_id_cached_without_weights_offline(vit_project, tmp_path, offline_env):
+    from engine.models.hf import inspect_hf_model
+
+    root, _ = vit_project
+    cache = tmp_path / "hub"
+    snap = make_hub_cache(cache, "org/tiny-vit", root / "models" / "vit")
+    assert inspect_hf_model(parse_source("hf:org/tiny-vit"), tmp_path, cache_dir=cache).class_names == VIT_LABELS
+    (snap / "model.safetensors").unlink()
+    with pytest.raises(SourceError, match="not its weights in the local Hugging Face cache"):
+        inspect_hf_model(parse_source("hf:org/tiny-vit"), tmp_path, cache_dir=cache)
+
+
+def test_pickled_object_in_a_small_pytorch_bin_is_found_by_inspection(vit_project, tmp_path):
+    from engine.models.hf import inspect_hf_model
+
+    root, model = vit_project
+    folder = tmp_path / "binvit"
+    shutil.copytree(root / "models" / "vit", folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    marker = tmp_path / "ran"
+    torch.save({**model.state_dict(), "extra": _Payload(marker)}, folder / "pytorch_model.bin")
+    with pytest.raises(UnsafeModelError):
+        inspect_hf_model(parse_source("hf:./binvit"), tmp_path)
+    assert not marker.exists()
+
+
+# --------------------------------------------------------------------------------------------
 # datasets
 
 
