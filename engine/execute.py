@@ -8,6 +8,7 @@ hard (workers are terminated); a cancelled cell is never written, so a resumed r
 
 from __future__ import annotations
 
+import os
 import platform
 import queue
 import socket
@@ -291,9 +292,12 @@ class _Executor:
                                              dashboard_address=None)
                 self._client = Client(self._cluster)
         if self.backend != "sequential":
-            import multiprocessing
+            from multiprocessing.managers import SyncManager
 
-            self._manager = multiprocessing.Manager()
+            from engine.lifeline import exit_with
+
+            self._manager = SyncManager()
+            self._manager.start(initializer=exit_with, initargs=(os.getpid(),))
         self.control._terminate = self._terminate
         return self
 
@@ -305,6 +309,15 @@ class _Executor:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+    def _worker_options(self) -> dict[str, Any]:
+        """loky workers exit with the coordinator (``engine.lifeline``); the same arguments every run,
+        so loky keeps reusing its workers."""
+        if self.backend != "loky":
+            return {}
+        from engine.lifeline import exit_with
+
+        return {"initializer": exit_with, "initargs": (os.getpid(),)}
 
     def _terminate(self) -> None:
         """Hard stop after the grace period: kill workers still busy on a cancelled run."""
@@ -334,7 +347,7 @@ class _Executor:
         pump.start()
         try:
             tasks = (delayed(_work)(c, c.inputs["device"], root, q, str(cancel_file), workers) for c in cells)
-            with parallel_config(backend=self.backend, n_jobs=self.workers):
+            with parallel_config(backend=self.backend, n_jobs=self.workers, **self._worker_options()):
                 gen = Parallel(return_as="generator_unordered", pre_dispatch="2*n_jobs")(tasks)
                 try:
                     for result in gen:
