@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/] Finished cells are saved; run again to resume.")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a file the user's system refuses (permissions, a full or read-only disk)
+        if args.debug or not exc.filename:
+            raise
+        from engine.errors import os_reason
+
+        err_console.print(f"[bold red]Error:[/] cannot use {escape(str(exc.filename))}: {escape(os_reason(exc))}.")
+        return EXIT_USER
     except Exception as exc:  # a bug: say so plainly, show the traceback only with --debug
         if args.debug:
             raise
@@ -346,13 +353,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # charts are drawn offscreen; no display needed
-    from app.report import main_file, write_report
+    from app.report import main_file, resolve_output, write_report
     from engine import open_project
+    from engine.errors import JuxtaError, os_reason
+    from engine.export import ensure_writable
 
     project = open_project(args.project)
     options = {k: getattr(args, k) for k in ("title", "author", "introduction") if getattr(args, k)}
     t0 = time.perf_counter()
-    files = write_report(project, args.format, args.out, studies=args.study, options=options or None, overwrite=args.overwrite)
+    ensure_writable(resolve_output(project.root, args.format, args.out, overwrite=args.overwrite).parent)
+    try:
+        files = write_report(project, args.format, args.out, studies=args.study, options=options or None,
+                             overwrite=args.overwrite)
+    except OSError as exc:
+        raise JuxtaError(f"Cannot write to {exc.filename or args.out or project.root / 'reports'}: {os_reason(exc)}.") from None
     target = main_file(args.format, files)
     where = target.parent if args.format == "folder" else target
     extra = f" ({len(files)} files)" if args.format == "folder" else ""

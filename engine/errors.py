@@ -21,6 +21,11 @@ class JuxtaError(Exception):
         return self.message if not self.hint else f"{self.message} {self.hint}"
 
 
+def os_reason(exc: OSError) -> str:
+    """The operating system's reason in plain lower case: 'permission denied', 'read-only file system', …"""
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
 def key_text(key: tuple[str | int, ...]) -> str:
     """A key path as a study file spells it: ``("shift", "label_shift", "tweak_one", 0)`` -> ``shift.label_shift.tweak_one[0]``."""
     out = ""

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from engine.data.base import Dataset, DataSummary, stratified_split
 from engine.data.loaders import load_data
-from engine.errors import JuxtaError, Problem, SourceError, StudyFileError
+from engine.errors import JuxtaError, Problem, SourceError, StudyFileError, os_reason
 from engine.models.recipes import DEFAULT_RECIPES, parse_builtin
 from engine.sources import parse_source
 from engine.study import ModelSpec, Study, outside_project_warnings, study_text
@@ -195,12 +195,15 @@ def _cached_commit(repo_id: str, revision: str | None) -> str | None:
 def hash_path(path: Path) -> str:
     """sha256 of a file, or of every file in a folder (names and contents)."""
     h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for p in files:
-        h.update(str(p.relative_to(path) if path.is_dir() else p.name).encode())
-        with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+    try:
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for p in files:
+            h.update(str(p.relative_to(path) if path.is_dir() else p.name).encode())
+            with p.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    except OSError as exc:
+        raise SourceError(f"Cannot read {exc.filename or path}: {os_reason(exc)}.") from None
     return h.hexdigest()
 
 

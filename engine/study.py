@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.errors import Problem, SourceError, StudyFileError
+from engine.errors import Problem, SourceError, StudyFileError, os_reason
 from engine.shift.catalog import CORRUPTION_NAMES, SEVERITIES, TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES
 from engine.sources import outside_path, parse_source
 from engine.study_messages import explain, problem_at
@@ -282,6 +282,8 @@ def load_study(path: str | Path) -> Study:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise StudyFileError(str(p), ["is not UTF-8 text"]) from None
+    except OSError as exc:
+        raise StudyFileError(str(p), [f"cannot be read: {os_reason(exc)}"]) from None
     return parse_study_text(text, str(p))
 
 
@@ -315,6 +317,19 @@ def outside_project_warnings(study: Study, root: Path) -> list[Problem]:
                     key) for key, value, path in outside_project_sources(study, root)]
 
 
+def unreadable(path: Path) -> str | None:
+    """Why a local file or folder cannot be read ('permission denied', …), or None when it can."""
+    try:
+        if path.is_dir():
+            next(iter(path.iterdir()), None)
+        else:
+            with path.open("rb") as fh:
+                fh.read(1)
+    except OSError as exc:
+        return os_reason(exc)
+    return None
+
+
 def study_text(path: str | Path) -> str | None:
     """The text of a study file, for line numbers in messages (None when it cannot be read)."""
     try:
@@ -338,6 +353,8 @@ def check_local_sources(study: Study, root: Path, path: str = "<study>", text: s
             continue
         if src.is_local_path and not src.path(root).exists():
             problems.append(problem_at(text, key, f"'{src.value}' does not exist (looked in {src.path(root)})"))
+        elif src.is_local_path and (reason := unreadable(src.path(root))):
+            problems.append(problem_at(text, key, f"cannot read '{src.value}' ({src.path(root)}): {reason}"))
     data_scheme = parse_source(study.data.source, kind="data").scheme
     if study.shift.corruptions and data_scheme in ("csv", "parquet"):
         problems.append(problem_at(text, ("shift", "corruptions"), "image corruptions need image data; this is a table "

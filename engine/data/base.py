@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -105,6 +108,28 @@ class Dataset:
                 )
         if self.y.min(initial=0) < 0 or self.y.max(initial=0) >= self.num_classes:
             raise DataError(f"Dataset {self.source} has label indices outside its {self.num_classes} classes.")
+
+
+@contextmanager
+def image_size_guard(what: str) -> Iterator[None]:
+    """Pillow's decompression-bomb guard as one plain sentence naming the image (``what``).
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` and raises above twice that; either way the image
+    is refused: as float32 arrays such images would take gigabytes each.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(found.group(1)):,} pixels)" if found else ""
+        raise DataError(
+            f"{what} is too large{size}; Juxta reads images of up to {Image.MAX_IMAGE_PIXELS:,} pixels. "
+            "Make it smaller (or remove it) and try again."
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from engine.data.base import Dataset, DataOptions
+from engine.data.base import Dataset, DataOptions, image_size_guard
 from engine.errors import DataError, SourceError
 from engine.sources import Source
 
@@ -487,32 +487,33 @@ def _images(src: Source, parts: list[tuple[str, Any, np.ndarray]], col: str, opt
             except Exception as exc:  # noqa: BLE001
                 raise DataError(f"Dataset {src} column '{col}' does not hold images ({_first_line(exc)}).") from exc
         i = 0
-        for batch in part.select_columns([col]).iter(batch_size=256):
-            for img in batch[col]:
-                where = f"row {int(rows[i])} of split '{split}'"
-                i += 1
-                if img is None:
-                    raise DataError(f"Dataset {src} has no image in column '{col}' at {where}.")
-                if not isinstance(img, PILImage.Image):
-                    raise DataError(f"Dataset {src} column '{col}' holds {type(img).__name__} at {where}, not an image.")
-                gray = opts.grayscale or img.mode in _GRAY_MODES
-                all_gray &= gray
-                if gray:
-                    arr = _gray_array(img, side)
-                else:
-                    rgb = img.convert("RGB")
-                    if side and rgb.size != (side, side):
-                        rgb = rgb.resize((side, side), PILImage.Resampling.BILINEAR)
-                    arr = np.asarray(rgb, dtype=np.uint8)
-                hw = (arr.shape[0], arr.shape[1])
-                if first is None:
-                    first = (hw, where)
-                elif hw != first[0]:
-                    raise DataError(
-                        f"Dataset {src} has images of different sizes ({first[0][1]}x{first[0][0]} at {first[1]}, "
-                        f"{hw[1]}x{hw[0]} at {where}); set image_size in the [data] table to resize them to one square size."
-                    )
-                arrays.append(arr)
+        with image_size_guard(f"Dataset {src}: an image in column '{col}' of split '{split}'"):
+            for batch in part.select_columns([col]).iter(batch_size=256):
+                for img in batch[col]:
+                    where = f"row {int(rows[i])} of split '{split}'"
+                    i += 1
+                    if img is None:
+                        raise DataError(f"Dataset {src} has no image in column '{col}' at {where}.")
+                    if not isinstance(img, PILImage.Image):
+                        raise DataError(f"Dataset {src} column '{col}' holds {type(img).__name__} at {where}, not an image.")
+                    gray = opts.grayscale or img.mode in _GRAY_MODES
+                    all_gray &= gray
+                    if gray:
+                        arr = _gray_array(img, side)
+                    else:
+                        rgb = img.convert("RGB")
+                        if side and rgb.size != (side, side):
+                            rgb = rgb.resize((side, side), PILImage.Resampling.BILINEAR)
+                        arr = np.asarray(rgb, dtype=np.uint8)
+                    hw = (arr.shape[0], arr.shape[1])
+                    if first is None:
+                        first = (hw, where)
+                    elif hw != first[0]:
+                        raise DataError(
+                            f"Dataset {src} has images of different sizes ({first[0][1]}x{first[0][0]} at {first[1]}, "
+                            f"{hw[1]}x{hw[0]} at {where}); set image_size in the [data] table to resize them to one square size."
+                        )
+                    arrays.append(arr)
     if all_gray:
         x = np.stack(arrays)[:, None, :, :]
     else:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.base import DataOptions, Dataset
-from engine.errors import DataError, SourceError
+from engine.data.base import DataOptions, Dataset, image_size_guard
+from engine.errors import DataError, SourceError, os_reason
 from engine.sources import Source, parse_source
 
 BUILTIN_DATASETS = {
@@ -78,16 +78,20 @@ def _image_folder(src: Source, path: Path, opts: DataOptions) -> Dataset:
 
     if not path.is_dir():
         raise SourceError(f"Dataset '{src}' should be a folder with one sub-folder per class, but {path} is a file.")
-    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    try:
+        classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        files = {cls: sorted((path / cls).iterdir()) for cls in classes}
+    except OSError as exc:
+        raise DataError(f"Dataset '{src}': cannot read {exc.filename or path}: {os_reason(exc)}.") from None
     if not classes:
         raise DataError(f"Dataset '{src}' has no class sub-folders in {path}; put each class's images in its own folder.")
     images, labels, shapes = [], [], set()
     for k, cls in enumerate(classes):
-        for f in sorted((path / cls).iterdir()):
+        for f in files[cls]:
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                with Image.open(f) as im:
+                with image_size_guard(f"Dataset '{src}': the image {f}"), Image.open(f) as im:
                     im = im.convert("L" if opts.grayscale else "RGB")
                     if opts.image_size:
                         im = im.resize((opts.image_size, opts.image_size), Image.BILINEAR)

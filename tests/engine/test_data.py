@@ -117,3 +117,17 @@ def test_fingerprint_tracks_content(tmp_path):
     a = d.subset(np.arange(10)).fingerprint()
     assert a == d.subset(np.arange(10)).fingerprint()
     assert a != d.subset(np.arange(1, 11)).fingerprint()
+
+
+@pytest.mark.parametrize("side", [9, 12])  # over Pillow's limit (a warning), and over twice it (an error)
+def test_image_over_the_decompression_bomb_limit_is_a_plain_data_error(tmp_path, monkeypatch, side):
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "imgs" / cls / "small.png")
+    Image.fromarray(np.zeros((side, side), np.uint8)).save(tmp_path / "imgs" / "b" / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64)
+    with pytest.raises(DataError) as info:
+        load_data("folder:imgs", tmp_path)
+    msg = str(info.value)
+    assert str(tmp_path / "imgs" / "b" / "huge.png") in msg and f"is too large ({side * side:,} pixels)" in msg
+    assert "up to 64 pixels" in msg

@@ -443,6 +443,14 @@ def test_image_dataset_saved_to_disk(tmp_path):
     assert gray.x.shape == (6, 1, 8, 8)
 
 
+def test_hub_image_over_the_decompression_bomb_limit_is_a_plain_data_error(tmp_path, monkeypatch):
+    arr = images_uint8(3, size=8, seed=1)
+    _image_ds([PIL_Image.fromarray(a) for a in arr], [0, 1, 2]).save_to_disk(str(tmp_path / "imgs"))
+    monkeypatch.setattr(PIL_Image, "MAX_IMAGE_PIXELS", 16)
+    with pytest.raises(DataError, match=r"an image in column 'image' of split 'train' is too large \(64 pixels\)"):
+        load_hf_dataset(parse_source("hf:./imgs", kind="data"), tmp_path, DataOptions())
+
+
 def test_grayscale_images_mixed_sizes_and_resizing(tmp_path):
     rng = np.random.default_rng(0)
     small = [PIL_Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)) for _ in range(3)]
