@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = _run_with_progress(project, name, control, args)
         finally:
             signal.signal(signal.SIGINT, previous)
-        worst = max(worst, _report_summary(summary))
+        worst = max(worst, _report_summary(summary, listed=not args.quiet))
         if summary.status == "cancelled":
             return EXIT_INTERRUPTED
     return worst
@@ -166,7 +166,7 @@ def _run_with_progress(project, name: str, control, args):
                 progress.update(task, note=escape(f"{e.cell.label()}: {e.note}"))
             elif e.kind == "cell_finished":
                 progress.update(task, completed=e.done + e.failed, eta=_fmt_eta(e.eta_s))
-                if e.status == "failed" and e.cell is not None:
+                if e.status == "failed" and e.cell is not None and not args.quiet:  # --quiet: listed once at the end
                     progress.console.print(f"[red]failed[/] {escape(e.cell.label())}: {escape(str(e.error))}")
             elif e.kind == "finished":
                 progress.update(task, completed=e.done + e.failed, eta="0:00", note=e.status)
@@ -181,7 +181,8 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _report_summary(s) -> int:
+def _report_summary(s, listed: bool = False) -> int:
+    """One line per study; failed cells are listed unless they were already printed as they failed (``listed``)."""
     if s.status == "up-to-date":
         console.print(f"[green]{s.study}[/]: up to date ({s.planned} cells already computed).")
         return EXIT_OK
@@ -192,6 +193,8 @@ def _report_summary(s) -> int:
     if s.status == "cancelled":
         console.print(f"[yellow]Cancelled[/]: {s.cancelled} cells not computed; run again to resume.")
         return EXIT_INTERRUPTED
+    if listed:
+        return EXIT_FAILED_CELLS if s.failed else EXIT_OK
     for label, error in s.errors[:10]:
         console.print(f"  [red]✗[/] {escape(label)}: {escape(str(error))}")
     if len(s.errors) > 10:
@@ -251,6 +254,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             return _print_compare(store, args)
         if args.ood:
             return _print_ood(store, args)
+        _check_metric(store, args.study, args.metric)
         table = R.metric_table(store, args.study, args.metric)
         if table.empty:
             raise JuxtaError(f"Study '{args.study}' has no finished cells with metric '{args.metric}' yet; run it first.")
@@ -286,6 +290,22 @@ def cmd_results(args: argparse.Namespace) -> int:
             sd = table.groupby("arm").seed_sd.mean()
             console.print("Spread over " + f"{seeds} seeds (mean sd): " + ", ".join(f"{a} ±{100 * sd[a] if pct else sd[a]:.2f}" for a in arms))
     return EXIT_OK
+
+
+def _check_metric(store, study: str, metric: str) -> None:
+    """Say plainly when a metric does not exist, or exists but this study did not compute it."""
+    from engine import results as R
+    from engine.errors import JuxtaError
+    from engine.study import METRIC_NAMES
+
+    computed = sorted(set(R.cell_metrics(store, study).metric))
+    if metric in computed or (metric in METRIC_NAMES and not computed):
+        return
+    if metric in METRIC_NAMES:
+        raise JuxtaError(f"Study '{study}' did not compute '{metric}'; it computed {', '.join(computed)}. "
+                         "Add it to [metrics].names in the study file and run it again.")
+    known = list(METRIC_NAMES) + [m for m in computed if m not in METRIC_NAMES]
+    raise JuxtaError(f"Unknown metric '{metric}'; the metrics are: {', '.join(known)}.")
 
 
 def _print_compare(store, args) -> int:
@@ -338,15 +358,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     from engine.export import export_tables
 
     project = open_project(args.project)
-    out = Path(args.out) if args.out else project.root / "exports"
-    out = out if out.is_absolute() else Path.cwd() / out
+    out = Path(args.out).expanduser() if args.out else project.root / "exports"
+    out = out if out.is_absolute() else project.root / out  # relative paths are inside the project, like report --out
     if not out.resolve().is_relative_to(project.root):
         raise JuxtaError(f"Export folder {out} is outside the project {project.root}; Juxta writes only inside the project.")
     with project.store(read_only=True) as store:
+        if args.study:
+            _check_study_has_results(project, store, args.study)
         written = export_tables(store, out, args.format, args.study)
     for path, rows in written:
         console.print(f"wrote {path} ({rows} rows)")
     return EXIT_OK
+
+
+def _check_study_has_results(project, store, name: str) -> None:
+    """Refuse a study that does not exist, or has nothing in the database yet, before writing anything."""
+    from engine.errors import JuxtaError
+
+    recorded = set(store.query("SELECT study FROM studies").study)
+    if name in recorded:
+        return
+    files = list(project.study_paths())
+    if name in files:
+        raise JuxtaError(f"Study '{name}' has no results yet; run it first: juxta run {project.root} {name}")
+    known = sorted(set(files) | recorded)
+    raise JuxtaError(f"Project {project.root} has no study '{name}'; its studies are: {', '.join(known) or 'none'}.")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -386,6 +422,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from engine.errors import StudyFileError
 
         raise StudyFileError(str(target), ["file not found"])
+    if not names:
+        from engine.errors import JuxtaError
+
+        raise JuxtaError(f"{project.root} has no study files (*.study.toml) to validate; create one in the app "
+                         "(Study ▸ New Study…, Ctrl+N) or write one (docs/study-files.md).")
     for name in names:
         t0 = time.perf_counter()
         plan = project.validate(name)

@@ -102,6 +102,8 @@ def test_failed_cells_give_exit_code_1(project_dir, capsys):
     assert main(["run", str(project_dir), "--quiet"]) == EXIT_FAILED_CELLS
     out = capsys.readouterr().out
     assert "failed" in out and "pickle" in out
+    failed = [line for line in out.splitlines() if "pickled ·" in line]
+    assert len(failed) == 4 and len(set(failed)) == 4  # each failed cell once (clean, two noises, dirichlet)
 
 
 def test_validate_prints_warnings_apart_from_errors(tmp_path, capsys):
@@ -126,3 +128,39 @@ def test_validate_catches_a_model_whose_cells_would_all_fail(project_dir, capsys
     err = flat(out.err)
     assert "models[2].source: model 'broken' (file:broken.safetensors)" in err and "not a valid safetensors file" in err
     assert "Traceback" not in err
+
+
+def test_export_out_is_inside_the_project_and_an_unknown_study_is_named(reduced_demo, tmp_path, capsys):
+    juxta("run", str(reduced_demo))
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    out = juxta("export", str(reduced_demo), "--out", "myexport", "--study", "robustness", cwd=elsewhere)
+    assert out.returncode == EXIT_OK, out.stderr
+    assert (reduced_demo / "myexport" / "cells.csv").is_file() and not (elsewhere / "myexport").exists()
+    assert main(["export", str(reduced_demo), "--study", "nostudy", "--out", "nostudy-export"]) == EXIT_USER
+    err = flat(capsys.readouterr().err)
+    assert "has no study 'nostudy'; its studies are: robustness." in err
+    assert not (reduced_demo / "nostudy-export").exists()
+    (reduced_demo / "later.study.toml").write_text((reduced_demo / "robustness.study.toml").read_text()
+                                                   .replace('name = "robustness"', 'name = "later"'))
+    try:
+        assert main(["export", str(reduced_demo), "--study", "later"]) == EXIT_USER
+        assert "Study 'later' has no results yet; run it first" in flat(capsys.readouterr().err)
+    finally:
+        (reduced_demo / "later.study.toml").unlink()
+
+
+def test_results_with_an_unknown_or_uncomputed_metric(reduced_demo, capsys):
+    juxta("run", str(reduced_demo))
+    assert main(["results", str(reduced_demo), "robustness", "--metric", "bogus"]) == EXIT_USER
+    err = flat(capsys.readouterr().err)
+    assert "Unknown metric 'bogus'; the metrics are: accuracy, macro_f1, nll, ece, brier, worst_group_accuracy" in err
+    assert "run it first" not in err
+    assert main(["results", str(reduced_demo), "robustness", "--metric", "brier"]) == EXIT_OK
+    assert main(["results", str(reduced_demo), "robustness", "--metric", "worst_group_accuracy"]) == EXIT_USER
+    assert "Study 'robustness' did not compute 'worst_group_accuracy'; it computed accuracy" in flat(capsys.readouterr().err)
+
+
+def test_validate_a_folder_without_studies_says_so(tmp_path, capsys):
+    assert main(["validate", str(tmp_path)]) == EXIT_USER
+    assert f"{tmp_path} has no study files (*.study.toml) to validate" in flat(capsys.readouterr().err)
