@@ -17,6 +17,8 @@ import re
 import tomllib
 from typing import Any
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
@@ -36,11 +38,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics import METRICS
+from engine.shift.catalog import family_label
 from engine.study import STUDY_SUFFIX
 from views.providers import StudyProviders
-from views.study_wizard import GREEN, MUTED, RED, cells_sentence, monospace_font, pretty, study_counts
+from views.study_wizard import cells_sentence, monospace_font, study_counts
+from views.theme import COLOURS, Colours, current, set_tone, watch_theme
 
-__all__ = ["StudyPage", "TomlHighlighter", "StudyFileEditor", "problem_line"]
+__all__ = ["StudyPage", "TomlHighlighter", "StudyFileEditor", "SyntaxColours", "SYNTAX", "syntax_colours", "problem_line"]
 
 _LINE_RES = (re.compile(r"^line (\d+):"), re.compile(r"\bline (\d+)\b"))
 
@@ -54,11 +58,49 @@ def problem_line(problem: str) -> int | None:
     return None
 
 
-class TomlHighlighter(QSyntaxHighlighter):
-    """Comments, table headers, keys, strings, numbers and booleans, line by line."""
+def _mix(base: str, tint: str, share: float) -> str:
+    a, b = QColor(base), QColor(tint)
+    return QColor(*(round(x * (1 - share) + y * share) for x, y in
+                    ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue())))).name()
 
-    def __init__(self, document: Any):
+
+@dataclass(frozen=True)
+class SyntaxColours:
+    """The study-file editor's colours for one theme: every text colour reads at 4.5:1 or more on
+    both ``background`` and ``problem_fill`` (the tint behind a line with a problem)."""
+
+    background: str
+    table: str  # [study], [[models]]
+    key: str
+    string: str
+    number: str  # numbers and booleans
+    comment: str
+    gutter: str  # the line-number margin
+    line_number: str
+    problem: str  # the line number and dot of a line with a problem
+    problem_fill: str
+
+
+def syntax_colours(c: Colours) -> SyntaxColours:
+    """Derived from the theme's named colours (each already meets 4.5:1 on its surfaces)."""
+    return SyntaxColours(
+        background=c.surface, table=c.accent, key=c.text, string=c.ok, number=c.warn, comment=c.muted,
+        gutter=c.surface_alt, line_number=c.muted, problem=c.error, problem_fill=_mix(c.surface, c.error, 0.1),
+    )
+
+
+SYNTAX: dict[str, SyntaxColours] = {name: syntax_colours(c) for name, c in COLOURS.items()}
+
+
+class TomlHighlighter(QSyntaxHighlighter):
+    """Comments, table headers, keys, strings, numbers and booleans, line by line, in the theme's colours."""
+
+    def __init__(self, document: Any, colours: SyntaxColours | None = None):
         super().__init__(document)
+        self.set_colours(colours or SYNTAX[current().name], rehighlight=False)
+
+    def set_colours(self, sc: SyntaxColours, rehighlight: bool = True) -> None:
+        """Use another colour set (a theme change) and, by default, highlight the text again."""
 
         def fmt(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
             f = QTextCharFormat()
@@ -68,15 +110,18 @@ class TomlHighlighter(QSyntaxHighlighter):
             f.setFontItalic(italic)
             return f
 
+        self.colours = sc
         self._rules = [
-            (re.compile(r"^\s*\[\[?[^\]]*\]\]?"), fmt("#0B57D0", bold=True)),
-            (re.compile(r"^\s*[A-Za-z0-9_.\-\"]+(?=\s*=)"), fmt("#7B1FA2")),
-            (re.compile(r"(?<=[\s,{=\[])(true|false)\b"), fmt("#B06000")),
-            (re.compile(r"(?<=[\s,{=\[])[-+]?\d[\d_]*(\.\d+)?([eE][-+]?\d+)?\b"), fmt("#B06000")),
-            (re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'"), fmt("#137333")),
+            (re.compile(r"^\s*\[\[?[^\]]*\]\]?"), fmt(sc.table, bold=True)),
+            (re.compile(r"^\s*[A-Za-z0-9_.\-\"]+(?=\s*=)"), fmt(sc.key)),
+            (re.compile(r"(?<=[\s,{=\[])(true|false)\b"), fmt(sc.number)),
+            (re.compile(r"(?<=[\s,{=\[])[-+]?\d[\d_]*(\.\d+)?([eE][-+]?\d+)?\b"), fmt(sc.number)),
+            (re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'"), fmt(sc.string)),
         ]
-        self._comment = fmt("#80868B", italic=True)
-        self._string = fmt("#137333")
+        self._comment = fmt(sc.comment, italic=True)
+        self._string = fmt(sc.string)
+        if rehighlight:
+            self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt API)
         inside = self.previousBlockState() == 1
@@ -145,6 +190,12 @@ class StudyFileEditor(QPlainTextEdit):
         self.blockCountChanged.connect(self._update_margin)
         self.updateRequest.connect(self._update_numbers)
         self._update_margin()
+        watch_theme(self, lambda c: self.set_syntax(SYNTAX[c.name]))
+
+    def set_syntax(self, colours: SyntaxColours) -> None:
+        """Recolour the text, the margin and the marked lines (called on a theme change)."""
+        self.highlighter.set_colours(colours)
+        self.mark_lines(self._bad_lines)
 
     def line_number_width(self) -> int:
         digits = max(3, len(str(max(1, self.blockCount()))))
@@ -165,8 +216,9 @@ class StudyFileEditor(QPlainTextEdit):
         self._numbers.setGeometry(QRect(cr.left(), cr.top(), self.line_number_width(), cr.height()))
 
     def paint_line_numbers(self, event: Any) -> None:
+        sc = self.highlighter.colours
         painter = QPainter(self._numbers)
-        painter.fillRect(event.rect(), QColor("#F1F3F4"))
+        painter.fillRect(event.rect(), QColor(sc.gutter))
         block = self.firstVisibleBlock()
         number = block.blockNumber()
         top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
@@ -175,7 +227,7 @@ class StudyFileEditor(QPlainTextEdit):
         while block.isValid() and top <= event.rect().bottom():
             if block.isVisible() and bottom >= event.rect().top():
                 bad = (number + 1) in self._bad_lines
-                painter.setPen(QColor(RED) if bad else QColor("#9AA0A6"))
+                painter.setPen(QColor(sc.problem if bad else sc.line_number))
                 text = ("● " if bad else "") + str(number + 1)
                 painter.drawText(0, top, self._numbers.width() - 6, height, Qt.AlignmentFlag.AlignRight, text)
             block = block.next()
@@ -191,7 +243,7 @@ class StudyFileEditor(QPlainTextEdit):
             if not block.isValid():
                 continue
             sel = QTextEdit.ExtraSelection()
-            sel.format.setBackground(QColor("#FCE8E6"))
+            sel.format.setBackground(QColor(self.highlighter.colours.problem_fill))
             sel.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
             sel.cursor = QTextCursor(block)
             selections.append(sel)
@@ -230,6 +282,7 @@ class StudyPage(QWidget):
         self._problems: list[str] = []
         self._valid = False
         self._was_dirty = False
+        self._running = False  # a run is in progress in the window: no second run, no wizard
         self._raw: dict[str, Any] | None = None
 
         layout = QVBoxLayout(self)
@@ -245,7 +298,7 @@ class StudyPage(QWidget):
         font.setBold(True)
         self.name_label.setFont(font)
         self.file_label = QLabel()
-        self.file_label.setStyleSheet(f"color: {MUTED};")
+        set_tone(self.file_label, "muted")
         header.addWidget(self.name_label)
         header.addWidget(self.file_label)
         header.addStretch(1)
@@ -277,8 +330,7 @@ class StudyPage(QWidget):
         self.summary = QTextBrowser()
         self.summary.setAccessibleName("Study summary")
         self.summary.setOpenLinks(False)
-        self.summary.setFrameShape(QTextBrowser.Shape.NoFrame)
-        self.summary.setStyleSheet("QTextBrowser { background: #FFFFFF; border: 1px solid #DADCE0; border-radius: 6px; }")
+        self.summary.setObjectName("card")  # the theme's surface and border (assets/style.qss)
         self.summary.document().setDocumentMargin(16)
         self.stack.addWidget(self.summary)
 
@@ -289,14 +341,14 @@ class StudyPage(QWidget):
         hint = QLabel("Edit the study file directly. It is checked as you type; problems appear below with their "
                       "line numbers — press Enter on one to jump to it.")
         hint.setWordWrap(True)
-        hint.setStyleSheet(f"color: {MUTED};")
+        hint.setObjectName("hint")
         editor_col.addWidget(hint)
         split = QSplitter(Qt.Orientation.Vertical)
         self.editor = StudyFileEditor()
         self.problems_list = QListWidget()
         self.problems_list.setAccessibleName("Problems in the study file")
         self.problems_list.setWordWrap(True)
-        self.problems_list.setStyleSheet(f"QListWidget {{ color: {RED}; }}")
+        set_tone(self.problems_list, "error")
         self.problems_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         split.addWidget(self.editor)
         split.addWidget(self.problems_list)
@@ -325,6 +377,7 @@ class StudyPage(QWidget):
         QWidget.setTabOrder(self.run_button, self.summary)
         QWidget.setTabOrder(self.summary, self.editor)
         QWidget.setTabOrder(self.editor, self.problems_list)
+        watch_theme(self, lambda _c: self._render_summary(self._raw))
         self._update_buttons()
 
     # -- public API -----------------------------------------------------------------------------
@@ -357,6 +410,11 @@ class StudyPage(QWidget):
     def is_valid(self) -> bool:
         return self._valid and self._checked_text == self.text()
 
+    def set_running(self, running: bool) -> None:
+        """While a run is in progress Run and Edit are off (the window says so too)."""
+        self._running = running
+        self._update_buttons()
+
     def problems(self) -> list[str]:
         return list(self._problems)
 
@@ -381,7 +439,8 @@ class StudyPage(QWidget):
 
     def _on_text_changed(self) -> None:
         self._timer.start()
-        self.status_label.setText(f"<span style='color:{MUTED}'>Checking…</span>")
+        set_tone(self.status_label, "muted")
+        self.status_label.setText("Checking…")
         self._update_buttons()
 
     def validate_now(self) -> None:
@@ -424,12 +483,13 @@ class StudyPage(QWidget):
             first = html.escape(problems[0].rstrip("."), quote=False)
             more = f" (and {n - 1} more)" if n > 1 else ""
             where = "" if self.text_mode() else " Open “Show as study file” to fix it."
-            self.status_label.setText(f"<span style='color:{RED}'><b>✗ {n} problem{'s' if n != 1 else ''}:</b> "
-                                      f"{first}{more}.{where}</span>")
+            set_tone(self.status_label, "error")
+            self.status_label.setText(f"<b>✗ {n} problem{'s' if n != 1 else ''}:</b> {first}{more}.{where}")
         elif raw is not None:
-            self.status_label.setText(f"<span style='color:{GREEN}'><b>✓ Valid</b> — "
-                                      f"{html.escape(cells_sentence(study_counts(raw)))}</span>")
+            set_tone(self.status_label, "ok")
+            self.status_label.setText(f"<b>✓ Valid</b> — {html.escape(cells_sentence(study_counts(raw)))}")
         else:
+            set_tone(self.status_label, "")
             self.status_label.setText("")
 
     def _update_buttons(self) -> None:
@@ -437,9 +497,9 @@ class StudyPage(QWidget):
         valid = self._valid and checked
         dirty = self.is_dirty()
         self.save_button.setEnabled(dirty and valid)
-        self.run_button.setEnabled(valid and not dirty and bool(self._name))
+        self.run_button.setEnabled(valid and not dirty and bool(self._name) and not self._running)
         self.revert_button.setVisible(dirty)
-        self.edit_button.setEnabled(not dirty)
+        self.edit_button.setEnabled(not dirty and not self._running)
         if dirty and not valid:
             why = "Fix the problems first." if checked else "Checking…"
             self.save_button.setToolTip(why)
@@ -450,6 +510,9 @@ class StudyPage(QWidget):
         if dirty:
             self.run_button.setToolTip("Save your changes before running.")
             self.edit_button.setToolTip("Save or discard your changes to the text first.")
+        elif self._running:
+            self.run_button.setToolTip("A run is in progress; wait for it or cancel it first.")
+            self.edit_button.setToolTip("A run is in progress; the study cannot change until it ends.")
         else:
             self.run_button.setToolTip("Run the study." if valid else "Fix the problems before running.")
             self.edit_button.setToolTip("Change the study step by step in the study wizard.")
@@ -474,8 +537,10 @@ class StudyPage(QWidget):
     # -- summary --------------------------------------------------------------------------------
 
     def _render_summary(self, raw: dict[str, Any] | None) -> None:
+        """The summary card's HTML, in the current theme's colours (rebuilt on a theme change)."""
+        c = current()
         if raw is None:
-            self.summary.setHtml(f"<p style='color:{RED}'>The study file cannot be read as TOML. "
+            self.summary.setHtml(f"<p style='color:{c.error}'>The study file cannot be read as TOML. "
                                  "Open “Show as study file” to fix it.</p>")
             return
         e = html.escape
@@ -489,19 +554,19 @@ class StudyPage(QWidget):
         title = e(str(study.get("title") or study.get("name") or self._name))
         desc = e(str(study.get("description") or "")).replace("\n", " ")
         model_items = "<br>".join(
-            f"<b>{e(str(m.get('id', '?')))}</b> <span style='color:{MUTED}'>— {e(str(m.get('source', '')))}</span>"
+            f"<b>{e(str(m.get('id', '?')))}</b> <span style='color:{c.muted}'>— {e(str(m.get('source', '')))}</span>"
             for m in models) or "<i>none</i>"
         data_text = e(str(data.get("source", "—")))
-        data_text += f" <span style='color:{MUTED}'>({e(str(data.get('split', 'test')))} part"
+        data_text += f" <span style='color:{c.muted}'>({e(str(data.get('split', 'test')))} part"
         if data.get("max_examples"):
             data_text += f", at most {int(data['max_examples']):,} examples"
         data_text += ")</span>"
         shifts = []
         for key, label in (("corruptions", "Corruptions"), ("tabular", "Table shifts"), ("text", "Text shifts")):
             if shift.get(key):
-                names = ", ".join(pretty(str(n)) for n in shift[key])
+                names = ", ".join(family_label(str(n)) for n in shift[key])
                 sev = ", ".join(str(s) for s in (shift.get("severities") or [1, 2, 3, 4, 5]))
-                shifts.append((label, f"{e(names)} <span style='color:{MUTED}'>at severities {e(sev)}</span>"))
+                shifts.append((label, f"{e(names)} <span style='color:{c.muted}'>at severities {e(sev)}</span>"))
         ls = shift.get("label_shift") or {}
         ls_parts = []
         for key, word in (("dirichlet_alpha", "Dirichlet α"), ("tweak_one", "one class at ρ"), ("imbalance_ratio", "long tail, ratio")):
@@ -532,20 +597,20 @@ class StudyPage(QWidget):
             *shifts,
             ("Conditions", e(f"{counts['conditions']} — " + ", ".join(counts["parts"])) if counts["parts"] else "none"),
             ("Seeds", e(", ".join(str(s) for s in (study.get("seeds") or [0])))),
-            ("Metrics", e(metric_text) + f" <span style='color:{MUTED}'>({e(interval)})</span>"),
+            ("Metrics", e(metric_text) + f" <span style='color:{c.muted}'>({e(interval)})</span>"),
             ("Planned work", f"<b>{e(cells_sentence(counts))}</b>"),
             ("Runs on", e(run_on)),
         ]
         body = "".join(
-            f"<tr><td style='color:{MUTED}; padding:4px 18px 4px 0; vertical-align:top; white-space:nowrap'>{k}</td>"
+            f"<tr><td style='color:{c.muted}; padding:4px 18px 4px 0; vertical-align:top; white-space:nowrap'>{k}</td>"
             f"<td style='padding:4px 0'>{v}</td></tr>" for k, v in rows)
         problems = ""
         if self._problems:
             items = "".join(f"<li>{html.escape(p, quote=False)}</li>" for p in self._problems)
-            problems = f"<p style='color:{RED}'><b>This study cannot run yet:</b></p><ul style='color:{RED}'>{items}</ul>"
+            problems = f"<p style='color:{c.error}'><b>This study cannot run yet:</b></p><ul style='color:{c.error}'>{items}</ul>"
         self.summary.setHtml(
             f"<h2 style='margin-bottom:2px'>{title}</h2>"
-            + (f"<p style='color:#3C4043; margin-top:2px'>{desc}</p>" if desc else "")
+            + (f"<p style='margin-top:2px'>{desc}</p>" if desc else "")
             + problems
             + f"<table cellspacing='0' style='margin-top:10px'>{body}</table>"
         )

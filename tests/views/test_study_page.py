@@ -172,3 +172,93 @@ def test_keyboard_reaches_the_controls(page, qtbot):
     assert QApplication.focusWidget() is not page.editor and "\t" not in page.text()
     for widget in (page.editor, page.summary, page.problems_list, page.text_toggle, page.run_button):
         assert widget.accessibleName()
+
+
+# -- issue 8, item 3: readable in both themes ---------------------------------------------------
+
+
+@pytest.fixture
+def themed(qapp):
+    """Apply a theme by name the way the app does; the light theme is put back afterwards."""
+    from app import theme
+
+    yield lambda name: theme.apply(qapp, name)
+    theme.apply(qapp, "light")
+
+
+def _contrast(page, qtbot, label: str) -> list[str]:
+    from tests.views.contrast import low_contrast
+
+    qtbot.wait(30)
+    return [f"{label}: {p}" for p in low_contrast(page)]
+
+
+def test_every_text_reads_at_aa_contrast_in_both_themes(page, qtbot, themed):
+    """The summary card was white with near-white text on the dark theme; the editor kept light
+    syntax colours; the status line and problems were a fixed red."""
+    problems: list[str] = []
+    for name in ("light", "dark", "light"):  # built in light, then switched: nothing may keep old colours
+        themed(name)
+        page.set_text_mode(False)
+        problems += _contrast(page, qtbot, f"{name}, summary")
+        page.set_text_mode(True)
+        edit(page, "severities = [1, 2, 3, 4, 5]", "severities = [1, 2, 6]")
+        page.validate_now()
+        assert page.editor.marked_lines()
+        problems += _contrast(page, qtbot, f"{name}, study file with a problem")
+        page.discard_changes()
+        problems += _contrast(page, qtbot, f"{name}, study file")
+    assert not problems, "\n".join(problems)
+
+
+def test_summary_card_follows_the_theme(page, qtbot, themed):
+    from views.theme import COLOURS
+    from tests.views.contrast import background_of
+
+    for name in ("dark", "light"):
+        themed(name)
+        c = COLOURS[name]
+        qtbot.waitUntil(lambda: c.muted.upper() in page.summary.toHtml().upper())  # rebuilt after the switch
+        assert background_of(page.summary).name().upper() == c.surface.upper()
+        html = page.summary.toHtml().upper()
+        assert c.muted.upper() in html  # rebuilt with this theme's colours
+        other = COLOURS["light" if name == "dark" else "dark"]
+        assert other.muted.upper() not in html
+
+
+def test_syntax_colours_read_on_the_editor_in_both_themes():
+    from views.study_page import SYNTAX
+    from views.theme import COLOURS, contrast_ratio
+
+    for name, sc in SYNTAX.items():
+        assert sc.background == COLOURS[name].surface  # the editor's own background (palette Base)
+        for role in ("table", "key", "string", "number", "comment", "problem"):
+            for ground in ("background", "problem_fill"):
+                ratio = contrast_ratio(getattr(sc, role), getattr(sc, ground))
+                assert ratio >= 4.5, f"{name}: {role} on {ground} is {ratio:.2f}:1"
+        assert contrast_ratio(sc.line_number, sc.gutter) >= 4.5 and contrast_ratio(sc.problem, sc.gutter) >= 4.5
+
+
+def test_editor_rehighlights_on_a_theme_change(page, qtbot, themed):
+    from tests.views.contrast import document_colours
+    from views.study_page import SYNTAX
+
+    page.set_text_mode(True)
+    for name in ("dark", "light"):
+        themed(name)
+        sc = SYNTAX[name]
+        qtbot.waitUntil(lambda: page.editor.highlighter.colours == sc)  # re-highlighted after the switch
+        used = set(document_colours(page.editor))
+        expected = {sc.table, sc.key, sc.string, sc.number, sc.comment}
+        assert used == {c.lower() for c in expected}, name
+        assert page.editor.highlighter.colours == sc
+
+
+def test_the_page_writes_no_colour_of_its_own():
+    """Colours come from views.theme only (no hex literal, per-widget style sheet or wizard constant)."""
+    import re
+
+    source = (Path(__file__).resolve().parents[2] / "views" / "study_page.py").read_text(encoding="utf-8")
+    pattern = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?(?:[0-9A-Fa-f]{2})?\b|setStyleSheet|\b(GREEN|MUTED|RED)\b")
+    found = [f"{i}: {line.strip()}" for i, line in enumerate(source.splitlines(), 1) if pattern.search(line)]
+    assert not found, "\n".join(found)
