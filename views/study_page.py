@@ -269,6 +269,7 @@ class StudyPage(QWidget):
     saveRequested = Signal(str)
     runRequested = Signal()
     dirtyChanged = Signal(bool)
+    canSaveChanged = Signal(bool)  # can_save() changed: the window's Save action follows it
 
     DEBOUNCE_MS = 300
 
@@ -282,7 +283,7 @@ class StudyPage(QWidget):
         self._problems: list[str] = []
         self._valid = False
         self._was_dirty = False
-        self._running = False  # a run is in progress in the window: no second run, no wizard
+        self._could_save = False
         self._raw: dict[str, Any] | None = None
 
         layout = QVBoxLayout(self)
@@ -410,10 +411,20 @@ class StudyPage(QWidget):
     def is_valid(self) -> bool:
         return self._valid and self._checked_text == self.text()
 
-    def set_running(self, running: bool) -> None:
-        """While a run is in progress Run and Edit are off (the window says so too)."""
-        self._running = running
-        self._update_buttons()
+    def can_save(self) -> bool:
+        """True only when the text has unsaved changes and is valid: the one rule for every Save
+        (the page's button, the window's Save action and Ctrl+S). Text typed since the last check is
+        checked now, so a quick Ctrl+S neither saves an unchecked text nor is ignored."""
+        if self.is_dirty() and self._checked_text != self.text():
+            self.validate_now()
+        return self.is_dirty() and self.is_valid()
+
+    def request_save(self) -> bool:
+        """Ask the app to save the text (``saveRequested``) if :meth:`can_save`; returns whether it asked."""
+        if not self.can_save():
+            return False
+        self.saveRequested.emit(self.text())
+        return True
 
     def problems(self) -> list[str]:
         return list(self._problems)
@@ -496,10 +507,11 @@ class StudyPage(QWidget):
         checked = self._checked_text == self.text()
         valid = self._valid and checked
         dirty = self.is_dirty()
-        self.save_button.setEnabled(dirty and valid)
-        self.run_button.setEnabled(valid and not dirty and bool(self._name) and not self._running)
+        could_save = dirty and valid
+        self.save_button.setEnabled(could_save)
+        self.run_button.setEnabled(valid and not dirty and bool(self._name))
         self.revert_button.setVisible(dirty)
-        self.edit_button.setEnabled(not dirty and not self._running)
+        self.edit_button.setEnabled(not dirty)
         if dirty and not valid:
             why = "Fix the problems first." if checked else "Checking…"
             self.save_button.setToolTip(why)
@@ -510,20 +522,18 @@ class StudyPage(QWidget):
         if dirty:
             self.run_button.setToolTip("Save your changes before running.")
             self.edit_button.setToolTip("Save or discard your changes to the text first.")
-        elif self._running:
-            self.run_button.setToolTip("A run is in progress; wait for it or cancel it first.")
-            self.edit_button.setToolTip("A run is in progress; the study cannot change until it ends.")
         else:
             self.run_button.setToolTip("Run the study." if valid else "Fix the problems before running.")
             self.edit_button.setToolTip("Change the study step by step in the study wizard.")
         if dirty != self._was_dirty:
             self._was_dirty = dirty
             self.dirtyChanged.emit(dirty)
+        if could_save != self._could_save:
+            self._could_save = could_save
+            self.canSaveChanged.emit(could_save)
 
     def _on_save(self) -> None:
-        self.validate_now()
-        if self.is_dirty() and self._valid:
-            self.saveRequested.emit(self.text())
+        self.request_save()
 
     def _on_run(self) -> None:
         if self._valid and not self.is_dirty():

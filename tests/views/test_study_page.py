@@ -174,6 +174,38 @@ def test_keyboard_reaches_the_controls(page, qtbot):
         assert widget.accessibleName()
 
 
+# -- issue 8, item 5: one rule for every Save --------------------------------------------------
+
+
+def test_can_save_only_a_valid_changed_text(page, qtbot):
+    """Ctrl+S saved an invalid study while Save was disabled: every Save path asks can_save()."""
+    assert not page.can_save()  # valid but unchanged
+    saved = []
+    page.saveRequested.connect(saved.append)
+    edit(page, "severities = [1, 2, 3, 4, 5]", "severities = [1, 2, 6]")
+    # asked at once, before the pause that checks the text: the text is checked now, and refused
+    assert not page.can_save() and not page.request_save()
+    assert page.problems() and not page.save_button.isEnabled()
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)  # a disabled button does nothing either
+    page._on_save()  # and the page's own save path refuses too
+    assert saved == []
+    edit(page, "severities = [1, 2, 6]", "severities = [1, 2, 5]")
+    assert page.can_save() and page.request_save()  # valid and changed: checked at once, saved
+    assert len(saved) == 1 and "severities = [1, 2, 5]" in saved[0]
+
+
+def test_can_save_changes_are_signalled(page, qtbot):
+    seen = []
+    page.canSaveChanged.connect(seen.append)
+    edit(page, "bootstrap = 1000", "bootstrap = 200")
+    qtbot.waitUntil(lambda: seen == [True], timeout=2000)
+    edit(page, "bootstrap = 200", "bootstrap = -1")
+    qtbot.waitUntil(lambda: bool(page.problems()), timeout=2000)
+    assert seen == [True, False] and not page.can_save()
+    page.discard_changes()
+    assert seen == [True, False] and not page.can_save()
+
+
 # -- issue 8, item 3: readable in both themes ---------------------------------------------------
 
 
