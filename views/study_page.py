@@ -283,6 +283,7 @@ class StudyPage(QWidget):
         self._problems: list[str] = []
         self._valid = False
         self._was_dirty = False
+        self._running = False  # a run is in progress in the window: no second run, no wizard
         self._could_save = False
         self._raw: dict[str, Any] | None = None
 
@@ -411,6 +412,11 @@ class StudyPage(QWidget):
     def is_valid(self) -> bool:
         return self._valid and self._checked_text == self.text()
 
+    def set_running(self, running: bool) -> None:
+        """While a run is in progress Run and Edit are off (the window says so too)."""
+        self._running = running
+        self._update_buttons()
+
     def can_save(self) -> bool:
         """True only when the text has unsaved changes and is valid: the one rule for every Save
         (the page's button, the window's Save action and Ctrl+S). Text typed since the last check is
@@ -509,9 +515,9 @@ class StudyPage(QWidget):
         dirty = self.is_dirty()
         could_save = dirty and valid
         self.save_button.setEnabled(could_save)
-        self.run_button.setEnabled(valid and not dirty and bool(self._name))
+        self.run_button.setEnabled(valid and not dirty and bool(self._name) and not self._running)
         self.revert_button.setVisible(dirty)
-        self.edit_button.setEnabled(not dirty)
+        self.edit_button.setEnabled(not dirty and not self._running)
         if dirty and not valid:
             why = "Fix the problems first." if checked else "Checking…"
             self.save_button.setToolTip(why)
@@ -522,6 +528,9 @@ class StudyPage(QWidget):
         if dirty:
             self.run_button.setToolTip("Save your changes before running.")
             self.edit_button.setToolTip("Save or discard your changes to the text first.")
+        elif self._running:
+            self.run_button.setToolTip("A run is in progress; wait for it or cancel it first.")
+            self.edit_button.setToolTip("A run is in progress; the study cannot change until it ends.")
         else:
             self.run_button.setToolTip("Run the study." if valid else "Fix the problems before running.")
             self.edit_button.setToolTip("Change the study step by step in the study wizard.")
