@@ -21,6 +21,7 @@ from typing import Any, Callable, Literal
 
 from engine.cells import CellContext, execute_cell
 from engine.plan import Cell, Plan
+from engine.remaining import RemainingTime
 from engine.store import CellResult, Store
 
 EventKind = Literal["planned", "cell_started", "cell_progress", "cell_finished", "finished", "log"]
@@ -43,7 +44,7 @@ class RunEvent:
     device: str = ""
     duration_s: float = 0.0
     elapsed_s: float = 0.0
-    eta_s: float | None = None
+    eta_s: float | None = None  # seconds left (engine.remaining); None while estimating
     cells: list[Cell] | None = None  # "planned" only: the cells this run will compute
 
 
@@ -160,15 +161,15 @@ def run_plan(
     control._cancel_file = cancel_file
     store.start_run(run_id, study.name, socket.gethostname(), backend, n_workers, _versions(), len(plan.cells), skipped)
     state = {"done": 0, "failed": 0, "total": len(todo)}
+    remaining = RemainingTime((_group(c) for c in todo), n_workers)
+    not_run: set[str] = set()  # blocked by a failed dependency: recorded without running
 
     def progress_event(kind: EventKind, **kw: Any) -> RunEvent:
-        elapsed = time.perf_counter() - t_start
-        finished_n = state["done"] + state["failed"]
-        eta = None
-        if finished_n:
-            eta = elapsed / finished_n * (state["total"] - finished_n)
+        cell = kw.get("cell")
+        if kind == "cell_started" and cell is not None:
+            remaining.started(cell.key, _group(cell))
         return RunEvent(kind, total=state["total"], done=state["done"], failed=state["failed"], skipped=skipped,
-                        elapsed_s=elapsed, eta_s=eta, **kw)
+                        elapsed_s=time.perf_counter() - t_start, eta_s=remaining.seconds_left(), **kw)
 
     by_key = {c.key: c for c in todo}
 
@@ -181,6 +182,10 @@ def run_plan(
             return
         store.write_cells(pending, run_id)
         for cell, result in pending:
+            if cell.key in not_run:
+                remaining.dropped(cell.key, _group(cell))
+            else:
+                remaining.finished(cell.key, _group(cell), result.duration_s)
             if result.status == "done":
                 state["done"] += 1
             else:
@@ -193,6 +198,7 @@ def run_plan(
     def record(cell: Cell, result: CellResult) -> None:
         if result.status == "cancelled":
             summary.cancelled += 1
+            remaining.dropped(cell.key, _group(cell))
             return
         if not pending:
             first_pending[0] = time.perf_counter()
@@ -202,7 +208,7 @@ def run_plan(
         if len(pending) >= 32 or result.duration_s >= 0.25 or time.perf_counter() - first_pending[0] >= 0.25:
             flush()
 
-    phases = [[c for c in todo if c.kind == "train"], [c for c in todo if c.kind == "eval"]]
+    phases = [[c for c in todo if c.kind == "train"], _interleaved([c for c in todo if c.kind == "eval"])]
     status = "done"
     try:
         with _Executor(backend, n_workers, execution.address, control) as ex:
@@ -213,6 +219,7 @@ def run_plan(
                 for cell in phase:
                     blocked = _attach_inputs(cell, store, execution.batch_size)
                     if blocked:
+                        not_run.add(cell.key)
                         record(cell, CellResult(cell.key, "failed", error=blocked))
                     else:
                         ready.append(cell)
@@ -248,6 +255,25 @@ def run_plan(
     summary.duration_s = time.perf_counter() - t_start
     emit(progress_event("finished", status=status))
     return summary
+
+
+def _interleaved(cells: list[Cell]) -> list[Cell]:
+    """Evaluation cells by seed, then condition, then model (the plan lists them model by model).
+
+    Every model's cells then finish early in the run, so the remaining-time estimate learns each
+    model's cost from the start and live results show every model; one seed at a time keeps the
+    few models in use within each worker's model cache.
+    """
+    rank: dict[str, dict[Any, int]] = {"seed": {}, "condition": {}, "arm": {}}
+    for c in cells:
+        for name in rank:
+            rank[name].setdefault(getattr(c, name), len(rank[name]))
+    return sorted(cells, key=lambda c: (rank["seed"][c.seed], rank["condition"][c.condition], rank["arm"][c.arm]))
+
+
+def _group(cell: Cell) -> tuple[str, str]:
+    """Cells whose durations are alike, for the remaining-time estimate: same kind, same model."""
+    return cell.kind, cell.arm
 
 
 def _attach_inputs(cell: Cell, store: Store, batch_size: int) -> str | None:

@@ -203,3 +203,19 @@ def test_a_seed_beyond_32_bits_runs_end_to_end(project_dir):
         assert set(store.query("SELECT DISTINCT seed FROM study_cells").seed) == {seed}
         assert not load_shift_results(store, "mini").accuracy.empty
     assert project.run("mini").status == "up-to-date"
+
+
+def test_evaluations_take_every_model_in_turn_and_the_estimate_waits_for_data(project_dir):
+    write_study(project_dir, seeds=(0, 1), severities=(1,))
+    events = []
+    summary = open_project(project_dir).run("mini", on_event=events.append)
+    assert summary.status == "done"
+    started = [e.cell for e in events if e.kind == "cell_started" and e.cell.kind == "eval"]
+    order = [(c.seed, c.condition, c.arm) for c in started]
+    assert [arm for _, _, arm in order[:4]] == ["mlp", "cnn", "mlp", "cnn"]  # not all of one model first
+    assert order == sorted(order, key=lambda o: (o[0], [c for _, c, _ in order].index(o[1]), o[2] != "mlp"))
+    finished = [e for e in events if e.kind == "cell_finished"]
+    first_eval = next(i for i, e in enumerate(finished) if e.cell.kind == "eval")
+    assert all(e.eta_s is None for e in finished[:first_eval])  # "estimating…": no evaluation timed yet
+    assert all(e.eta_s is not None and e.eta_s >= 0 for e in finished[first_eval:])
+    assert events[-1].kind == "finished" and events[-1].eta_s == 0.0
