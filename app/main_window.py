@@ -1,7 +1,9 @@
-"""The main window: project tree, Study / Run / Results pages, menus, toolbar and status bar.
+"""The main window: project tree, Study / Run / Results / Report pages, menus, toolbar and status bar.
 
 It wires views to the engine: views draw and emit signals; this module opens projects, writes
-study files, starts and cancels runs through ``RunBridge`` and loads results off the GUI thread.
+study files, starts and cancels runs (``app.run_controller``) and loads results off the GUI thread.
+While a study runs, its results and the tree follow the database every few seconds (partial results
+are marked as such).
 """
 
 from __future__ import annotations
@@ -9,22 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget,
-    QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
+    QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from app import theme
-from app.bridge import RunBridge
+from app.gui import user_demo
+from app.project_status import ProjectSummary, summarise
+from app.run_controller import RunController
 from app.settings import Settings
-from views.project_tree import ProjectTree, TreeStudy
-from views.run_page import CellRow, RunPage, fmt_clock
+from views.details_pane import DetailsPane
+from views.project_tree import ProjectTree
+from views.run_page import RunPage
 from views.start_page import StartPage
 from views.tasks import run_in_background
-
-DEMO = Path(__file__).resolve().parents[1] / "projects" / "digits-demo"
 
 
 class _Holder(QWidget):
@@ -43,23 +46,23 @@ class _Holder(QWidget):
 class MainWindow(QMainWindow):
     projectOpened = Signal(str)
     resultsLoaded = Signal(str)  # study name, after the Results page got new data
+    treeRefreshed = Signal()
 
     def __init__(self, settings: Settings | None = None):
         super().__init__()
         self.settings = settings or Settings()
         self.project = None
         self.current_study: str | None = None
-        self.bridge = RunBridge(parent=self)
-        self.bridge.events.connect(self._on_events)
-        self.bridge.finished.connect(self._on_finished)
-        self.bridge.failed.connect(self._on_run_error)
-        self._running_study: str | None = None
+        self.summary: ProjectSummary | None = None
+        self._load_generation = 0
+        self._wizard = None
         self.setWindowTitle("Juxta")
         self.setAcceptDrops(True)
         self.resize(1360, 860)
+        self.setMinimumSize(1024, 640)
 
         self.start_page = StartPage()
-        self.start_page.openDemo.connect(lambda: self.open_project(DEMO))
+        self.start_page.openDemo.connect(self.open_demo)
         self.start_page.openFolder.connect(self.choose_project)
         self.start_page.newProject.connect(self.new_project)
         self.start_page.openRecent.connect(self.open_project)
@@ -67,11 +70,20 @@ class MainWindow(QMainWindow):
 
         self.tree = ProjectTree()
         self.tree.studySelected.connect(self.select_study)
+        self.tree.entrySelected.connect(self.show_entry)
+        self.details = DetailsPane()
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.tree)
+        side.addWidget(self.details)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 2)
+        side.setChildrenCollapsible(False)
         self.dock = QDockWidget("Project", self)
         self.dock.setObjectName("projectDock")
-        self.dock.setWidget(self.tree)
-        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.dock.setWidget(side)
+        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
         self.addDockWidget(Qt.LeftDockWidgetArea, self.dock)
+        self.resizeDocks([self.dock], [270], Qt.Orientation.Horizontal)
         self.dock.hide()
 
         from app.providers import make_providers
@@ -84,8 +96,6 @@ class MainWindow(QMainWindow):
         self.study_page.editRequested.connect(self.edit_study)
         self.study_page.dirtyChanged.connect(lambda _dirty: self._update_actions())
         self.run_page = RunPage()
-        self.run_page.cancelRequested.connect(self.cancel_run)
-        self.run_page.resumeRequested.connect(lambda: self.run_study(self._running_study or self.current_study))
         # Results and Report pages pull in pandas, scipy and pyqtgraph: built on first use, after
         # the window is visible.
         self._results_holder, self._results_page = _Holder("Results"), None
@@ -102,15 +112,23 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.tabs)
         self.setCentralWidget(self.stack)
 
-        self._build_actions()
         self._build_status_bar()
-        self._clock = QTimer(self)
-        self._clock.setInterval(500)
-        self._clock.timeout.connect(self._tick)
+        self.runs = RunController(self.run_page, self.status_text, self.status_progress, parent=self)
+        self.runs.started.connect(self._on_run_started)
+        self.runs.cellsSaved.connect(self._on_cells_saved)
+        self.runs.ended.connect(self._on_run_ended)
+        self.runs.failed.connect(lambda message: self.show_message(message, error=True))
+        self.run_page.cancelRequested.connect(self.cancel_run)
+        self.run_page.resumeRequested.connect(lambda: self.run_study(self.run_page_study()))
+        self._build_actions()
         geometry = self.settings.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._update_actions()
+
+    @property
+    def bridge(self):
+        return self.runs.bridge
 
     @property
     def results_page(self):
@@ -118,6 +136,7 @@ class MainWindow(QMainWindow):
             from views.results_page import ResultsPage
 
             self._results_page = ResultsPage(theme=theme.resolve(self.settings.theme()))
+            self._results_page.set_export_folder(self._export_folder)
             self._results_holder.set_page(self._results_page)
         return self._results_page
 
@@ -131,6 +150,16 @@ class MainWindow(QMainWindow):
             self._report_holder.set_page(self._report_page)
         return self._report_page
 
+    def run_page_study(self) -> str | None:
+        return self.runs.study or self.current_study
+
+    def _export_folder(self) -> str:
+        """Where export dialogs open: the project's folder (its reports/ when there is one)."""
+        if self.project is None:
+            return str(Path.home())
+        reports = self.project.root / "reports"
+        return str(reports if reports.is_dir() else self.project.root)
+
     # -- actions ----------------------------------------------------------------------------------
 
     def _action(self, text: str, slot, shortcut: Any = None, tip: str = "") -> QAction:
@@ -139,16 +168,19 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
         if tip:
             action.setStatusTip(tip)
-            action.setToolTip(f"{text.replace('&', '')} — {tip}" if tip else text)
+            action.setToolTip(f"{text.replace('&', '')} — {tip}")
         action.triggered.connect(slot)
         return action
 
     def _build_actions(self) -> None:
         self.act_new = self._action("&New Study…", self.new_study, QKeySequence.New, "Design a new study with the wizard")
         self.act_open = self._action("&Open Project…", self.choose_project, QKeySequence.Open, "Open a project folder")
-        self.act_new_project = self._action("New &Project…", self.new_project, None, "Create an empty project folder")
-        self.act_demo = self._action("Open &Demo Project", lambda: self.open_project(DEMO))
+        self.act_new_project = self._action("New &Project…", self.new_project, None, "Create a new project folder")
+        self.act_demo = self._action("Open &Demo Project", self.open_demo, None,
+                                     "Open your copy of the demo project (made in ~/Juxta on first use)")
         self.act_save = self._action("&Save Study", self.save_current, QKeySequence.Save, "Save the study file")
+        self.act_export = self._action("&Export Results…", self.export_results, "Ctrl+E",
+                                       "Save this study's results table as CSV or Parquet")
         self.act_quit = self._action("&Quit", self.close, QKeySequence.Quit)
         self.act_run = self._action("▶ &Run", lambda: self.run_study(), "Ctrl+R", "Compute the missing cells of this study")
         self.act_cancel = self._action("■ &Cancel", self.cancel_run, "Ctrl+.", "Stop the run; finished cells are kept")
@@ -165,6 +197,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addSeparator()
         file_menu.addAction(self.act_save)
+        file_menu.addAction(self.act_export)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         study_menu = bar.addMenu("&Study")
@@ -175,15 +208,20 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.act_cancel)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.act_find)
-        view_menu.addAction(self.dock.toggleViewAction())
+        self.act_project = self.dock.toggleViewAction()
+        self.act_project.setText("&Project Panel")
+        self.act_project.setShortcut(QKeySequence("Ctrl+0"))
+        view_menu.addAction(self.act_project)
         theme_menu = view_menu.addMenu("&Theme")
         group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
         for name in theme.THEMES:
             a = QAction(name.capitalize(), self, checkable=True)
             a.setChecked(self.settings.theme() == name)
             a.triggered.connect(lambda _=False, n=name: self.set_theme(n))
             group.addAction(a)
             theme_menu.addAction(a)
+            self.theme_actions[name] = a
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
 
@@ -220,31 +258,44 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has_study = self.project is not None and self.current_study is not None
-        running = self.bridge.running
-        self.act_run.setEnabled(has_study and not running)
+        running = self.runs.running
+        runnable = has_study and self.current_study not in (self.summary.invalid if self.summary else set())
+        self.act_run.setEnabled(runnable and not running)
         self.act_cancel.setEnabled(running)
-        self.act_save.setEnabled(has_study and self.study_page.is_dirty())
+        self.act_save.setEnabled(has_study and self.study_page.is_dirty() and self.study_page.is_valid())
         self.act_edit.setEnabled(has_study and not running)
         self.act_new.setEnabled(self.project is not None)
+        self.act_export.setEnabled(has_study)
+        self.study_page.set_running(running)
 
     # -- projects and studies ---------------------------------------------------------------------
 
     def choose_project(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a Juxta project folder", str(Path.home()))
+        start = str(self.project.root.parent if self.project else Path.home())
+        path = QFileDialog.getExistingDirectory(self, "Open a Juxta project folder", start)
         if path:
             self.open_project(path)
 
     def new_project(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose or create an empty folder for the new project", str(Path.home()))
-        if path:
-            self.open_project(path)
+        from views.new_project_dialog import NewProjectDialog
+
+        dialog = NewProjectDialog(str(Path.home() / "Juxta"), self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.created.connect(self._open_new_project)
+        dialog.open()
+
+    def _open_new_project(self, path: str) -> None:
+        if self.open_project(path):
             self.new_study()
+
+    def open_demo(self) -> None:
+        self.open_project(user_demo())
 
     def open_project(self, path: str | Path) -> bool:
         from engine import open_project
         from engine.errors import JuxtaError
 
-        if self.bridge.running:
+        if self.runs.running:
             self.show_message("A run is in progress; cancel it before opening another project.")
             return False
         if not self._confirm_discard():
@@ -256,6 +307,7 @@ class MainWindow(QMainWindow):
             return False
         self.project = project
         self.current_study = None
+        self.details.hide()
         if self._report_page is not None:
             self._report_page.set_model(None)
         self.settings.add_recent(str(project.root))
@@ -267,50 +319,47 @@ class MainWindow(QMainWindow):
         names = list(project.study_paths())
         if names:
             self.tree.select_study(names[0])
+        elif self._results_page is not None:
+            self._results_page.set_results(None)
         self.projectOpened.emit(str(project.root))
         self._update_actions()
         self.status_text.setText(f"Opened {project.root}")
         return True
 
     def refresh_tree(self) -> None:
+        """Re-read study files and the database (a few queries; cheap enough for the GUI thread)."""
         if self.project is None:
             return
-        studies = []
-        counts = self._cell_counts()
-        for name, path in self.project.study_paths().items():
-            try:
-                from engine.study import load_study
-
-                s = load_study(path)
-                models = [(m.id, m.source, "") for m in s.models]
-                studies.append(TreeStudy(name, s.study.title, counts.get(name, "not run"), models, s.data.source))
-            except Exception as exc:  # an invalid file still shows, with its problem
-                studies.append(TreeStudy(name, "", f"invalid: {getattr(exc, 'message', exc)}", [], ""))
-        self.tree.set_project(studies)
+        self.summary = summarise(self.project, self.runs.info)
+        self.tree.blockSignals(True)
+        self.tree.set_project(self.summary.studies, self.summary.models, self.summary.datasets)
         if self.current_study:
-            self.tree.blockSignals(True)
             self.tree.select_study(self.current_study)
-            self.tree.blockSignals(False)
+        self.tree.blockSignals(False)
+        self._update_actions()
+        self.treeRefreshed.emit()
 
-    def _cell_counts(self) -> dict[str, str]:
-        if self.project is None or not self.project.db_path.exists():
-            return {}
-        from engine.errors import JuxtaError
+    def show_entry(self, kind: str, source: str) -> None:
+        """Facts about a model or dataset of the tree, read in the background."""
+        if self.project is None or self.summary is None:
+            return
+        entries = self.summary.models if kind == "model" else self.summary.datasets
+        entry = next((e for e in entries if e.source == source), None)
+        if entry is None:
+            return
+        self.details.set_facts(", ".join(entry.ids) if kind == "model" else source, [("Source", source)], "Reading…")
+        project = self.project
 
-        try:
-            with self.project.store() as store:
-                rows = store.con.execute(  # plain tuples: no pandas at start-up
-                    """SELECT sc.study, count(*) AS planned, count(*) FILTER (WHERE c.status = 'done') AS done,
-                              count(*) FILTER (WHERE c.status = 'failed') AS failed
-                       FROM study_cells sc LEFT JOIN cells c USING (cell_key) GROUP BY sc.study"""
-                ).fetchall()
-        except JuxtaError:
-            return {}
-        out = {}
-        for study, planned, done, failed in rows:
-            text = "complete" if done == planned else f"{done}/{planned} done"
-            out[study] = text + (f", {failed} failed" if failed else "")
-        return out
+        def read():
+            from app.project_status import entry_details
+
+            return entry_details(project, entry)
+
+        def done(facts) -> None:
+            if project is self.project:
+                self.details.set_facts(*facts)
+
+        run_in_background(read, on_done=done, on_error=lambda msg: self.details.set_facts(source, [], msg), context=self)
 
     def select_study(self, name: str) -> None:
         if self.project is None or name == self.current_study:
@@ -323,6 +372,8 @@ class MainWindow(QMainWindow):
         self.current_study = name
         path = self.project.study_path(name)
         self.study_page.set_study(name, path.read_text(encoding="utf-8"))
+        if self._results_page is not None:
+            self._results_page.begin_study(name)
         self.load_results(name)
         self._update_actions()
 
@@ -331,7 +382,9 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         project = self.project
-        self._load_generation = generation = getattr(self, "_load_generation", 0) + 1
+        self._load_generation += 1
+        generation = self._load_generation
+        note = self._results_note(name)
 
         def load():
             from engine.results import load_shift_results
@@ -346,10 +399,23 @@ class MainWindow(QMainWindow):
             if name != self.current_study or generation != self._load_generation:
                 return  # a newer load (after a run, or for another study) supersedes this one
             if results is not None or self._results_page is not None:  # nothing to show: build no page yet
-                self.results_page.set_results(results, compare=self._compare_fn(name))
+                self.results_page.set_results(results, compare=self._compare_fn(name), note=note)
             self.resultsLoaded.emit(name)
 
         run_in_background(load, on_done=done, on_error=lambda msg: self.show_message(msg, error=True), context=self)
+
+    def _results_note(self, name: str) -> str:
+        """Why the results may not be the whole story: a run in progress, or a changed study file."""
+        info = self.runs.info
+        if info is not None and info.study == name:
+            return (f"Partial results: the study is running ({info.done} of {info.total} cells of this run done); "
+                    "they update every few seconds.")
+        status = self.tree.study_status(name)
+        if status == "changed since run":
+            return "The study file changed since these results were computed: run it to bring them up to date."
+        if status.endswith("done") or status.endswith("failed"):
+            return f"Not every cell is computed ({status}): these results are partial."
+        return ""
 
     def _compare_fn(self, study: str):
         project = self.project
@@ -362,17 +428,18 @@ class MainWindow(QMainWindow):
 
         return compare
 
+    # -- the study wizard -------------------------------------------------------------------------
+
     def new_study(self) -> None:
         if self.project is None:
             self.show_message("Open or create a project first.")
             return
         from views.study_wizard import StudyWizard
 
-        wizard = StudyWizard(self.providers, self, existing_names=list(self.project.study_paths()))
-        self._exec_wizard(wizard)
+        self._show_wizard(StudyWizard(self.providers, self, existing_names=list(self.project.study_paths())))
 
     def edit_study(self) -> None:
-        if self.project is None or self.current_study is None:
+        if self.project is None or self.current_study is None or self.runs.running:
             return
         from views.study_wizard import StudyWizard
 
@@ -382,24 +449,38 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # an invalid file cannot fill the wizard: edit it as text instead
             self.show_message(f"The wizard cannot open this study ({getattr(exc, 'message', exc)}); edit it as a study file.")
             return
-        self._exec_wizard(wizard, overwrite=self.current_study)
+        self._show_wizard(wizard, overwrite=self.current_study)
 
-    def _exec_wizard(self, wizard, overwrite: str | None = None) -> None:
-        run_after = []
-        wizard.runRequested.connect(lambda name: run_after.append(name))
-        if wizard.exec() or run_after:
-            name = wizard.study_name()
-            path = self.project.root / f"{name}.study.toml"
-            if path.exists() and name != overwrite:
-                answer = QMessageBox.question(self, "Replace study?", f"A study called “{name}” exists. Replace its file?")
-                if answer != QMessageBox.Yes:
-                    return
-            path.write_text(wizard.study_toml(), encoding="utf-8")
-            self.current_study = None
-            self.refresh_tree()
-            self.tree.select_study(name)
-            if run_after:
-                self.run_study(name)
+    def _show_wizard(self, wizard, overwrite: str | None = None) -> None:
+        """Window-modal and non-blocking: the event loop (runs, timers) goes on while it is open; the
+        wizard is deleted when it closes, so none of its widgets outlives it."""
+        if self._wizard is not None:
+            self._wizard.raise_()
+            return
+        run_after: list[str] = []
+        wizard.setAttribute(Qt.WA_DeleteOnClose)
+        wizard.setWindowModality(Qt.WindowModal)
+        wizard.runRequested.connect(run_after.append)
+        wizard.finished.connect(lambda result: self._wizard_done(wizard, result, run_after, overwrite))
+        self._wizard = wizard
+        wizard.open()
+
+    def _wizard_done(self, wizard, result: int, run_after: list[str], overwrite: str | None) -> None:
+        self._wizard = None
+        if not (result or run_after) or self.project is None:
+            return
+        name = wizard.study_name()
+        path = self.project.root / f"{name}.study.toml"
+        if path.exists() and name != overwrite:
+            answer = QMessageBox.question(self, "Replace study?", f"A study called “{name}” exists. Replace its file?")
+            if answer != QMessageBox.Yes:
+                return
+        path.write_text(wizard.study_toml(), encoding="utf-8")
+        self.current_study = None
+        self.refresh_tree()
+        self.tree.select_study(name)
+        if run_after:
+            self.run_study(name)
 
     def save_study_text(self, text: str) -> None:
         if self.project is None or self.current_study is None:
@@ -407,20 +488,26 @@ class MainWindow(QMainWindow):
         self.project.study_path(self.current_study).write_text(text, encoding="utf-8")
         self.study_page.set_study(self.current_study, text)
         self.refresh_tree()
+        self.load_results(self.current_study)  # the results note may change (file edited since the run)
         self.status_text.setText(f"Saved {self.current_study}.study.toml")
         self._update_actions()
 
     def save_current(self) -> None:
-        if self.study_page.is_dirty():
-            self.save_study_text(self.study_page.text())
+        """Save (Ctrl+S) only what the Save button would: a changed study file that is valid."""
+        if not self.study_page.is_dirty():
+            return
+        if not self.study_page.is_valid():
+            self.show_message("The study file has problems (listed under the editor); fix them before saving.")
+            return
+        self.save_study_text(self.study_page.text())
 
     def _confirm_discard(self) -> bool:
         if not self.study_page.is_dirty():
             return True
-        answer = QMessageBox.question(
-            self, "Unsaved changes", "The study file has unsaved changes. Save them?",
-            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
-        )
+        buttons = QMessageBox.Discard | QMessageBox.Cancel
+        if self.study_page.is_valid():
+            buttons |= QMessageBox.Save
+        answer = QMessageBox.question(self, "Unsaved changes", "The study file has unsaved changes. Save them?", buttons)
         if answer == QMessageBox.Save:
             self.save_current()
             return True
@@ -430,71 +517,46 @@ class MainWindow(QMainWindow):
 
     def run_study(self, name: str | None = None) -> None:
         name = name or self.current_study
-        if self.project is None or name is None or self.bridge.running:
+        if self.project is None or name is None or self.runs.running:
+            return
+        if self.summary is not None and name in self.summary.invalid:
+            self.show_message(f"“{name}” cannot run: its study file has problems (see the Study page).", error=True)
             return
         if name == self.current_study and self.study_page.is_dirty():
             if not self._confirm_discard():
                 return
-        self._running_study = name
-        self.run_page.title.setText(f"Planning “{name}”…")
-        self.run_page.append_log(f"Planning study “{name}”…")
         self.tabs.setCurrentWidget(self.run_page)
-        self.status_text.setText(f"Planning {name}…")
-        self.bridge.start(self.project, name)
-        self._clock.start()
-        self._update_actions()
+        self.runs.start(self.project, name)
 
     def cancel_run(self) -> None:
-        if self.bridge.running:
-            self.bridge.cancel()
-            self.run_page.append_log("Cancelling: cells stop at their next batch; finished cells are kept.")
-            self.status_text.setText("Cancelling…")
+        self.runs.cancel()
 
-    def _on_events(self, events: list) -> None:
-        for e in events:
-            if e.kind == "planned":
-                rows = [CellRow(c.key, c.arm, c.condition if c.kind == "eval" else "training", c.seed) for c in e.cells or []]
-                self.run_page.begin(self._running_study or "", rows, e.skipped)
-                self.status_progress.setRange(0, max(1, e.total))
-                self.status_progress.setValue(0)
-                self.status_progress.setVisible(e.total > 0)
-        self.run_page.apply_events([e for e in events if e.kind != "planned"])
-        last = events[-1]
-        if last.total:
-            self.status_progress.setValue(last.done + last.failed)
-            self.status_text.setText(
-                f"Running {last.done + last.failed}/{last.total} cells · {fmt_clock(last.elapsed_s)} elapsed · "
-                f"~{fmt_clock(last.eta_s)} left" + (f" · {last.failed} failed" if last.failed else "")
-            )
-
-    def _on_finished(self, summary) -> None:
-        self._clock.stop()
-        self.status_progress.hide()
-        if summary is not None:
-            self.run_page.finish(summary.status, summary.done, summary.failed, summary.cancelled)
-            words = {"done": "finished", "failed": "finished with failures", "cancelled": "cancelled", "up-to-date": "up to date"}
-            self.status_text.setText(f"Study {summary.study} {words.get(summary.status, summary.status)}: "
-                                     f"{summary.done} computed, {summary.skipped} already done, {summary.failed} failed.")
+    def _on_run_started(self, _study: str) -> None:
         self.refresh_tree()
-        if self._running_study == self.current_study and self.current_study:
-            self.load_results(self.current_study)
+        self._update_actions()
+
+    def _on_cells_saved(self, study: str) -> None:
+        """Live results: the tree's counts and, for the study on screen, its charts and table."""
+        self.refresh_tree()
+        if study == self.current_study and self._results_page is not None:
+            self.load_results(study)
+
+    def _on_run_ended(self, study: str, _summary) -> None:
+        self.refresh_tree()
+        if study == self.current_study and study:
+            self.load_results(study)
         if self.tabs.currentWidget() is self._report_holder:
             self.load_report()
         self._update_actions()
 
-    def _on_run_error(self, message: str) -> None:
-        self.run_page.finish("error", 0, 0, 0, message=f"The run stopped: {message}")
-        self.show_message(message, error=True)
-
     def _tab_changed(self, _index: int) -> None:
         current = self.tabs.currentWidget()
         if current is self._results_holder:
-            self.results_page  # noqa: B018 (builds the page on first view)
-        elif current is self._report_holder and self.report_page.model() is None and not self.bridge.running:
+            page = self.results_page  # builds the page on first view
+            if page.results is None and self.current_study:
+                self.load_results(self.current_study)
+        elif current is self._report_holder and self.report_page.model() is None:
             self.load_report()
-
-    def _tick(self) -> None:
-        self.run_page.tick()
 
     # -- misc ------------------------------------------------------------------------------------
 
@@ -520,6 +582,7 @@ class MainWindow(QMainWindow):
             self.report_page.set_model(None)
             return
         project = self.project
+        running = self.runs.study
         self.report_page.set_busy(True, "Reading results…")
 
         def build():
@@ -531,6 +594,9 @@ class MainWindow(QMainWindow):
             self.report_page.set_busy(False)
             if project is self.project:
                 self.report_page.set_model(model)
+                if running:
+                    self.report_page.show_message(f"“{running}” is still running: its section shows the cells "
+                                                  "finished so far. Reopen the Report tab when it ends.")
 
         def failed(message: str) -> None:
             self.report_page.set_busy(False)
@@ -566,8 +632,16 @@ class MainWindow(QMainWindow):
         self.report_page.show_message(f"Wrote {target}")
         self.status_text.setText(f"Report written: {target}")
 
+    def export_results(self) -> None:
+        """The current study's results table (every metric, with intervals) as CSV or Parquet."""
+        if self.project is None or self.current_study is None:
+            return
+        self.tabs.setCurrentWidget(self._results_holder)
+        self.results_page.export_table_dialog()
+
     def set_theme(self, name: str) -> None:
         self.settings.set_theme(name)
+        self.theme_actions[name].setChecked(True)
         resolved = theme.apply(QApplication.instance(), name)
         if self._results_page is not None:
             self._results_page.set_theme(resolved)
@@ -584,6 +658,7 @@ class MainWindow(QMainWindow):
             except metadata.PackageNotFoundError:
                 versions.append(f"{pkg} (not installed)")
         box = QMessageBox(self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
         box.setWindowTitle("About Juxta")
         box.setText("<b>Juxta</b> — comparative model studies: distribution shift, merging, fine-tuning.")
         box.setInformativeText(" · ".join(versions) + f" · Qt {PySide6.__version__}<br>Device: detecting…")
@@ -594,7 +669,7 @@ class MainWindow(QMainWindow):
 
         from engine.device import available_devices
 
-        run_in_background(available_devices, on_done=detected,
+        run_in_background(available_devices, on_done=detected, context=box,
                           on_error=lambda m: box.setInformativeText(" · ".join(versions) + f"<br>Device: unknown ({m})"))
         box.open()
 
@@ -605,7 +680,6 @@ class MainWindow(QMainWindow):
             box = QMessageBox(QMessageBox.Warning, "Juxta", text, QMessageBox.Ok, self)
             box.setAttribute(Qt.WA_DeleteOnClose)
             box.open()
-            self._last_message_box = box
 
     # -- window events ----------------------------------------------------------------------------
 
@@ -624,18 +698,18 @@ class MainWindow(QMainWindow):
 
                 wizard = StudyWizard(self.providers, self, existing_names=list(self.project.study_paths()))
                 wizard.add_local_model(str(path))
-                self._exec_wizard(wizard)
+                self._show_wizard(wizard)
                 return
         self.show_message("Drop a project folder, a .safetensors model or a Hugging Face model folder.")
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.bridge.running:
+        if self.runs.running:
             answer = QMessageBox.question(self, "Run in progress", "A study is running. Cancel it and quit? Finished cells are kept.")
             if answer != QMessageBox.Yes:
                 event.ignore()
                 return
-            self.bridge.cancel()
-            self.bridge.wait(30)
+            self.runs.bridge.cancel()
+            self.runs.bridge.wait(30)
         if not self._confirm_discard():
             event.ignore()
             return

@@ -39,6 +39,7 @@ class MetricDef:
     label: str
     description: str
     higher_is_better: bool
+    percent: bool = False  # a proportion, shown in percent (accuracy 0.613 -> 61.3%)
 
 
 METRICS: dict[str, MetricDef] = {
@@ -49,6 +50,7 @@ METRICS: dict[str, MetricDef] = {
             "Accuracy",
             "Fraction of examples whose highest-probability class is the true class.",
             True,
+            percent=True,
         ),
         MetricDef(
             "macro_f1",
@@ -56,6 +58,7 @@ METRICS: dict[str, MetricDef] = {
             "Unweighted mean of the per-class F1 scores over the classes that occur in the labels "
             "or the predictions.",
             True,
+            percent=True,
         ),
         MetricDef(
             "nll",
@@ -70,6 +73,7 @@ METRICS: dict[str, MetricDef] = {
             "Expected calibration error: the gap between confidence and accuracy in 15 equal-width "
             "confidence bins, averaged with weights proportional to the bin sizes.",
             False,
+            percent=True,
         ),
         MetricDef(
             "brier",
@@ -84,9 +88,11 @@ METRICS: dict[str, MetricDef] = {
             "Lowest accuracy over the groups (for example class × attribute) that have at least one "
             "example.",
             True,
+            percent=True,
         ),
     )
 }
+PERCENT_METRICS = frozenset(m.name for m in METRICS.values() if m.percent)
 
 
 @dataclass(frozen=True)

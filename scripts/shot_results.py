@@ -80,7 +80,7 @@ def main() -> None:
         page.resize(1400, 900)
         page.set_results(results, compare)
         page.show()
-        page.cmp_condition.setCurrentText("contrast/5")
+        page.cmp_condition.set_condition("contrast/5")
         page.compare_now()
         deadline = time.time() + 20
         while "noise" not in page.compare_text and time.time() < deadline:

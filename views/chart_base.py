@@ -109,16 +109,24 @@ class ArmPalette:
 # formatting
 
 
+def _rounded(v: float, digits: int) -> float:
+    """Round for display; a value that rounds to zero is +0, never "-0.0"."""
+    return round(float(v), digits) + 0.0
+
+
 def pct(v: float, digits: int = 1) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.{digits}f}%"
+    return "–" if v is None or not np.isfinite(v) else f"{_rounded(100 * v, digits):.{digits}f}%".replace("-", "−")
 
 
 def pts(v: float, digits: int = 1) -> str:
-    """A difference of proportions in percentage points, with a real minus sign."""
+    """A difference of proportions in percentage points, with a real minus sign ("±0.0" when it
+    rounds to nothing)."""
     if v is None or not np.isfinite(v):
         return "–"
-    s = f"{100 * v:+.{digits}f}"
-    return s.replace("-", "−")
+    r = _rounded(100 * v, digits)
+    if r == 0:
+        return f"±{0:.{digits}f}"
+    return f"{r:+.{digits}f}".replace("-", "−")
 
 
 def _prob_label(p: float) -> str:
@@ -242,6 +250,8 @@ class ShiftChart(pg.GraphicsLayoutWidget):
         self._arm_items: dict[str, list[_ArmItem]] = {}
         self._styles: dict[str, dict[str, float]] = {}
         self._frame = pd.DataFrame()
+        self._title: str | None = None  # drawn above the chart (exports only)
+        self._top = 0  # the layout row where the chart's own items start
         self.plot: pg.PlotItem | None = None
         self.legend: pg.LegendItem | None = None
         self.message: str = ""
@@ -304,6 +314,11 @@ class ShiftChart(pg.GraphicsLayoutWidget):
         f = self._frame
         return [list(f.columns)] + f.astype(object).where(f.notna(), None).values.tolist()
 
+    def set_title(self, title: str | None) -> None:
+        """A title drawn above the chart (for an exported file), or None for none."""
+        self._title = title
+        self.redraw()
+
     def redraw(self) -> None:
         self._arm_items = {}
         self.ci.clear()
@@ -312,6 +327,11 @@ class ShiftChart(pg.GraphicsLayoutWidget):
         self.message = ""
         self.setBackground(self._theme.background)
         self._frame = pd.DataFrame()
+        self._top = 0
+        if self._title:
+            self.ci.addLabel(self._title, row=0, col=0, colspan=2, color=self._theme.foreground, size="11pt",
+                             bold=True, justify="left")
+            self._top = 1
         if self._results is None or self._results.accuracy.empty:
             self._show_message("No results yet")
         else:
@@ -332,14 +352,18 @@ class ShiftChart(pg.GraphicsLayoutWidget):
     def _draw(self, results: ShiftResults) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _add(self, item, row: int = 0, col: int = 0, rowspan: int = 1, colspan: int = 1) -> None:
+        """Place a plot, legend or colour bar in the chart's grid (below the title, if any)."""
+        self.ci.addItem(item, row=row + self._top, col=col, rowspan=rowspan, colspan=colspan)
+
     def _show_message(self, text: str) -> None:
         self.message = text
-        self.ci.addLabel(text, row=0, col=0, color=self._theme.axis, size="10pt")
+        self.ci.addLabel(text, row=self._top, col=0, color=self._theme.axis, size="10pt")
 
     def _new_plot(self, row: int = 0, col: int = 0, axisItems: dict | None = None) -> pg.PlotItem:
         t = self._theme
-        plot = pg.PlotItem(axisItems=axisItems)
-        self.ci.addItem(plot, row=row, col=col)
+        plot = pg.PlotItem(axisItems=axisItems, enableMenu=False)  # no context menu: cheaper to build
+        self._add(plot, row, col)
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.getViewBox().setMouseEnabled(x=False, y=False)
@@ -367,7 +391,7 @@ class ShiftChart(pg.GraphicsLayoutWidget):
                                horSpacing=4, verSpacing=-4)
         legend.setFlag(legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
         legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Maximum, QtWidgets.QSizePolicy.Policy.Maximum)
-        self.ci.addItem(legend, row=row, col=col, colspan=colspan)
+        self._add(legend, row, col, colspan=colspan)
         self.ci.layout.setAlignment(legend, QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop)
         self.legend = legend
         return legend
@@ -406,11 +430,11 @@ class ShiftChart(pg.GraphicsLayoutWidget):
         return ArmPalette(self._results.arms, self._theme)
 
 
-def _hoverable(scatter: pg.ScatterPlotItem, tip) -> None:
+def hoverable(scatter: pg.ScatterPlotItem, tip) -> None:
     scatter.opts["hoverable"] = True
     scatter.opts["tip"] = tip
 
 
-def _tip(x=None, y=None, data=None) -> str:
+def hover_tip(x=None, y=None, data=None) -> str:
     return str(data.get("tip", "")) if isinstance(data, dict) else ""
 

@@ -9,8 +9,10 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.results import ShiftResults
+from engine.shift.catalog import condition_label, family_label
 from engine.stats import probit
-from views.chart_base import ProbitAxis, ShiftChart, Theme, _hoverable, _tip, pct, pts
+from views.chart_base import ProbitAxis, ShiftChart, Theme, hoverable, hover_tip, pct, pts
+from views.theme import readable_on
 
 # --------------------------------------------------------------------------------------------
 # accuracy vs severity
@@ -87,14 +89,14 @@ class SeverityChart(ShiftChart):
             band.setZValue(-5)
             plot.addItem(band)
             tips = [
-                {"tip": f"{arm} · {c}\naccuracy {pct(v)} (95% CI {pct(lo)}–{pct(hi)})\n"
+                {"tip": f"{arm} · {condition_label(c)}\naccuracy {pct(v)} (95% CI {pct(lo)}–{pct(hi)})\n"
                         f"seed sd {100 * sd:.1f} pts · {int(ns)} seed{'s' if ns != 1 else ''}", "arm": arm, "condition": c}
                 for c, v, lo, hi, sd, ns in zip(g.condition, g.value, g.ci_low, g.ci_high, g.seed_sd, g.n_seeds)
             ]
             curve = pg.PlotDataItem(x, 100 * g.value.to_numpy(float), pen=pg.mkPen(color, width=2), symbol=pal.symbol(arm),
                                     symbolSize=8, symbolBrush=color, symbolPen=pg.mkPen(t.background, width=1),
                                     antialias=True, data=tips)
-            _hoverable(curve.scatter, _tip)
+            hoverable(curve.scatter, hover_tip)
             self._connect_click(curve.scatter, arm)
             plot.addItem(curve)
             self._legend_add(curve, arm, arm)
@@ -115,15 +117,15 @@ def _heat_cmap(theme: Theme) -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0, 1, len(theme.heat)), [pg.mkColor(c) for c in theme.heat])
 
 
-def _luminance(c: QtGui.QColor) -> float:
-    return 0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF()
-
-
 class DropHeatmap(ShiftChart):
     chart_id = "drop"
     title = "Relative drop from clean"
     description = ("How much of its clean accuracy each model loses under each kind of shift, in percent of the "
                    "clean accuracy (corruption severities averaged); the stronger the colour, the bigger the loss.")
+
+    def row_label(self, row: str) -> str:
+        """A row's display name: a corruption family (severities averaged) or one condition."""
+        return family_label(row) if "/" not in row and row != "clean" else condition_label(row)
 
     def matrix(self) -> pd.DataFrame:
         """conditions (rows, display order) × arms (columns) of relative drop, as fractions."""
@@ -188,10 +190,11 @@ class DropHeatmap(ShiftChart):
         plot.invertY(True)
         top.setTicks([[(c + 0.5, a) for c, a in enumerate(m.columns)]])
         left = plot.getAxis("left")
-        left.setTicks([[(r + 0.5, str(c)) for r, c in enumerate(m.index)]])
+        row_names = [self.row_label(c) for c in m.index]
+        left.setTicks([[(r + 0.5, name) for r, name in enumerate(row_names)]])
         lf = left.style.get("tickFont") or QtGui.QFont()
         fm = QtGui.QFontMetrics(lf)
-        left.setWidth(max(fm.horizontalAdvance(str(c)) for c in m.index) + 12)
+        left.setWidth(max(fm.horizontalAdvance(name) for name in row_names) + 12)
         pal = self._palette()
         self.texts = []
         font = QtGui.QFont()
@@ -206,8 +209,7 @@ class DropHeatmap(ShiftChart):
                     continue
                 k = int(np.clip((v - vmin) / (vmax - vmin), 0, 1) * 255)
                 bg = QtGui.QColor(*[int(x) for x in lut[k][:3]])
-                color = "#111111" if _luminance(bg) > 0.5 else "#FFFFFF"
-                txt = pg.TextItem(f"{v:.1f}".replace("-", "−"), color=color, anchor=(0.5, 0.5))
+                txt = pg.TextItem(f"{round(v, 1) + 0.0:.1f}".replace("-", "−"), color=readable_on(bg), anchor=(0.5, 0.5))
                 txt.setFont(font)
                 txt.setPos(c + 0.5, r + 0.5)
                 plot.addItem(txt)
@@ -215,7 +217,7 @@ class DropHeatmap(ShiftChart):
                 self._register(arm, txt, "text")
                 row = info.loc[(cond, arm)]
                 nc = int(row.n_conditions)
-                what = f"{cond} (mean of {nc} severities)" if nc > 1 else cond
+                what = f"{self.row_label(cond)} (mean of {nc} severities)" if nc > 1 else self.row_label(cond)
                 spots.append({"pos": (c + 0.5, r + 0.5), "data": {
                     "arm": arm, "condition": cond,
                     "tip": f"{arm} · {what}\nrelative drop {v:.1f}% of clean accuracy"
@@ -223,7 +225,7 @@ class DropHeatmap(ShiftChart):
                            f"accuracy {pct(row.clean_accuracy)} clean → {pct(row.shifted_accuracy)} shifted"}})
         hover = pg.ScatterPlotItem(spots=spots, symbol="s", size=1.0, pxMode=False, pen=None,
                                    brush=pg.mkBrush(0, 0, 0, 0))
-        _hoverable(hover, _tip)
+        hoverable(hover, hover_tip)
         hover.sigClicked.connect(lambda _s, pts, _ev: pts and self.armClicked.emit(pts[0].data()["arm"]))
         plot.addItem(hover)
         veil_color = QtGui.QColor(t.background)
@@ -251,12 +253,21 @@ class DropHeatmap(ShiftChart):
             ax.setTextPen(pg.mkPen(t.axis))
             ax.setStyle(tickFont=self.plot.getAxis("left").style.get("tickFont"))
         bax.setLabel("relative drop (% of clean)", color=t.foreground, **{"font-size": "8.5pt"})
-        self.ci.addItem(bar, row=0, col=1)
+        self._add(bar, 0, 1)
         self.colorbar = bar
 
 
 # --------------------------------------------------------------------------------------------
 # accuracy on the line
+
+
+ON_THE_LINE_LEGEND_TIP = (
+    "<p><b>ER</b> — effective robustness: how many percentage points a model's shifted accuracy lies above "
+    "(+) or below (−) what the fitted line predicts from its clean accuracy. Positive means more robust than "
+    "its clean accuracy alone would suggest.</p>"
+    "<p><b>probit fit</b> — the straight line through all points after a probit transform of both axes "
+    "(Miller et al. 2021, “accuracy on the line”); R² says how well one line explains them.</p>"
+    "<p><b>y = x</b> — no loss at all under the shift.</p>")
 
 
 class OnTheLineChart(ShiftChart):
@@ -282,7 +293,7 @@ class OnTheLineChart(ShiftChart):
         }).reset_index(drop=True)
         self._new_legend()
         plot = self._new_plot(axisItems={"left": ProbitAxis("left"), "bottom": ProbitAxis("bottom")})
-        self._label_axes("Clean accuracy (probit scale)", "Shifted accuracy (probit)")
+        self._label_axes("Clean accuracy (probit scale)", "Shifted accuracy")
         x_all = probit(f.id_acc.to_numpy(float))
         y_all = probit(f.shifted_acc.to_numpy(float))
         lo = float(min(x_all.min(), y_all.min()))
@@ -304,7 +315,7 @@ class OnTheLineChart(ShiftChart):
                 for a, b, s, e in zip(g.id_acc, g.shifted_acc, g.seed, g.effective_robustness)]
             sc = pg.ScatterPlotItem(spots=spots, symbol=pal.symbol(arm), size=10, brush=pg.mkBrush(color),
                                     pen=pg.mkPen(t.background, width=1), antialias=True)
-            _hoverable(sc, _tip)
+            hoverable(sc, hover_tip)
             self._connect_click(sc, arm)
             plot.addItem(sc)
             self._legend_add(sc, name, arm)
@@ -322,6 +333,7 @@ class OnTheLineChart(ShiftChart):
             self.fit_line = line
             self._legend_add(line, f"probit fit (R² {fit.r2:.2f})")
         self._legend_add(diag, "y = x")
+        self.legend.setToolTip(ON_THE_LINE_LEGEND_TIP)
         plot.setXRange(lo, hi, padding=0)
         plot.setYRange(lo, hi, padding=0)
 
@@ -330,8 +342,17 @@ class OnTheLineChart(ShiftChart):
 # reliability diagram
 
 
+RELIABILITY_LEGEND_TIP = (
+    "<p>Each point is a group of predictions with similar confidence: across, how confident the model was; "
+    "up, how often it was right. On the dashed line confidence matches accuracy.</p>"
+    "<p><b>ECE</b> — expected calibration error: the average gap between confidence and accuracy over the 15 "
+    "confidence bins, weighted by how many predictions each holds (0% is perfectly calibrated).</p>"
+    "<p>The bars underneath count the predictions in each bin: points over few predictions are noisy.</p>")
+
+
 class ReliabilityChart(ShiftChart):
     chart_id = "reliability"
+    N_BINS = 15
     title = "Reliability"
     description = ("Whether confidence can be trusted: for predictions grouped by confidence, how often they were "
                    "right; points on the dashed diagonal are perfectly calibrated, below it over-confident.")
@@ -404,14 +425,53 @@ class ReliabilityChart(ShiftChart):
             curve = pg.PlotDataItem(100 * g.confidence.to_numpy(float), 100 * g.accuracy.to_numpy(float),
                                     pen=pg.mkPen(color, width=1.6), symbol=pal.symbol(arm), symbolSize=sizes,
                                     symbolBrush=color, symbolPen=pg.mkPen(t.background, width=1), antialias=True, data=tips)
-            _hoverable(curve.scatter, _tip)
+            hoverable(curve.scatter, hover_tip)
             self._connect_click(curve.scatter, arm)
             plot.addItem(curve)
             self._legend_add(curve, f"{arm}: ECE {pct(self.ece(arm))}", arm)
             self._register(arm, curve, "line", color=color, width=1.6, size=sizes, main=True)
         self._legend_add(diag, "calibrated")
+        self.legend.setToolTip(RELIABILITY_LEGEND_TIP)
         plot.setXRange(-2, 102, padding=0)
         plot.setYRange(-3, 103, padding=0)
+        plot.getAxis("bottom").setLabel("")
+        plot.getAxis("bottom").setStyle(showValues=False)  # the counts strip below carries the scale
+        self.counts_plot = self._draw_counts(results.arms, pal)
+
+    def _draw_counts(self, arms: list[str], pal) -> pg.PlotItem:
+        """How many predictions fall in each confidence bin, per arm: a sparse bin is a noisy point."""
+        t = self._theme
+        main = self.plot
+        counts = self._new_plot(row=1, col=0)
+        self.plot = main  # the diagram stays the chart's main plot
+        counts.enableAutoRange(x=False, y=False)
+        counts.setXRange(-2, 102, padding=0)
+        counts.setXLink(main)
+        counts.setMaximumHeight(64)
+        counts.setMinimumHeight(52)
+        counts.showGrid(x=False, y=False)
+        counts.getAxis("left").setTicks(None)
+        counts.setLabel("bottom", "Confidence (%)", color=t.foreground, **{"font-size": "9.5pt"})
+        counts.setLabel("left", "n", color=t.foreground, **{"font-size": "8.5pt"})
+        counts.getAxis("bottom").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
+        width = 100.0 / self.N_BINS
+        shown = [a for a in arms if not self._frame[self._frame.arm == a].empty]
+        step = width * 0.8 / max(1, len(shown))
+        top = 1.0
+        for k, arm in enumerate(shown):
+            g = self._frame[self._frame.arm == arm]
+            x = (g["bin"].to_numpy(float) + 0.1) * width + (k + 0.5) * step
+            n = g["count"].to_numpy(float)
+            top = max(top, float(n.max()))
+            bars = pg.BarGraphItem(x=x, height=n, width=step, brush=pal.qcolor(arm, 200), pen=pg.mkPen(None))
+            bars.setToolTip(f"{arm}: predictions per confidence bin ({int(n.sum())} in all)")
+            counts.addItem(bars)
+            self._register(arm, bars, "text")
+        counts.setYRange(0, top * 1.05, padding=0)
+        counts.getAxis("left").setTicks([[(top, f"{int(top):,}")]])
+        self.ci.layout.setRowStretchFactor(self._top, 5)
+        self.ci.layout.setRowStretchFactor(self._top + 1, 1)
+        return counts
 
 
 def _wilson(p: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,9 @@ arm name (:class:`ArmPalette`), so an arm looks the same in every chart, table a
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -25,7 +27,7 @@ from views.chart_kinds import DropHeatmap, OnTheLineChart, ReliabilityChart, Sev
 __all__ = [
     "CHARTS", "DEFAULT_EXPORT_SIZE", "MARKERS", "MARKER_NAMES", "OKABE_ITO", "THEMES", "ArmPalette", "DropHeatmap",
     "OnTheLineChart", "ProbitAxis", "ReliabilityChart", "SeverityChart", "ShiftChart", "Theme", "export",
-    "export_csv", "export_png", "export_svg", "pct", "probit", "pts", "theme_of",
+    "export_csv", "export_png", "export_svg", "pct", "probit", "pts", "theme_of", "titled",
 ]
 
 CHARTS: dict[str, type[ShiftChart]] = {
@@ -38,6 +40,17 @@ CHARTS: dict[str, type[ShiftChart]] = {
 
 
 DEFAULT_EXPORT_SIZE = (720, 450)
+
+
+@contextmanager
+def titled(chart: ShiftChart, title: str) -> Iterator[None]:
+    """Draw ``title`` above the chart while it is exported on its own (a file needs its title; the
+    screen and the report show theirs around the chart)."""
+    chart.set_title(title)
+    try:
+        yield
+    finally:
+        chart.set_title(None)
 
 
 def _prepare(chart: ShiftChart, size: tuple[int, int] | None) -> None:

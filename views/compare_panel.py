@@ -9,10 +9,12 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
 
 from engine.results import ShiftResults
+from engine.shift.catalog import condition_label
 from engine.stats import PairedComparison
 from views import charts as C
-from views.results_widgets import _PAGE_STYLE
+from views.condition_combo import ConditionCombo
 from views.tasks import run_in_background
+from views.theme import set_tone
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,7 +44,7 @@ def describe_comparison(arm_a: str, arm_b: str, condition: str, pc: PairedCompar
     if pc.p_value is not None and np.isfinite(pc.p_value):
         tests.append(f"paired bootstrap p {_p_text(pc.p_value)}")
     tests.append(f"McNemar p {_p_text(pc.mcnemar_p)}")
-    return (f"{arm_a} − {arm_b} on {condition}: {C.pts(pc.diff)} points "
+    return (f"{arm_a} − {arm_b} on {condition_label(condition)}: {C.pts(pc.diff)} points "
             f"({int(round(level * 100))}% CI {_num(pc.low)} to {_num(pc.high)}) — {verdict} ({'; '.join(tests)})")
 
 
@@ -76,11 +78,10 @@ class ComparePanelMixin:
         form.setVerticalSpacing(6)
         self.arm_a = QtWidgets.QComboBox()
         self.arm_b = QtWidgets.QComboBox()
-        self.cmp_condition = QtWidgets.QComboBox()
+        self.cmp_condition = ConditionCombo()
         self.arm_a.setAccessibleName("Arm A")
         self.arm_b.setAccessibleName("Arm B")
         self.cmp_condition.setAccessibleName("Condition to compare on")
-        self.cmp_condition.setMaxVisibleItems(20)
         la, lb, lc = QtWidgets.QLabel("Arm &A"), QtWidgets.QLabel("Arm &B"), QtWidgets.QLabel("C&ondition")
         la.setBuddy(self.arm_a)
         lb.setBuddy(self.arm_b)
@@ -126,7 +127,7 @@ class ComparePanelMixin:
         r = self._results
         if r is None:
             return
-        a, b, cond = self.arm_a.currentText(), self.arm_b.currentText(), self.cmp_condition.currentText()
+        a, b, cond = self.arm_a.currentText(), self.arm_b.currentText(), self.cmp_condition.condition()
         self._cmp_generation += 1
         gen = self._cmp_generation
         self.cmp_detail.setText("")
@@ -139,11 +140,12 @@ class ComparePanelMixin:
         if self._compare is None:
             self._set_compare_text("Paired comparisons are not available here.", "muted")
             return
-        self._set_compare_text(f"Comparing {a} and {b} on {cond}…", "muted")
+        self._set_compare_text(f"Comparing {a} and {b} on {condition_label(cond)}…", "muted")
         self._cmp_task = run_in_background(
             self._compare, a, b, cond,
             on_done=lambda pc, g=gen, a=a, b=b, c=cond: self._compare_done(g, a, b, c, pc),
             on_error=lambda msg, g=gen: self._compare_failed(g, msg),
+            context=self.cmp_result,  # the page may close while the comparison runs
         )
 
     @property
@@ -151,20 +153,22 @@ class ComparePanelMixin:
         return self.cmp_result.text()
 
     def _fill_compare(self, r: ShiftResults) -> None:
-        keep = (self.arm_a.currentText(), self.arm_b.currentText(), self.cmp_condition.currentText())
-        for combo, items in ((self.arm_a, r.arms), (self.arm_b, r.arms), (self.cmp_condition, r.conditions)):
+        keep = (self.arm_a.currentText(), self.arm_b.currentText(), self.cmp_condition.condition())
+        for combo, items in ((self.arm_a, r.arms), (self.arm_b, r.arms)):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(items)
             combo.blockSignals(False)
+        self.cmp_condition.blockSignals(True)
+        self.cmp_condition.set_conditions(list(r.conditions), keep=keep[2])
+        self.cmp_condition.blockSignals(False)
         pal = C.ArmPalette(r.arms, self._theme)
         for combo in (self.arm_a, self.arm_b):
             for i, arm in enumerate(r.arms):
                 combo.setItemIcon(i, pal.icon(arm, 14))
         a = keep[0] if keep[0] in r.arms else (r.arms[0] if r.arms else "")
         b = keep[1] if keep[1] in r.arms and keep[1] != a else next((x for x in r.arms if x != a), a)
-        cond = keep[2] if keep[2] in r.conditions else ("clean" if "clean" in r.conditions else (r.conditions[0] if r.conditions else ""))
-        for combo, v in ((self.arm_a, a), (self.arm_b, b), (self.cmp_condition, cond)):
+        for combo, v in ((self.arm_a, a), (self.arm_b, b)):
             combo.blockSignals(True)
             combo.setCurrentText(v)
             combo.blockSignals(False)
@@ -181,25 +185,19 @@ class ComparePanelMixin:
             self._cmp_timer.start()
 
     def _set_compare_text(self, text: str, kind: str) -> None:
-        s = _PAGE_STYLE[self._theme]
-        color = {"muted": s["muted"], "beyond": s["title"], "within": s["title"], "error": "#CF222E" if self._theme == "light" else "#F85149"}[kind]
-        weight = "600" if kind == "beyond" else "normal"
-        self.cmp_result.setStyleSheet(f"color: {color}; font-weight: {weight};")
+        """kind: muted (a hint), beyond / within (a result; beyond noise in bold), error."""
+        set_tone(self.cmp_result, {"muted": "muted", "error": "error"}.get(kind, ""))
+        font = self.cmp_result.font()
+        font.setBold(kind == "beyond")
+        self.cmp_result.setFont(font)
         self.cmp_result.setText(text)
 
     def _compare_done(self, gen: int, a: str, b: str, cond: str, pc: PairedComparison) -> None:
         if gen != self._cmp_generation:
             return  # a newer request (or new results) superseded this one
-        try:
-            self._set_compare_text(describe_comparison(a, b, cond, pc), "within" if pc.within_noise else "beyond")
-            self.cmp_detail.setText(describe_counts(a, b, pc))
-        except RuntimeError:  # the page was closed while the comparison ran
-            pass
+        self._set_compare_text(describe_comparison(a, b, cond, pc), "within" if pc.within_noise else "beyond")
+        self.cmp_detail.setText(describe_counts(a, b, pc))
 
     def _compare_failed(self, gen: int, message: str) -> None:
-        if gen != self._cmp_generation:
-            return
-        try:
+        if gen == self._cmp_generation:
             self._set_compare_text(f"The comparison could not be computed: {message}", "error")
-        except RuntimeError:
-            pass

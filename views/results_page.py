@@ -16,15 +16,17 @@ import pandas as pd
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from engine.metrics import METRICS
+from engine.metrics import METRICS, PERCENT_METRICS
 from engine.results import ShiftResults
+from engine.shift.catalog import condition_label, family_label
 from engine.stats import PairedComparison
 from views import charts as C
 from views.compare_panel import ComparePanelMixin, describe_comparison, describe_counts  # noqa: F401 (re-exported)
-from views.results_widgets import _PAGE_STYLE, SORT_ROLE, ChartFrame, FilterProxy, FrameModel  # noqa: F401 (re-exported)
+from views.condition_combo import ConditionCombo
+from views.results_widgets import SORT_ROLE, ChartFrame, FilterProxy, FrameModel  # noqa: F401 (re-exported)
+from views.theme import current_name, set_tone, watch_theme
 
 EMPTY_TEXT = "No results yet — run the study"
-PERCENT_METRICS = {"accuracy", "macro_f1", "ece", "worst_group_accuracy"}
 
 Compare = Callable[[str, str, str], PairedComparison]
 
@@ -42,14 +44,16 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("resultsPage")
         self.setAccessibleName("Results")
-        self._theme = C.theme_of(theme).name
+        self._theme = C.theme_of(theme if theme else current_name()).name
+        self._study = ""
+        self._export_folder = lambda: str(Path.home())
         self._results: ShiftResults | None = None
         self._compare: Compare | None = None
         self._highlight: str | None = None
         self._metric_cache: dict[str, pd.DataFrame] = {}
         self._cmp_generation = 0
         self._cmp_task = None
-        self._last_dir = str(Path.home())
+        self._last_dir: str | None = None  # where the user last saved an export
         self._building = False
 
         self._stack = QtWidgets.QStackedLayout(self)
@@ -59,11 +63,17 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self._empty.setWordWrap(True)
         self._empty.setAccessibleName("No results")
         self._stack.addWidget(self._empty)
+        # everything fits or scrolls: at 1280×720 the page scrolls instead of squashing the charts
         self._content = QtWidgets.QWidget()
-        self._stack.addWidget(self._content)
+        self._scroll = QtWidgets.QScrollArea()
+        self._scroll.setObjectName("pageScroll")
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self._scroll.setWidget(self._content)
+        self._stack.addWidget(self._scroll)
         self._build_content()
-        self._apply_style()
         self._stack.setCurrentWidget(self._empty)
+        watch_theme(self, lambda c: self.set_theme(c.name))
 
     # -- construction -----------------------------------------------------------------------
 
@@ -96,6 +106,18 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         head.addWidget(self.arm_strip)
         self.arm_buttons: dict[str, QtWidgets.QToolButton] = {}
         outer.addLayout(head)
+        self.banner = QtWidgets.QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setAccessibleName("About these results")
+        self.banner.hide()
+        outer.addWidget(self.banner)
+        self.saved_label = QtWidgets.QLabel()
+        self.saved_label.setWordWrap(True)
+        self.saved_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.saved_label.setAccessibleName("Export result")
+        self.saved_label.hide()
+        outer.addWidget(self.saved_label)
 
         # charts
         self.severity = C.SeverityChart(theme=self._theme)
@@ -107,12 +129,12 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
             "severity": ChartFrame(self.severity, "Corruption"),
             "drop": ChartFrame(self.drop),
             "on_the_line": ChartFrame(self.on_the_line),
-            "reliability": ChartFrame(self.reliability, "Condition"),
+            "reliability": ChartFrame(self.reliability, "Condition", selector=ConditionCombo()),
         }
         self.family_combo = self.frames["severity"].selector
-        self.condition_combo_chart = self.frames["reliability"].selector
-        self.family_combo.currentTextChanged.connect(self._family_changed)
-        self.condition_combo_chart.currentTextChanged.connect(self._reliability_condition_changed)
+        self.condition_combo_chart: ConditionCombo = self.frames["reliability"].selector
+        self.family_combo.currentIndexChanged.connect(self._family_changed)
+        self.condition_combo_chart.conditionChanged.connect(self._reliability_condition_changed)
         grid_w = QtWidgets.QWidget()
         grid = QtWidgets.QGridLayout(grid_w)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -142,8 +164,7 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         split.addWidget(bottom)
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 3)
-        bottom.setMinimumHeight(200)
-        grid_w.setMinimumHeight(360)
+        bottom.setMinimumHeight(220)
         self._split = split
         self._sized = False
         outer.addWidget(split, 1)
@@ -179,6 +200,14 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self.row_count = QtWidgets.QLabel()
         self.row_count.setObjectName("muted")
         bar.addWidget(self.row_count)
+        self.export_table_button = QtWidgets.QToolButton()
+        self.export_table_button.setText("Export ▾")
+        self.export_table_button.setObjectName("exportButton")
+        self.export_table_button.setAutoRaise(True)
+        self.export_table_button.setAccessibleName("Export the results table")
+        self.export_table_button.setToolTip("Save every metric of this study (values, intervals, seeds) as CSV or Parquet")
+        self.export_table_button.clicked.connect(self.export_table_dialog)
+        bar.addWidget(self.export_table_button)
         lay.addLayout(bar)
         self.model = FrameModel(self)
         self.proxy = FilterProxy(self)
@@ -212,9 +241,27 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
     def theme(self) -> str:
         return self._theme
 
-    def set_results(self, results: ShiftResults | None, compare: Compare | None = None) -> None:
+    def begin_study(self, study: str) -> None:
+        """Another study is about to be shown: the table's filter and metric belong to the last one."""
+        if study != self._study:
+            self._study = study
+            self.filter_edit.clear()
+            i = self.metric_combo.findData("accuracy")
+            if i >= 0:
+                self.metric_combo.setCurrentIndex(i)
+
+    def set_export_folder(self, folder: Callable[[], str]) -> None:
+        """Where export dialogs open until the user saves somewhere else (the project's folder)."""
+        self._export_folder = folder
+
+    def set_results(self, results: ShiftResults | None, compare: Compare | None = None, note: str = "") -> None:
         """Show a study's results (None: the empty state). ``compare(a, b, condition)`` may be slow:
-        it runs in a background thread."""
+        it runs in a background thread. ``note`` says why the results may be incomplete (a run in
+        progress, a study file changed since), shown above the charts."""
+        if results is not None and results.study != self._study:
+            self.begin_study(results.study)
+        self.banner.setText(note)
+        self.banner.setVisible(bool(note))
         self._results = results
         self._compare = compare
         self._metric_cache = {}
@@ -237,7 +284,7 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
             self._fill_compare(results)
         finally:
             self._building = False
-        self._stack.setCurrentWidget(self._content)
+        self._stack.setCurrentWidget(self._scroll)
         self._refresh_table()
         if self._highlight not in results.arms:
             self._highlight = None
@@ -245,10 +292,14 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self._schedule_compare()
 
     def set_theme(self, theme: str) -> None:
-        self._theme = C.theme_of(theme).name
+        """Charts draw with their own colours: re-draw them in ``theme`` (follows the application's
+        theme by itself; callers may set it directly)."""
+        theme = C.theme_of(theme).name
+        if theme == self._theme:
+            return
+        self._theme = theme
         for chart in self.charts.values():
             chart.set_theme(self._theme)
-        self._apply_style()
         if self._results is not None:
             self._rebuild_arm_strip(self._results.arms)
             self._refresh_table()
@@ -313,13 +364,71 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self.metric_combo.setCurrentIndex(i)
 
     def export_chart(self, chart_id: str, path: str | Path) -> Path:
-        """Export one chart by file suffix (.png, .svg, .csv)."""
+        """Export one chart by file suffix (.png, .svg, .csv). Images carry the chart's title (and
+        the corruption or condition shown) and no highlighting: they stand on their own."""
         chart = self.charts[chart_id]
         path = Path(path)
-        if path.suffix.lower() == ".png":
-            width = max(1200, 2 * chart.width()) if chart.isVisible() else 1600
-            return C.export_png(chart, path, width=width)
-        return C.export(chart, path)
+        if path.suffix.lower() == ".csv":
+            return C.export(chart, path)
+        title = chart.title + (f" — {self._chart_subject(chart_id)}" if self._chart_subject(chart_id) else "")
+        highlight = chart.highlighted
+        chart.set_highlight(None)
+        try:
+            with C.titled(chart, title):
+                if path.suffix.lower() == ".png":
+                    width = max(1200, 2 * chart.width()) if chart.isVisible() else 1600
+                    return C.export_png(chart, path, width=width)
+                return C.export(chart, path)
+        finally:
+            chart.set_highlight(highlight)
+
+    def _chart_subject(self, chart_id: str) -> str:
+        if chart_id == "severity" and self.severity.family:
+            return family_label(self.severity.family)
+        if chart_id == "reliability":
+            return condition_label(self.reliability.condition)
+        return ""
+
+    def table_frame(self) -> pd.DataFrame:
+        """Every metric of the study in one long table: what the Results table shows, per metric."""
+        r = self._results
+        if r is None:
+            return pd.DataFrame()
+        frames = []
+        metrics = [self.metric_combo.itemData(i) for i in range(self.metric_combo.count())]
+        for metric in metrics:
+            f = self.metric_frame(metric).copy()
+            f.insert(2, "metric", metric)
+            f.insert(2, "condition_name", f.condition.map(condition_label))
+            frames.append(f)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def export_table(self, path: str | Path) -> Path:
+        """Write ``table_frame()`` as CSV or Parquet (by suffix)."""
+        path = Path(path)
+        table = self.table_frame()
+        if path.suffix.lower() == ".parquet":
+            table.to_parquet(path, index=False)
+        elif path.suffix.lower() == ".csv":
+            table.to_csv(path, index=False)
+        else:
+            raise ValueError(f"Cannot export the table as '{path.suffix}'; use .csv or .parquet.")
+        return path
+
+    def export_table_dialog(self) -> None:
+        if self._results is None:
+            self._say_saved("Nothing to export yet: run the study first.", ok=False)
+            return
+        name = f"{self._results.study}-results.csv"
+        filters = "CSV table (*.csv);;Parquet table (*.parquet)"
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export the results table",
+                                                             str(Path(self._dialog_folder()) / name), filters)
+        if not path:
+            return
+        suffix = ".parquet" if "parquet" in chosen.lower() or path.lower().endswith(".parquet") else ".csv"
+        if not path.lower().endswith(suffix):
+            path += suffix
+        self._save(lambda: self.export_table(path), path, "the results table")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -368,29 +477,21 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
 
     def _fill_selectors(self, r: ShiftResults) -> None:
         fams = list(r.corruption_families)
-        keep = self.family_combo.currentText()
+        keep = self.family_combo.currentData()
         self.family_combo.blockSignals(True)
         self.family_combo.clear()
-        self.family_combo.addItems(fams)
+        for fam in fams:
+            self.family_combo.addItem(family_label(fam), fam)
         self.family_combo.setEnabled(bool(fams))
-        self.family_combo.blockSignals(False)
         self.severity._results = r  # so default_family sees the new results before the first draw
         fam = keep if keep in fams else self.severity.default_family()
         if fam:
-            self.family_combo.setCurrentText(fam)
+            self.family_combo.setCurrentIndex(self.family_combo.findData(fam))
+        self.family_combo.blockSignals(False)
         self.severity._family = fam
         have = set(r.reliability.condition) if not r.reliability.empty else set()
-        conds = [c for c in r.conditions if c in have]
-        keepc = self.condition_combo_chart.currentText()
-        self.condition_combo_chart.blockSignals(True)
-        self.condition_combo_chart.clear()
-        self.condition_combo_chart.addItems(conds)
-        self.condition_combo_chart.setEnabled(bool(conds))
-        self.condition_combo_chart.blockSignals(False)
-        cond = keepc if keepc in conds else ("clean" if "clean" in conds else (conds[0] if conds else ""))
-        if cond:
-            self.condition_combo_chart.setCurrentText(cond)
-        self.reliability._condition = cond or "clean"
+        self.condition_combo_chart.set_conditions([c for c in r.conditions if c in have])
+        self.reliability._condition = self.condition_combo_chart.condition() or "clean"
 
     def _fill_metric_combo(self, r: ShiftResults) -> None:
         present = list(dict.fromkeys(r.cells.metric)) if not r.cells.empty else []
@@ -422,15 +523,18 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         percent = metric in PERCENT_METRICS
         scale, unit, digits = (100.0, " (%)", 1) if percent else (1.0, "", 3)
 
-        def fmt(values: pd.Series, signed: bool = False) -> list[str]:
+        def fmt(values: pd.Series) -> list[str]:
             v = values.to_numpy(float) * scale
-            out = np.char.mod(f"%.{digits}f", np.nan_to_num(v, nan=0.0)).astype(object)
+            # round first, so a value that rounds to zero never prints as "-0.0"
+            rounded = np.round(np.nan_to_num(v, nan=0.0), digits) + 0.0
+            out = np.char.mod(f"%.{digits}f", rounded).astype(object)
             out[~np.isfinite(v)] = "–"
             return list(out)
 
+        labels = {c: condition_label(c) for c in f.condition.unique()}
         display = pd.DataFrame({
             "Arm": f.arm.to_numpy(object),
-            "Condition": f.condition.to_numpy(object),
+            "Condition": f.condition.map(labels).to_numpy(object),
             f"{label}{unit}": fmt(f.value),
             "CI low": fmt(f.ci_low),
             "CI high": fmt(f.ci_high),
@@ -462,7 +566,8 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         icons = {a: pal.icon(a, 12) for a in self._results.arms}
         header = self.table.horizontalHeader()
         sort_col, sort_order = header.sortIndicatorSection(), header.sortIndicatorOrder()
-        self.model.set_table(display, sort_keys, tips, numeric, icons, icon_col=0)
+        self.model.set_table(display, sort_keys, tips, numeric, icons, icon_col=0,
+                             cell_tips={1: f.condition.to_numpy(object)})
         if 0 <= sort_col < len(display.columns):
             self.proxy.sort(sort_col, sort_order)
         self.table.resizeColumnsToContents()
@@ -473,28 +578,16 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
 
     def _update_row_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.row_count.setText(f"{shown} of {total} rows" if shown != total else f"{total} rows")
+        words = " ".join(self.proxy.words)
+        if shown == total:
+            self.row_count.setText(f"{total} rows")
+        elif shown == 0:
+            self.row_count.setText(f"no row matches “{words}” ({total} rows)")
+        else:
+            self.row_count.setText(f"{shown} of {total} rows match “{words}”")
 
-    def _apply_style(self) -> None:
-        s = _PAGE_STYLE[self._theme]
-        self.setStyleSheet(f"""
-            QFrame#chartFrame, QFrame#panel {{
-                background: {s['frame_bg']}; border: 1px solid {s['border']}; border-radius: 6px; }}
-            QFrame#chartFrame QLabel, QFrame#panel QLabel {{ background: transparent; border: none; }}
-            QLabel#chartTitle, QLabel#panelTitle {{ color: {s['title']}; font-weight: 600; font-size: 10.5pt; }}
-            QLabel#chartInfo {{ color: {s['muted']}; }}
-            QLabel#pageHeading {{ color: {s['title']}; font-weight: 600; font-size: 13pt; }}
-            QLabel#pageSubheading, QLabel#muted {{ color: {s['muted']}; }}
-            QLabel#emptyState {{ color: {s['muted']}; font-size: 14pt; }}
-            QLabel#compareResult {{ color: {s['title']}; font-size: 10.5pt; }}
-            QToolButton#armButton {{ padding: 2px 6px; border-radius: 4px; }}
-            QToolButton#exportButton {{ padding: 2px 6px; border-radius: 4px; color: {s['title']}; }}
-            QToolButton#exportButton::menu-indicator {{ image: none; width: 0px; }}
-            QToolButton#armButton:checked {{ background: {s['border']}; font-weight: 600; }}
-            QTableView {{ border: none; }}
-        """)
-
-    def _family_changed(self, fam: str) -> None:
+    def _family_changed(self, _index: int) -> None:
+        fam = self.family_combo.currentData()
         if self._building or not fam or self._results is None:
             return
         self.severity.set_family(fam)
@@ -514,6 +607,9 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self.proxy.set_filter_text(text)
         self._update_row_count()
 
+    def _dialog_folder(self) -> str:
+        return self._last_dir or self._export_folder()
+
     def _export_dialog(self, chart_id: str, fmt: str) -> None:
         chart = self.charts[chart_id]
         study = self._results.study if self._results is not None else "study"
@@ -524,13 +620,26 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
             extra = f"-{self.reliability.condition.replace('/', '-')}"
         name = f"{study}-{chart_id}{extra}.{fmt}"
         filters = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV table (*.csv)"}
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {chart.title}", str(Path(self._last_dir) / name), filters[fmt])
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {chart.title}",
+                                                        str(Path(self._dialog_folder()) / name), filters[fmt])
         if not path:
             return
         if not path.lower().endswith("." + fmt):
             path += "." + fmt
-        self._last_dir = str(Path(path).parent)
+        self._save(lambda: self.export_chart(chart_id, path), path, f"the {chart.title.lower()} chart")
+
+    def _save(self, write: Callable[[], Path], path: str, what: str) -> None:
+        """Write an export and say where it went (or why not), on the page, in plain words."""
         try:
-            self.export_chart(chart_id, path)
-        except Exception as exc:  # shown to the user, never a traceback
-            QtWidgets.QMessageBox.warning(self, "Export failed", f"The chart could not be saved to {path}: {exc}")
+            write()
+        except OSError as exc:
+            self._say_saved(f"Could not save {what} to {path}: {exc.strerror or exc}.", ok=False)
+            return
+        self._last_dir = str(Path(path).parent)
+        self._say_saved(f"Saved {what} to {path}", ok=True)
+
+    def _say_saved(self, text: str, ok: bool) -> None:
+        set_tone(self.saved_label, "ok" if ok else "error")
+        self.saved_label.setText(text)
+        self.saved_label.show()
+        QtCore.QTimer.singleShot(12000, lambda: self.saved_label.hide() if self.saved_label.text() == text else None)

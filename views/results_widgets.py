@@ -10,13 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from views import charts as C
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-_PAGE_STYLE = {
-    "light": {"frame_bg": "#FFFFFF", "border": "#D0D7DE", "title": "#1F2328", "muted": "#57606A",
-              "page_bg": "#F6F8FA", "good": "#1A7F37", "accent": "#0969DA"},
-    "dark": {"frame_bg": "#1E2127", "border": "#30363D", "title": "#E6EDF3", "muted": "#9DA7B3",
-             "page_bg": "#16181D", "good": "#3FB950", "accent": "#58A6FF"},
-}
+MIN_CHART_FRAME_HEIGHT = 290
 
 
 # --------------------------------------------------------------------------------------------
@@ -35,10 +29,14 @@ class FrameModel(QtCore.QAbstractTableModel):
         self._numeric: list[bool] = []
         self._icons: dict[str, QtGui.QIcon] = {}
         self._icon_col = -1
+        self._cell_tips: dict[int, np.ndarray] = {}
 
     def set_table(self, display: pd.DataFrame, sort_keys: list[np.ndarray], header_tips: list[str],
-                  numeric: list[bool], icons: dict[str, QtGui.QIcon] | None = None, icon_col: int = -1) -> None:
+                  numeric: list[bool], icons: dict[str, QtGui.QIcon] | None = None, icon_col: int = -1,
+                  cell_tips: dict[int, np.ndarray] | None = None) -> None:
+        """``cell_tips``: per column, a tooltip per row (e.g. a condition's id beside its display name)."""
         self.beginResetModel()
+        self._cell_tips = cell_tips or {}
         self._display = display.to_numpy(dtype=object)
         self._headers = list(display.columns)
         self._sort = sort_keys
@@ -67,6 +65,8 @@ class FrameModel(QtCore.QAbstractTableModel):
             if self._numeric[c]:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and c in self._cell_tips:
+            return self._cell_tips[c][r]
         if role == Qt.ItemDataRole.DecorationRole and c == self._icon_col:
             return self._icons.get(self._display[r, c])
         return None
@@ -82,13 +82,18 @@ class FrameModel(QtCore.QAbstractTableModel):
 
 
 class FilterProxy(QtCore.QSortFilterProxyModel):
-    """Sorts by the raw values; keeps rows whose arm or condition contains every typed word."""
+    """Sorts by the raw values; keeps rows whose arm or condition (display name or id, the id being
+    in the tooltip) contains every typed word."""
 
     def __init__(self, parent=None, columns: tuple[int, ...] = (0, 1)):
         super().__init__(parent)
         self._words: list[str] = []
         self._columns = columns
         self.setSortRole(SORT_ROLE)
+
+    @property
+    def words(self) -> list[str]:
+        return list(self._words)
 
     def set_filter_text(self, text: str) -> None:
         words = [w.lower() for w in text.split()]
@@ -104,7 +109,8 @@ class FilterProxy(QtCore.QSortFilterProxyModel):
         if not self._words:
             return True
         m = self.sourceModel()
-        text = " ".join(str(m.data(m.index(row, c, parent))) for c in self._columns).lower()
+        cells = [m.index(row, c, parent) for c in self._columns]
+        text = " ".join(f"{m.data(i)} {m.data(i, Qt.ItemDataRole.ToolTipRole) or ''}" for i in cells).lower()
         return all(w in text for w in self._words)
 
 
@@ -117,7 +123,8 @@ class ChartFrame(QtWidgets.QFrame):
 
     exportRequested = Signal(str, str)  # chart_id, format
 
-    def __init__(self, chart: C.ShiftChart, selector_label: str | None = None, parent=None):
+    def __init__(self, chart: C.ShiftChart, selector_label: str | None = None, parent=None,
+                 selector: QtWidgets.QComboBox | None = None):
         super().__init__(parent)
         self.chart = chart
         self.setObjectName("chartFrame")
@@ -135,11 +142,12 @@ class ChartFrame(QtWidgets.QFrame):
         head.addWidget(self.title)
         self.selector: QtWidgets.QComboBox | None = None
         if selector_label:
-            self.selector = QtWidgets.QComboBox()
+            self.selector = selector or QtWidgets.QComboBox()
             self.selector.setAccessibleName(f"{chart.title}: {selector_label}")
             self.selector.setToolTip(selector_label)
             self.selector.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
-            self.selector.setMinimumContentsLength(10)
+            self.selector.setMinimumContentsLength(12)
+            self.selector.setSizePolicy(QtWidgets.QSizePolicy.Policy.Minimum, QtWidgets.QSizePolicy.Policy.Fixed)
             head.addWidget(self.selector)
         head.addStretch(1)
         self.export_button = QtWidgets.QToolButton()
@@ -158,3 +166,5 @@ class ChartFrame(QtWidgets.QFrame):
         head.addWidget(self.export_button)
         lay.addLayout(head)
         lay.addWidget(chart, 1)
+        # tall enough that the plot area keeps at least ~170 px: the page scrolls rather than squash it
+        self.setMinimumHeight(MIN_CHART_FRAME_HEIGHT)

@@ -13,12 +13,14 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
-    QSplitter, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
+    QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
+from views.theme import current
+
 COLUMNS = ("model", "condition", "seed", "status", "device", "duration", "message")
-STATUS_COLOURS = {"done": "#009E73", "failed": "#D55E00", "running": "#0072B2", "queued": "#888888", "cancelled": "#CC79A7"}
+STATUS_TONES = {"done": "ok", "failed": "error", "running": "accent", "queued": "muted", "cancelled": "warn"}
 
 
 def fmt_clock(seconds: float | None) -> str:
@@ -94,7 +96,7 @@ class CellTableModel(QAbstractTableModel):
                 return f"running {100 * row.progress:.0f}%"
             return str(getattr(row, col))
         if role == Qt.ForegroundRole and col == "status":
-            return QColor(STATUS_COLOURS.get(row.status, "#888888"))
+            return QColor(getattr(current(), STATUS_TONES.get(row.status, "muted")))
         if role == Qt.ToolTipRole and col == "message" and row.message:
             return row.message
         if role == Qt.UserRole:  # sort key
@@ -113,8 +115,10 @@ class RunPage(QWidget):
         self.setAccessibleName("Run progress")
         self._started: float | None = None
         self._ended: float | None = None
-        self._eta: float | None = None
+        self._eta: float | None = None  # the engine's estimate of the time left, seconds …
+        self._eta_at: float = 0.0  # … as of this moment (monotonic), counted down between events
         self._running = False
+        self._study = ""  # whose cells the table shows
 
         self.title = QLabel("No run yet")
         self.title.setObjectName("pageTitle")
@@ -149,6 +153,9 @@ class RunPage(QWidget):
         self.filter.setAccessibleName("Filter cells")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.follow = QCheckBox("Follow running cells")
+        self.follow.setChecked(True)
+        self.follow.setToolTip("Keep the cells that are running in view; untick to look around the table freely.")
         self.table = QTableView()
         self.table.setAccessibleName("Cells of this run")
         self.table.setModel(self.proxy)
@@ -170,7 +177,10 @@ class RunPage(QWidget):
         table_box = QWidget()
         tl = QVBoxLayout(table_box)
         tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.filter)
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter, 1)
+        bar.addWidget(self.follow)
+        tl.addLayout(bar)
         tl.addWidget(self.table)
         split = QSplitter(Qt.Vertical)
         split.addWidget(table_box)
@@ -185,61 +195,98 @@ class RunPage(QWidget):
     # -- driven by the app ------------------------------------------------------------------------
 
     def begin(self, study: str, cells: list[CellRow], skipped: int) -> None:
-        self.model.reset(cells)
+        """A run was planned. With nothing to compute the table of the last run stays as it is."""
         self._started = time.monotonic()
         self._ended = None
         self._eta = None
+        self.resume_button.setEnabled(False)
+        if not cells:
+            if study != self._study:  # the table showed another study's run
+                self.model.reset([])
+            self._study = study
+            self.title.setText(f"“{study}” is up to date")
+            self.progress.setRange(0, max(1, skipped))
+            self.progress.setValue(max(1, skipped))
+            self.progress.setFormat(f"all {skipped} cells computed")
+            self.append_log(f"“{study}” is up to date: all {skipped} cells are already computed.")
+            return
+        self._study = study
+        self.model.reset(cells)
         self._running = True
         self.title.setText(f"Running study “{study}”")
         self.progress.setRange(0, max(1, len(cells)))
         self.progress.setValue(0)
         self.progress.setFormat(f"%v / {len(cells)} cells (%p%)")
         self.cancel_button.setEnabled(True)
-        self.resume_button.setEnabled(False)
         self.append_log(f"Planned {len(cells) + skipped} cells: {skipped} already computed, {len(cells)} to run.")
         self.tick()
 
     def apply_events(self, events: list[Any]) -> None:
         """Apply a batch of engine ``RunEvent``s (the bridge throttles them)."""
         touched: list[int | None] = []
+        started: int | None = None
         for e in events:
             key = e.cell.key if e.cell is not None else None
+            if e.kind in ("cell_started", "cell_finished"):
+                self._eta, self._eta_at = e.eta_s, time.monotonic()
             if e.kind == "cell_started" and key:
-                touched.append(self.model.update(key, status="running", device=e.device))
+                started = self.model.update(key, status="running", device=e.device)
+                touched.append(started)
             elif e.kind == "cell_progress" and key:
                 touched.append(self.model.update(key, status="running", progress=e.fraction))
             elif e.kind == "cell_finished" and key:
                 touched.append(self.model.update(key, status=e.status, device=e.device, duration=e.duration_s,
                                                  message=e.error or "", progress=1.0))
                 self.progress.setValue(e.done + e.failed)
-                self._eta = e.eta_s
                 if e.status == "failed":
                     self.append_log(f"✗ {e.cell.label()}: {e.error}")
         self.model.changed(touched)
+        if started is not None and self.follow.isChecked():
+            self.table.scrollTo(self.proxy.mapFromSource(self.model.index(started, 0)),
+                                QAbstractItemView.ScrollHint.EnsureVisible)
         self.tick()
 
     def finish(self, status: str, done: int, failed: int, cancelled: int, message: str = "") -> None:
-        self._running = False
+        """The run ended. Resume is offered when cells are left to compute (cancelled, failed)."""
         self._ended = time.monotonic()
         self.cancel_button.setEnabled(False)
-        self.resume_button.setEnabled(status in ("cancelled", "failed", "error"))
+        self.resume_button.setEnabled(status in ("cancelled", "failed"))
+        if status == "up-to-date":
+            self._running = False
+            self.tick()
+            return
+        self._running = False
         self.model.changed([self.model.update(row.key, status="cancelled") for row in self.model.rows
                             if status == "cancelled" and row.status in ("queued", "running")])
         words = {"done": "Finished", "failed": "Finished with failures", "cancelled": "Cancelled",
                  "up-to-date": "Up to date", "error": "Stopped"}.get(status, status)
-        self.title.setText(f"{words}: {done} computed, {failed} failed" + (f", {cancelled} not run" if cancelled else ""))
+        if status == "error":
+            self.title.setText("The run could not start" if not done and not failed else f"{words}: {done} computed")
+        else:
+            self.title.setText(f"{words}: {done} computed, {failed} failed" + (f", {cancelled} not run" if cancelled else ""))
         self.append_log(message or f"{words}.")
         self._eta = 0.0 if status == "done" else None
         self.tick()
+
+    def remaining_text(self) -> str:
+        """'~12:05 left', or 'estimating…' until the engine has timed enough cells (the status bar
+        shows the same text)."""
+        if not self._running:
+            return ""
+        if self._eta is None:
+            return "estimating time left…"
+        return f"~{fmt_clock(max(0.0, self._eta - (time.monotonic() - self._eta_at)))} left"
+
+    def elapsed_s(self) -> float:
+        return 0.0 if self._started is None else (self._ended or time.monotonic()) - self._started
 
     def tick(self) -> None:
         """Refresh elapsed and remaining time (called by a timer while running)."""
         if self._started is None:
             self.timing.setText("")
             return
-        elapsed = (self._ended or time.monotonic()) - self._started
-        remaining = "" if not self._running else f" · ~{fmt_clock(self._eta)} left"
-        self.timing.setText(f"{fmt_clock(elapsed)} elapsed{remaining}")
+        remaining = self.remaining_text()
+        self.timing.setText(f"{fmt_clock(self.elapsed_s())} elapsed" + (f" · {remaining}" if remaining else ""))
 
     def append_log(self, line: str) -> None:
         self.log.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {line}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -126,21 +126,32 @@ def set_tone(widget: QWidget, tone: str) -> None:
 
 
 class _ThemeWatcher(QObject):
-    """Calls back when the application's theme changes (once per change, not per palette event)."""
+    """Calls back when the application's theme changes (once per change, not per palette event).
+
+    The callback runs from the event loop *after* the switch, never inside it: Qt is then still
+    walking every widget to re-polish it, and a callback that rebuilds widgets there (new buttons,
+    redrawn charts) leaves Qt holding deleted ones — a segfault in ``setStyleSheet``."""
 
     def __init__(self, widget: QWidget, callback: Callable[[Colours], None]):
         super().__init__(widget)
         self._callback = callback
         self._seen = current_name()
+        self._pending = False
         widget.installEventFilter(self)
 
     def eventFilter(self, _obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.StyleChange):
-            name = current_name()
-            if name != self._seen:
-                self._seen = name
-                self._callback(COLOURS[name])
+            if current_name() != self._seen and not self._pending:
+                self._pending = True
+                QTimer.singleShot(0, self, self._notify)
         return False
+
+    def _notify(self) -> None:
+        self._pending = False
+        name = current_name()
+        if name != self._seen:
+            self._seen = name
+            self._callback(COLOURS[name])
 
 
 def watch_theme(widget: QWidget, callback: Callable[[Colours], None]) -> None:

@@ -96,7 +96,7 @@ def test_severity_chart_one_curve_and_band_per_arm(qtbot, results):
     assert [e.text for _, e in chart.legend.items][0].startswith("cnn")
     # hover tooltips name arm, condition, value and interval
     tip = curves[0].scatter.data["data"][1]["tip"]
-    assert "cnn" in tip and "contrast/1" in tip and "95% CI" in tip
+    assert "cnn" in tip and "reduced contrast · 1" in tip and "95% CI" in tip  # display names
     chart.set_family("gaussian_noise")
     assert set(chart.to_frame().condition) == {"clean", "gaussian_noise/1", "gaussian_noise/3", "gaussian_noise/5"}
 
@@ -234,8 +234,10 @@ def test_table_sorts_and_filters(qtbot, page, results):
     assert [float(v) for v in _cells(page, acc)] == sorted(values)
     qtbot.keyClicks(page.filter_edit, "cnn contrast")
     arms, conds = _cells(page, 0), _cells(page, 1)
-    assert len(arms) == 3 and set(arms) == {"cnn"} and all(c.startswith("contrast/") for c in conds)
-    assert page.row_count.text() == f"3 of {len(results.accuracy)} rows"
+    assert len(arms) == 3 and set(arms) == {"cnn"} and all(c.startswith("reduced contrast · ") for c in conds)
+    assert page.row_count.text() == f"3 of {len(results.accuracy)} rows match “cnn contrast”"
+    page.filter_edit.setText("nothing-like-this")
+    assert page.row_count.text() == f"no row matches “nothing-like-this” ({len(results.accuracy)} rows)"
     page.filter_edit.clear()
     assert page.proxy.rowCount() == len(results.accuracy)
     headers = [page.proxy.headerData(c, QtCore.Qt.Orientation.Horizontal) for c in range(page.proxy.columnCount())]
@@ -270,13 +272,13 @@ def test_metric_switch_changes_the_table(qtbot, page, results):
 def test_compare_panel_states_the_real_comparison(qtbot, page, results, compare):
     page.arm_a.setCurrentText("cnn")
     page.arm_b.setCurrentText("mlp")
-    page.cmp_condition.setCurrentText("contrast/5")
+    assert page.cmp_condition.set_condition("contrast/5")
     page.compare_now()
     qtbot.waitUntil(lambda: "noise" in page.compare_text, timeout=20000)
     pc = compare("cnn", "mlp", "contrast/5")
     assert page.compare_text == describe_comparison("cnn", "mlp", "contrast/5", pc)
     assert ("within noise" if pc.within_noise else "beyond noise") in page.compare_text
-    assert page.compare_text.startswith("cnn − mlp on contrast/5: ")
+    assert page.compare_text.startswith("cnn − mlp on reduced contrast · 5: ")
     assert f"{pc.n:,}" in page.cmp_detail.text()
 
 
@@ -287,11 +289,11 @@ def _pc(diff, low, high, within):
 def test_compare_wording_beyond_and_within_noise(qtbot, page):
     answers = {"clean": _pc(0.192, 0.168, 0.215, False), "contrast/1": _pc(-0.004, -0.02, 0.012, True)}
     page.set_results(page.results, lambda a, b, c: answers[c])
-    page.cmp_condition.setCurrentText("clean")
+    assert page.cmp_condition.set_condition("clean")
     page.compare_now()
     qtbot.waitUntil(lambda: "noise" in page.compare_text, timeout=5000)
     assert page.compare_text.endswith("+19.2 points (95% CI 16.8 to 21.5) — beyond noise (paired bootstrap p < 0.001; McNemar p < 0.01)")
-    page.cmp_condition.setCurrentText("contrast/1")
+    assert page.cmp_condition.set_condition("contrast/1")
     page.compare_now()
     qtbot.waitUntil(lambda: "within noise" in page.compare_text, timeout=5000)
     assert "−0.4 points (95% CI −2.0 to 1.2) — within noise (paired bootstrap p = 0.41; McNemar p = 0.52)" in page.compare_text
@@ -405,9 +407,10 @@ def test_dark_theme_applies_to_charts(qtbot, page):
 
 def test_selectors_drive_the_charts(qtbot, page):
     assert page.family_combo.count() == 2
-    page.family_combo.setCurrentText("gaussian_noise")
+    page.family_combo.setCurrentIndex(page.family_combo.findData("gaussian_noise"))
+    assert page.family_combo.currentText() == "Gaussian noise"  # one display name, from the catalog
     assert page.severity.family == "gaussian_noise"
-    page.condition_combo_chart.setCurrentText("contrast/3")
+    assert page.condition_combo_chart.set_condition("contrast/3")
     assert page.reliability.condition == "contrast/3"
 
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 
-from views.project_tree import ProjectTree, TreeStudy
+from views.project_tree import ProjectTree, TreeEntry, TreeStudy
 from views.run_page import CellRow, RunPage, fmt_clock
 from views.start_page import StartPage
 
@@ -68,13 +68,23 @@ def test_start_page_recent_and_signals(qtbot, tmp_path):
 def test_project_tree_lists_studies_models_datasets(qtbot):
     tree = ProjectTree()
     qtbot.addWidget(tree)
-    tree.set_project([
-        TreeStudy("robustness", "t", "complete", [("cnn", "builtin:digits-cnn", ""), ("mlp", "builtin:digits-mlp", "")], "builtin:digits"),
-        TreeStudy("other", "", "not run", [("cnn", "builtin:digits-cnn", "")], "builtin:digits"),
-    ])
-    studies, models, data = (tree.topLevelItem(i) for i in range(3))
-    assert studies.childCount() == 2 and models.childCount() == 2 and data.childCount() == 1
+    models = [TreeEntry("model", "builtin:digits-cnn", [("robustness", "cnn"), ("other", "cnn")]),
+              TreeEntry("model", "builtin:digits-mlp", [("robustness", "mlp")]),
+              TreeEntry("model", "builtin:mlp", [("other", "mlp")])]  # another model also called "mlp"
+    tree.set_project([TreeStudy("robustness", "t", "complete", "All 9 cells are computed."),
+                      TreeStudy("other", "", "invalid", "This study file cannot run as it is:\n• line 3: …")],
+                     models, [TreeEntry("dataset", "builtin:digits", [("robustness", "data")])])
+    studies, model_top, data = (tree.topLevelItem(i) for i in range(3))
+    assert studies.childCount() == 2 and model_top.childCount() == 3 and data.childCount() == 1
     assert studies.child(0).text(1) == "complete"
+    assert studies.child(1).text(1) == "invalid" and "line 3" in studies.child(1).toolTip(1)  # never clipped text
+    # the two models called "mlp" are told apart by their source, shown beside the name
+    mlps = [model_top.child(i) for i in range(3) if model_top.child(i).text(0) == "mlp"]
+    assert sorted(m.text(1) for m in mlps) == ["builtin:digits-mlp", "builtin:mlp"]
+    assert "robustness (cnn); other (cnn)" in model_top.child(0).toolTip(0)
     with qtbot.waitSignal(tree.studySelected, timeout=1000) as sig:
         tree.select_study("other")
     assert sig.args == ["other"]
+    with qtbot.waitSignal(tree.entrySelected, timeout=1000) as sig:
+        tree.setCurrentItem(model_top.child(2))
+    assert sig.args == ["model", "builtin:mlp"]

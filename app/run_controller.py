@@ -1,0 +1,126 @@
+"""The window's side of a run: starts and cancels it through ``RunBridge``, feeds the Run page, keeps
+the status bar saying the same as the Run page, and tells the window when finished cells are worth
+showing (``cellsSaved``, at most every ``live_interval_ms``) so Results and the tree update live.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from app.bridge import RunBridge
+from app.project_status import RunningInfo
+from views.run_page import CellRow, RunPage, fmt_clock
+
+
+class RunController(QObject):
+    started = Signal(str)  # study
+    cellsSaved = Signal(str)  # study: new finished cells are in the database (throttled)
+    ended = Signal(str, object)  # study, RunSummary (None when the run could not start or crashed)
+    failed = Signal(str)  # a plain message
+
+    def __init__(self, run_page: RunPage, status_text: QLabel, status_progress: QProgressBar,
+                 live_interval_ms: int = 2500, parent: QObject | None = None):
+        super().__init__(parent)
+        self.run_page = run_page
+        self.status_text = status_text
+        self.status_progress = status_progress
+        self.bridge = RunBridge(parent=self)
+        self.bridge.events.connect(self._on_events)
+        self.bridge.finished.connect(self._on_finished)
+        self.bridge.failed.connect(self._on_failed)
+        self.info: RunningInfo | None = None
+        self._clock = QTimer(self)
+        self._clock.setInterval(500)
+        self._clock.timeout.connect(self._tick)
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(live_interval_ms)
+        self._live.timeout.connect(self._announce)
+        self._unannounced = False
+
+    @property
+    def running(self) -> bool:
+        return self.bridge.running
+
+    @property
+    def study(self) -> str | None:
+        return self.info.study if self.info is not None else None
+
+    def start(self, project: Any, study: str) -> None:
+        self.info = RunningInfo(study)
+        self.run_page.title.setText(f"Planning “{study}”…")
+        self.run_page.append_log(f"Planning study “{study}”…")
+        self.status_text.setText(f"Planning {study}…")
+        self.bridge.start(project, study)
+        self._clock.start()
+        self.started.emit(study)
+
+    def cancel(self) -> None:
+        if self.bridge.running:
+            self.bridge.cancel()
+            self.run_page.append_log("Cancelling: cells stop at their next batch; finished cells are kept.")
+            self.status_text.setText("Cancelling…")
+
+    def status_line(self) -> str:
+        """'Running 112/585 cells · 0:41 elapsed · ~0:14 left': the Run page's own numbers."""
+        info = self.info
+        if info is None or not info.total:
+            return ""
+        remaining = self.run_page.remaining_text()
+        return (f"Running {info.done}/{info.total} cells · {fmt_clock(self.run_page.elapsed_s())} elapsed"
+                + (f" · {remaining}" if remaining else ""))
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def _on_events(self, events: list) -> None:
+        info = self.info
+        for e in events:
+            if e.kind == "planned":
+                rows = [CellRow(c.key, c.arm, c.condition if c.kind == "eval" else "training", c.seed) for c in e.cells or []]
+                self.run_page.begin(info.study, rows, e.skipped)
+                info.total = e.total
+                self.status_progress.setRange(0, max(1, e.total))
+                self.status_progress.setValue(0)
+                self.status_progress.setVisible(e.total > 0)
+        self.run_page.apply_events([e for e in events if e.kind != "planned"])
+        last = events[-1]
+        info.done = last.done + last.failed
+        if any(e.kind == "cell_finished" for e in events):
+            self._unannounced = True
+            if not self._live.isActive():
+                self._live.start()
+        if info.total:
+            self.status_progress.setValue(info.done)
+            self._tick()
+
+    def _announce(self) -> None:
+        if self._unannounced and self.info is not None:
+            self._unannounced = False
+            self.cellsSaved.emit(self.info.study)
+
+    def _tick(self) -> None:
+        self.run_page.tick()
+        line = self.status_line()
+        if line:
+            self.status_text.setText(line)
+
+    def _on_finished(self, summary) -> None:
+        self._clock.stop()
+        self._live.stop()
+        self.status_progress.hide()
+        study = self.info.study if self.info is not None else ""
+        if summary is not None:
+            self.run_page.finish(summary.status, summary.done, summary.failed, summary.cancelled)
+            words = {"done": "finished", "failed": "finished with failures", "cancelled": "cancelled",
+                     "up-to-date": "is up to date"}
+            self.status_text.setText(f"Study {summary.study} {words.get(summary.status, summary.status)}: "
+                                     f"{summary.done} computed, {summary.skipped} already done, {summary.failed} failed.")
+        self.info = None
+        self.ended.emit(study, summary)
+
+    def _on_failed(self, message: str) -> None:
+        self.run_page.finish("error", 0, 0, 0, message=f"The run stopped: {message}")
+        self.failed.emit(message)
