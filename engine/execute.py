@@ -349,9 +349,7 @@ class _Executor:
         """Hard stop after the grace period: kill workers still busy on a cancelled run."""
         self.hard_stopped = True
         if self.backend == "loky":
-            from joblib.externals.loky import get_reusable_executor
-
-            get_reusable_executor().shutdown(wait=False, kill_workers=True)
+            kill_loky_workers()
         elif self._client is not None:
             self._client.restart(wait_for_workers=False)
 
@@ -394,6 +392,18 @@ class _Executor:
                     gen.close() if hasattr(gen, "close") else None
         finally:
             pump.stop()
+
+
+def kill_loky_workers() -> None:
+    """Kill the workers of the loky executor joblib uses now, busy or not.
+
+    ``reuse=True`` matters: joblib creates its executor with arguments (reducers, environment,
+    initializer) that never equal the defaults, and loky answers a mismatched request by shutting the
+    executor down *waiting* for its running tasks, so the hard stop waited for every busy cell.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
 
 
 class _Direct:

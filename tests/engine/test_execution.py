@@ -219,3 +219,33 @@ def test_evaluations_take_every_model_in_turn_and_the_estimate_waits_for_data(pr
     assert all(e.eta_s is None for e in finished[:first_eval])  # "estimating…": no evaluation timed yet
     assert all(e.eta_s is not None and e.eta_s >= 0 for e in finished[first_eval:])
     assert events[-1].kind == "finished" and events[-1].eta_s == 0.0
+
+
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_the_hard_stop_kills_busy_loky_workers_at_once():
+    from joblib import Parallel, delayed, parallel_config
+
+    from engine.execute import kill_loky_workers
+    from engine.lifeline import exit_with
+
+    outcome = {}
+
+    def run() -> None:  # the coordinator, with the same executor options as a run
+        try:
+            with parallel_config(backend="loky", n_jobs=2, initializer=exit_with, initargs=(os.getpid(),)):
+                outcome["result"] = list(Parallel(return_as="generator_unordered")(delayed(_sleep)(30) for _ in range(2)))
+        except Exception as exc:  # noqa: BLE001 - the killed workers surface here, as in a cancelled run
+            outcome["error"] = type(exc).__name__
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(5)  # both workers busy
+    t0 = time.monotonic()
+    kill_loky_workers()
+    t.join(20)
+    assert not t.is_alive() and time.monotonic() - t0 < 10  # not after the 30 s tasks
+    assert "result" not in outcome
