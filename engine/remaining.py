@@ -35,18 +35,22 @@ class RemainingTime:
         self._sums: defaultdict[Group, float] = defaultdict(float)
         self._counts: Counter[Group] = Counter()
         self._running: dict[Hashable, tuple[Group, float]] = {}  # cell key -> (group, start)
+        self._ended: set[Hashable] = set()
         self._busy = 0.0  # summed durations of finished cells
         self._lock = threading.Lock()
 
     def started(self, key: Hashable, group: Group) -> None:
-        """A cell began on a worker: the time it runs counts as work in progress."""
+        """A cell began on a worker: the time it runs counts as work in progress. (Its start may be
+        reported after its result: both travel on different channels.)"""
         with self._lock:
-            self._running[key] = (group, self._clock())
+            if key not in self._ended:
+                self._running[key] = (group, self._clock())
 
     def finished(self, key: Hashable, group: Group, duration_s: float) -> None:
         """A cell was computed (done or failed) in ``duration_s`` seconds of worker time."""
         with self._lock:
             self._running.pop(key, None)
+            self._ended.add(key)
             self._left[group] -= 1
             self._sums[group] += duration_s
             self._counts[group] += 1
@@ -56,6 +60,7 @@ class RemainingTime:
         """A cell will not run (blocked by a failed dependency, cancelled): it costs nothing more."""
         with self._lock:
             self._running.pop(key, None)
+            self._ended.add(key)
             self._left[group] -= 1
 
     def seconds_left(self) -> float | None:

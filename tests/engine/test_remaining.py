@@ -117,3 +117,14 @@ def test_on_a_run_shaped_like_the_demo_the_estimate_holds_after_20_percent_of_ce
     t, _, true = log[first]
     old = t / (first + 1) * (len(log) - first - 1)
     assert abs(old - true) / true > 3
+
+
+def test_a_start_reported_after_its_result_is_ignored():
+    clock = Clock()
+    group = ("eval", "m")
+    est = RemainingTime([group] * 3, workers=1, clock=clock)
+    clock.now = 1
+    est.finished("a", group, 1)
+    est.started("a", group)  # the progress queue lagged behind the result
+    clock.now = 2
+    assert est.seconds_left() == pytest.approx(2 * 1 / (1 / 2))  # no phantom running cell
