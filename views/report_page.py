@@ -11,26 +11,49 @@ with ``build_report``) and never touches the database or the file system itself:
   the app asks where to save and calls ``app.report.write_report(project, fmt, path, options=options,
   model=page.model(), overwrite=True)``.
 
-The preview is the report's own HTML (no scripts) in a ``QTextBrowser``; figures come from the same
-chart definitions as the Results page, drawn once and cached.
+The preview is the report's own HTML (no scripts) in a ``QTextBrowser``, styled in the app's theme
+(``views.report_render.preview_css``) and redrawn when the theme changes; figures come from the same
+chart definitions as the Results page, drawn in the app's theme once, then cached.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
-    QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QScrollArea, QSplitter,
-    QTextBrowser, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QApplication, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QScrollArea,
+    QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTextBrowser, QTreeWidget, QTreeWidgetItem,
+    QVBoxLayout, QWidget,
 )
 
 from engine.report.model import ReportModel, apply_options
+from views.theme import current, current_name, watch_theme
 
 ROLE = Qt.ItemDataRole.UserRole
 PREVIEW_WIDTH = 600  # widest figure in the preview, in pixels
 FIG_SCHEME = "juxta-fig"
+
+
+class TickDelegate(QStyledItemDelegate):
+    """Outlines tick boxes in the theme's muted text colour. Fusion outlines them in a darker shade
+    of the window colour, which vanishes on the dark theme (unticked boxes could not be seen); the
+    muted colour stands out from the surface in both themes (WCAG asks 3:1 of controls)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().paint(painter, option, index)
+        if index.data(Qt.ItemDataRole.CheckStateRole) is None:
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        box = style.subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, opt, opt.widget)
+        painter.save()
+        painter.setPen(QColor(current().muted))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(box.adjusted(0, 0, -1, -1))
+        painter.restore()
 
 
 class PreviewBrowser(QTextBrowser):
@@ -61,6 +84,7 @@ class PreviewBrowser(QTextBrowser):
 class ReportPage(QWidget):
     exportRequested = Signal(str, dict)  # format ('folder' | 'html' | 'pdf'), options for apply_options/write_report
     optionsChanged = Signal(dict)
+    previewUpdated = Signal()  # the preview shows the current options and theme
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -70,6 +94,7 @@ class ReportPage(QWidget):
         self._comments: dict[str, dict[str, str]] = {}
         self._current_chart: tuple[str, str] | None = None
         self._filling = False
+        self._stale = False  # the theme changed while the page was hidden: redraw when shown
 
         self.title = QLineEdit()
         self.title.setPlaceholderText("Title (default: the study's title)")
@@ -89,11 +114,12 @@ class ReportPage(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setMinimumHeight(220)
         self.tree.setAccessibleName("Report contents")
+        self.tree.setItemDelegate(TickDelegate(self.tree))
         contents_box = QGroupBox("What goes in")
         cl = QVBoxLayout(contents_box)
         hint = QLabel("Tick the studies, charts and tables to include. Select a chart to add a comment under it.")
         hint.setWordWrap(True)
-        hint.setProperty("muted", True)
+        hint.setObjectName("hint")
         cl.addWidget(hint)
         cl.addWidget(self.tree)
 
@@ -134,7 +160,10 @@ class ReportPage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(340)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_width = (side.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                      + 2 * scroll.frameWidth())
+        scroll.setMinimumWidth(side_width)  # the controls never hide behind a horizontal scroll bar
 
         self.preview = PreviewBrowser()
         self.preview.setAccessibleName("Report preview")
@@ -143,7 +172,7 @@ class ReportPage(QWidget):
         splitter.addWidget(self.preview)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([380, 900])
+        splitter.setSizes([side_width, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
@@ -158,6 +187,7 @@ class ReportPage(QWidget):
         self.comment.textChanged.connect(self._comment_changed)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(self._select)
+        watch_theme(self, lambda _c: self._invalidate_preview())
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -293,16 +323,38 @@ class ReportPage(QWidget):
         self._timer.start()
         self.optionsChanged.emit(self.options())
 
+    def _invalidate_preview(self) -> None:
+        """Drop the figures and redraw the preview (a new theme): from the event loop
+        if the page is shown, else when it is shown. Never from inside a theme switch itself: Qt is
+        then still restyling every widget, and the offscreen charts drawn here are widgets created
+        and deleted on the spot (that crashed the app's style sheet change)."""
+        self._renderer = None
+        self.preview.images.clear()
+        self._stale = self._base is not None
+        if self._stale and self.isVisible():
+            QTimer.singleShot(0, self, self._redraw_if_stale)
+
+    def _redraw_if_stale(self) -> None:
+        if self._stale and self.isVisible():
+            self.refresh_preview()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._stale:
+            QTimer.singleShot(0, self, self._redraw_if_stale)
+
     def refresh_preview(self) -> None:
         """Re-apply the options and redraw the preview (charts drawn once, then cached)."""
         if self._base is None:
             return
         from views.report_render import ReportRenderer
 
+        self._stale = False
         applied = self.model()
         self._applied = applied
         if self._renderer is None:
-            self._renderer = ReportRenderer(applied, png_scale=1.0, svg=False)
+            self.preview.images.clear()
+            self._renderer = ReportRenderer(applied, png_scale=1.0, svg=False, theme=current_name())
         self._renderer.model = applied
 
         def src(fig) -> str:
@@ -310,12 +362,13 @@ class ReportPage(QWidget):
                 self.preview.images[fig.slug] = QImage.fromData(fig.png)
             return f"{FIG_SCHEME}:{fig.slug}"
 
-        html = self._renderer.html("preview", figure_src=src, max_figure_width=PREVIEW_WIDTH)
+        html = self._renderer.html("preview", figure_src=src, max_figure_width=PREVIEW_WIDTH, colours=current())
         bar = self.preview.verticalScrollBar()
         pos = bar.value()
         self.preview.document().setDefaultStyleSheet("")
         self.preview.setHtml(html)
         bar.setValue(pos)
+        self.previewUpdated.emit()
 
     def _export(self, fmt: str) -> None:
         self.exportRequested.emit(fmt, self.options())

@@ -22,14 +22,19 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from string import Template
+from typing import TYPE_CHECKING, Any, Callable
 
 from markupsafe import Markup, escape
 
 from engine.report.model import ChartRef, ReportModel, StudySection
+
+if TYPE_CHECKING:
+    from views.theme import Colours
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "report"
 FORMATS = ("folder", "html", "pdf")
@@ -95,26 +100,29 @@ def chart_size(chart: ChartRef) -> tuple[int, int]:
 ChartFactory = Callable[[StudySection, ChartRef], Any]
 
 
-def _default_factory(section: StudySection, chart: ChartRef):
+def _default_factory(section: StudySection, chart: ChartRef, theme: str = "light"):
     from views import charts as C
 
     cls = C.CHARTS[chart.kind]
     if chart.kind == "severity":
-        return cls(section.results, family=chart.params.get("family"))
+        return cls(section.results, theme=theme, family=chart.params.get("family"))
     if chart.kind == "reliability":
-        return cls(section.results, condition=chart.params.get("condition", "clean"))
-    return cls(section.results)
+        return cls(section.results, theme=theme, condition=chart.params.get("condition", "clean"))
+    return cls(section.results, theme=theme)
 
 
 class ReportRenderer:
-    """Draws a model's charts once and writes any of the three formats."""
+    """Draws a model's charts once and writes any of the three formats.
+
+    The exported files use the defaults (light charts laid out at :func:`chart_size`, PNGs at
+    :data:`PNG_SCALE`). The app's preview passes ``theme`` (charts in the app's theme)."""
 
     def __init__(self, model: ReportModel, *, png_scale: float = PNG_SCALE, svg: bool = True,
-                 chart_factory: ChartFactory | None = None):
+                 chart_factory: ChartFactory | None = None, theme: str = "light"):
         self.model = model
         self.png_scale = png_scale
         self.want_svg = svg
-        self._factory = chart_factory or _default_factory
+        self._factory = chart_factory or partial(_default_factory, theme=theme)
         self._figures: dict[str, Figure] = {}
 
     # -- figures -------------------------------------------------------------------------------
@@ -155,9 +163,10 @@ class ReportRenderer:
     # -- HTML ----------------------------------------------------------------------------------
 
     def html(self, mode: str = "single", figure_src: Callable[[Figure], str] | None = None,
-             max_figure_width: int | None = None) -> str:
+             max_figure_width: int | None = None, colours: "Colours | None" = None) -> str:
         """The report as HTML. ``mode``: 'single' (figures as data URIs), 'folder' (figures/…),
-        'preview' (``figure_src`` decides, e.g. Qt resource names)."""
+        'preview' (``figure_src`` decides, e.g. Qt resource names; styled by :func:`preview_css`
+        in ``colours``, default the light theme)."""
         from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
         env = Environment(loader=FileSystemLoader(str(ASSETS)), autoescape=True, undefined=StrictUndefined,
@@ -198,7 +207,7 @@ class ReportRenderer:
                     return chips[s.name](arm)
             return Markup("")
 
-        css = (ASSETS / ("preview.css" if mode == "preview" else "report.css")).read_text(encoding="utf-8")
+        css = preview_css(colours) if mode == "preview" else (ASSETS / "report.css").read_text(encoding="utf-8")
         template = env.get_template("report.html.j2")
         level = studies[0].level if studies else 0.95
         html = template.render(
@@ -277,6 +286,14 @@ class ReportRenderer:
 
 
 _QT_BLOCKS = re.compile(r"<(/?)(figure|figcaption|aside|section|nav|header|footer)\b")
+
+
+def preview_css(colours: "Colours | None" = None) -> str:
+    """The preview's style sheet (``assets/report/preview.css``) in a theme's colours (default light)."""
+    from views.theme import COLOURS
+
+    template = Template((ASSETS / "preview.css").read_text(encoding="utf-8"))
+    return template.substitute(asdict(colours or COLOURS["light"]))
 
 
 def _qt_rich_text(html: str) -> str:

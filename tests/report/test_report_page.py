@@ -57,3 +57,170 @@ def test_page_without_model(qtbot):
     page.set_model(None)
     assert not any(b.isEnabled() for b in page.buttons.values())
     assert page.model() is None
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QModelIndex  # noqa: E402
+from PySide6.QtGui import QColor, QPalette, QTextCursor  # noqa: E402
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem  # noqa: E402
+
+from views.theme import COLOURS, contrast_ratio  # noqa: E402
+
+
+@pytest.fixture
+def themed(qapp):
+    """Apply a theme by name the way the app does; the light theme is put back afterwards."""
+    from app import theme
+
+    yield lambda name: theme.apply(qapp, name)
+    theme.apply(qapp, "light")
+
+
+def switch(qtbot, page, themed, name: str) -> None:
+    """Apply a theme and wait until the page has redrawn its preview in it (the redraw follows the
+    switch from the event loop)."""
+    from views.theme import current_name
+
+    if current_name() == name:
+        themed(name)
+        return
+    with qtbot.waitSignal(page.previewUpdated, timeout=20000):
+        themed(name)
+
+
+@pytest.fixture
+def shown(qtbot, mini_model):
+    page = ReportPage()
+    qtbot.addWidget(page)
+    page.resize(1280, 720)
+    page.show()
+    qtbot.waitExposed(page)
+    page.set_model(mini_model)
+    return page
+
+
+def document_problems(browser, minimum: float = 4.5) -> list[str]:
+    """Every text fragment of a rich-text view whose colour reads below ``minimum`` on what is
+    behind it in the document: its own background, its block's, its table cell's or its frame's,
+    else the view's base colour."""
+    doc = browser.document()
+    base = browser.viewport().palette().color(QPalette.ColorRole.Base)
+    default = browser.palette().color(QPalette.ColorRole.Text)
+    out = []
+    block = doc.begin()
+    while block.isValid():
+        cursor = QTextCursor(block)
+        behind = base
+        frame = cursor.currentFrame()
+        if frame is not None and frame.frameFormat().background().style() != Qt.BrushStyle.NoBrush:
+            behind = frame.frameFormat().background().color()
+        table = cursor.currentTable()
+        if table is not None:
+            cell = table.cellAt(cursor)
+            if cell.isValid() and cell.format().background().style() != Qt.BrushStyle.NoBrush:
+                behind = cell.format().background().color()
+        if block.blockFormat().background().style() != Qt.BrushStyle.NoBrush:
+            behind = block.blockFormat().background().color()
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            fmt = frag.charFormat()
+            text = frag.text().strip().replace("\ufffc", "")
+            if text:
+                fg = fmt.foreground().color() if fmt.foreground().style() != Qt.BrushStyle.NoBrush else default
+                bg = fmt.background().color() if fmt.background().style() != Qt.BrushStyle.NoBrush else behind
+                ratio = contrast_ratio(fg, bg)
+                if ratio < minimum:
+                    out.append(f"“{text[:40]}”: {fg.name()} on {bg.name()} is {ratio:.2f}:1")
+            it += 1
+        block = block.next()
+    return out
+
+
+# -- issue 8, item 3: readable in both themes ---------------------------------------------------------
+
+
+def test_preview_and_controls_read_at_aa_contrast_in_both_themes(qtbot, shown, themed):
+    """Dark theme: the "Charts" heading was invisible and the comment box white on cream."""
+    from tests.views.contrast import low_contrast
+
+    page = shown
+    page.tree.setCurrentItem(chart_item(page, "drop"))
+    page.comment.setPlainText("Worth checking before deploying on faded scans.")
+    page.refresh_preview()
+    problems = []
+    for name in ("light", "dark", "light"):  # built in light, then switched: nothing may keep old colours
+        switch(qtbot, page, themed, name)
+        qtbot.wait(30)
+        assert "Worth checking" in page.preview.toPlainText()
+        problems += [f"{name}: {p}" for p in low_contrast(page)]
+        problems += [f"{name}, preview: {p}" for p in document_problems(page.preview)]
+    assert not problems, "\n".join(problems)
+
+
+def test_preview_css_and_charts_follow_the_theme(qtbot, shown, themed):
+    page = shown
+    page.tree.setCurrentItem(chart_item(page, "drop"))
+    page.comment.setPlainText("A comment in its box.")
+    for name in ("dark", "light"):
+        switch(qtbot, page, themed, name)
+        c = COLOURS[name]
+        html = page.preview.toHtml().lower()
+        assert c.note_fill.lower() in html and c.accent.lower() in html  # comment box, headings and links
+        other = COLOURS["light" if name == "dark" else "dark"]
+        assert other.note_fill.lower() not in html
+        image = next(iter(page.preview.images.values()))
+        assert image.pixelColor(2, 2).name().lower() == c.surface.lower()  # charts redrawn in this theme
+
+
+def test_preview_redraws_when_shown_after_a_theme_change_while_hidden(qtbot, shown, themed):
+    page = shown
+    page.hide()
+    themed("dark")
+    qtbot.waitUntil(lambda: not page.preview.images)  # the light figures are dropped, nothing drawn while hidden
+    qtbot.wait(50)
+    assert not page.preview.images
+    with qtbot.waitSignal(page.previewUpdated, timeout=20000):
+        page.show()
+    image = next(iter(page.preview.images.values()))
+    assert image.pixelColor(2, 2).name().lower() == COLOURS["dark"].surface.lower()
+
+
+def test_unticked_boxes_stand_out_in_both_themes(qtbot, shown, themed):
+    """Dark theme: unticked boxes in the contents tree could not be seen."""
+    page = shown
+    item = chart_item(page, "drop")
+    item.setCheckState(0, Qt.CheckState.Unchecked)
+    for name in ("light", "dark"):
+        switch(qtbot, page, themed, name)
+        tree = page.tree
+        index = tree.indexFromItem(item)
+        opt = QStyleOptionViewItem()
+        tree.itemDelegate().initStyleOption(opt, index)
+        opt.rect = tree.visualRect(index)
+        opt.widget = tree
+        box = tree.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, opt, tree)
+        image = tree.viewport().grab(box.adjusted(-2, -2, 2, 2)).toImage()
+        ground = QColor(tree.palette().color(QPalette.ColorRole.Base))
+        best = max(contrast_ratio(image.pixelColor(x, y), ground)
+                   for x in range(image.width()) for y in range(image.height()))
+        assert best >= 3.0, f"{name}: the unticked box's outline reaches only {best:.2f}:1 on the tree"  # WCAG 1.4.11
+
+
+def test_no_colour_is_written_into_the_page_or_the_preview_css():
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    hexes = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?\b|setStyleSheet|setProperty\(\"muted\"")
+    source = (root / "views" / "report_page.py").read_text(encoding="utf-8")
+    found = [f"report_page.py:{i}: {line.strip()}" for i, line in enumerate(source.splitlines(), 1) if hexes.search(line)]
+    css = (root / "assets" / "report" / "preview.css").read_text(encoding="utf-8")
+    found += [f"preview.css:{i}: {line.strip()}" for i, line in enumerate(css.splitlines(), 1)
+              if re.search(r"#[0-9A-Fa-f]{3,6}\b|rgba?\(|\b(white|black)\b", line)]
+    assert not found, "\n".join(found)
