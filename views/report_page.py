@@ -13,14 +13,15 @@ with ``build_report``) and never touches the database or the file system itself:
 
 The preview is the report's own HTML (no scripts) in a ``QTextBrowser``, styled in the app's theme
 (``views.report_render.preview_css``) and redrawn when the theme changes; figures come from the same
-chart definitions as the Results page, drawn in the app's theme once, then cached.
+chart definitions as the Results page, drawn in the app's theme at the screen's device pixel ratio
+and laid out at the preview's width (text keeps its size), once, then cached.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QSignalBlocker, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QApplication, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QScrollArea,
@@ -84,7 +85,7 @@ class PreviewBrowser(QTextBrowser):
 class ReportPage(QWidget):
     exportRequested = Signal(str, dict)  # format ('folder' | 'html' | 'pdf'), options for apply_options/write_report
     optionsChanged = Signal(dict)
-    previewUpdated = Signal()  # the preview shows the current options and theme
+    previewUpdated = Signal()  # the preview shows the current options, theme and pixel ratio
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -323,8 +324,12 @@ class ReportPage(QWidget):
         self._timer.start()
         self.optionsChanged.emit(self.options())
 
+    def device_pixel_ratio(self) -> float:
+        """Device pixels per logical pixel where the preview is shown (2 on most high-DPI screens)."""
+        return max(1.0, float(self.preview.devicePixelRatioF()))
+
     def _invalidate_preview(self) -> None:
-        """Drop the figures and redraw the preview (a new theme): from the event loop
+        """Drop the figures and redraw the preview (a new theme or pixel ratio): from the event loop
         if the page is shown, else when it is shown. Never from inside a theme switch itself: Qt is
         then still restyling every widget, and the offscreen charts drawn here are widgets created
         and deleted on the spot (that crashed the app's style sheet change)."""
@@ -343,6 +348,12 @@ class ReportPage(QWidget):
         if self._stale:
             QTimer.singleShot(0, self, self._redraw_if_stale)
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.DevicePixelRatioChange and self._renderer is not None \
+                and self._renderer.png_scale != self.device_pixel_ratio():
+            self._invalidate_preview()  # another screen: draw the figures again at its pixel ratio
+
     def refresh_preview(self) -> None:
         """Re-apply the options and redraw the preview (charts drawn once, then cached)."""
         if self._base is None:
@@ -352,14 +363,18 @@ class ReportPage(QWidget):
         self._stale = False
         applied = self.model()
         self._applied = applied
-        if self._renderer is None:
+        dpr = self.device_pixel_ratio()
+        if self._renderer is None or self._renderer.png_scale != dpr:
             self.preview.images.clear()
-            self._renderer = ReportRenderer(applied, png_scale=1.0, svg=False, theme=current_name())
+            self._renderer = ReportRenderer(applied, png_scale=dpr, svg=False, theme=current_name(),
+                                            max_width=PREVIEW_WIDTH)
         self._renderer.model = applied
 
         def src(fig) -> str:
             if fig.slug not in self.preview.images and fig.png is not None:
-                self.preview.images[fig.slug] = QImage.fromData(fig.png)
+                image = QImage.fromData(fig.png)
+                image.setDevicePixelRatio(dpr)  # shown at its logical size, one image pixel per device pixel
+                self.preview.images[fig.slug] = image
             return f"{FIG_SCHEME}:{fig.slug}"
 
         html = self._renderer.html("preview", figure_src=src, max_figure_width=PREVIEW_WIDTH, colours=current())

@@ -115,13 +115,16 @@ class ReportRenderer:
     """Draws a model's charts once and writes any of the three formats.
 
     The exported files use the defaults (light charts laid out at :func:`chart_size`, PNGs at
-    :data:`PNG_SCALE`). The app's preview passes ``theme`` (charts in the app's theme)."""
+    :data:`PNG_SCALE`). The app's preview passes ``theme`` (charts in the app's theme),
+    ``max_width`` (charts laid out no wider than the preview column, so their text keeps its size
+    instead of being shrunk with the image) and ``png_scale`` = the screen's device pixel ratio."""
 
     def __init__(self, model: ReportModel, *, png_scale: float = PNG_SCALE, svg: bool = True,
-                 chart_factory: ChartFactory | None = None, theme: str = "light"):
+                 chart_factory: ChartFactory | None = None, theme: str = "light", max_width: int | None = None):
         self.model = model
         self.png_scale = png_scale
         self.want_svg = svg
+        self.max_width = max_width
         self._factory = chart_factory or partial(_default_factory, theme=theme)
         self._figures: dict[str, Figure] = {}
 
@@ -139,6 +142,8 @@ class ReportRenderer:
 
     def _render(self, section: StudySection, chart: ChartRef, key: str) -> Figure:
         w, h = chart_size(chart)
+        if self.max_width and w > self.max_width:
+            w, h = self.max_width, round(h * self.max_width / w)
         slug = slugify(f"{section.name}-{chart.chart_id.replace(':', '-')}")
         try:
             ensure_qapp()
@@ -286,6 +291,7 @@ class ReportRenderer:
 
 
 _QT_BLOCKS = re.compile(r"<(/?)(figure|figcaption|aside|section|nav|header|footer)\b")
+_QT_CELL_SUB = '<span class="ci">'
 
 
 def preview_css(colours: "Colours | None" = None) -> str:
@@ -297,8 +303,11 @@ def preview_css(colours: "Colours | None" = None) -> str:
 
 
 def _qt_rich_text(html: str) -> str:
-    """Qt's rich text treats HTML5 sectioning elements as inline; use <div>/<p> instead (the template's
-    own tags only: user text is escaped, so it cannot contain a literal '<figure')."""
+    """Qt's rich text treats HTML5 sectioning elements as inline; use <div>/<p> instead. A table
+    cell's interval (``.ci``, a block in report.css) gets its own line, as in the PDF, instead of
+    running into the value. Only the template's own tags match: user text is escaped, so it cannot
+    contain a literal '<figure' or '<span class="ci">'."""
+    html = html.replace(_QT_CELL_SUB, "<br>" + _QT_CELL_SUB)
     return _QT_BLOCKS.sub(lambda m: f"<{m.group(1)}{'p' if m.group(2) == 'figcaption' else 'div'}", html)
 
 

@@ -143,6 +143,22 @@ def document_problems(browser, minimum: float = 4.5) -> list[str]:
     return out
 
 
+def preview_images(page) -> list[tuple[str, float, float]]:
+    """(name, width, height) of every image in the preview, as the HTML lays it out (logical pixels)."""
+    out = []
+    block = page.preview.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fmt = it.fragment().charFormat()
+            if fmt.isImageFormat():
+                img = fmt.toImageFormat()
+                out.append((img.name(), img.width(), img.height()))
+            it += 1
+        block = block.next()
+    return out
+
+
 # -- issue 8, item 3: readable in both themes ---------------------------------------------------------
 
 
@@ -224,3 +240,53 @@ def test_no_colour_is_written_into_the_page_or_the_preview_css():
     found += [f"preview.css:{i}: {line.strip()}" for i, line in enumerate(css.splitlines(), 1)
               if re.search(r"#[0-9A-Fa-f]{3,6}\b|rgba?\(|\b(white|black)\b", line)]
     assert not found, "\n".join(found)
+
+
+# -- issue 8, item 8: the preview as legible as the PDF -------------------------------------------------
+
+
+def test_scorecard_values_and_intervals_do_not_run_together(shown, mini_model):
+    """The preview read "99.298.3–99.8" and "reduced contrast · 510.1%"."""
+    text = shown.preview.toPlainText()
+    card = mini_model.studies[0].table("robustness")
+    subs = [cell for row in card.rows for cell in row if cell.sub]
+    assert subs
+    for cell in subs:
+        value, sub = cell.text.replace("\xa0", " "), cell.sub.replace("\xa0", " ")  # Qt's plain text has no NBSP
+        assert f"{value}{sub}" not in text
+        assert f"{value}\n{sub}" in text  # the interval on its own line under the value, as in the PDF
+
+
+@pytest.mark.parametrize("dpr", [1.0, 2.0])
+def test_preview_figures_are_drawn_at_the_screens_pixel_ratio(qtbot, mini_model, monkeypatch, dpr):
+    """Figures were drawn at 720 px and shrunk to 600 in the preview: jagged, "clean" read "clear"."""
+    page = ReportPage()
+    qtbot.addWidget(page)
+    monkeypatch.setattr(page.preview, "devicePixelRatioF", lambda: dpr)
+    page.set_model(mini_model)
+    laid_out = preview_images(page)
+    assert laid_out and len(laid_out) == len(page.preview.images)
+    for name, width, height in laid_out:
+        image = page.preview.images[name.split(":", 1)[1]]
+        assert image.devicePixelRatio() == dpr
+        # one image pixel per device pixel: never scaled down (nor up) on the way to the screen
+        assert image.width() == round(width * dpr) and abs(image.height() - height * dpr) <= dpr
+        assert width <= 600
+
+
+def test_exported_figures_keep_their_size_and_light_palette(mini_model, themed):
+    """The preview's theme and pixel ratio never reach the exported files."""
+    from views.report_render import PNG_SCALE, ReportRenderer, chart_size
+
+    themed("dark")
+    r = ReportRenderer(mini_model, svg=False)
+    section = mini_model.studies[0]
+    chart = section.included_charts[0]
+    fig = r.figure(section, chart)
+    assert (fig.width, fig.height) == chart_size(chart)
+    from PySide6.QtGui import QImage
+
+    image = QImage.fromData(fig.png)
+    assert image.width() == int(fig.width * PNG_SCALE)
+    assert image.pixelColor(2, 2).name().lower() == COLOURS["light"].surface.lower()
+    assert "#1f2328" in r.html("single").lower()  # report.css, not the theme
