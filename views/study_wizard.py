@@ -2,8 +2,9 @@
 
 Pages: Name → Models → Dataset → Conditions → Seeds & metrics → Review. Every edit regenerates the
 study file (``study_toml()``, written with tomlkit) and runs the engine's validator on it
-(``providers.validate``). Each problem is shown on the page it concerns and all of them on Review;
-Save and "Save and Run" stay disabled until the study is valid. Choices, ranges and defaults are
+(``providers.validate``). Each problem is shown next to the field it concerns (found by its key path,
+``engine.errors.Problem.key``), in the field's words, and all of them on Review; a page with problems
+cannot be left with Next, and Save and "Save and Run" stay disabled until the study is valid. Choices, ranges and defaults are
 read from the schema (``engine.study``) and the shift catalogue, so the forms follow the engine.
 
 The wizard never writes files: the app reads ``study_toml()`` when ``accepted`` fires and, after
@@ -37,10 +38,11 @@ from views.wizard.page_models import ModelsPage
 from views.wizard.page_name import NamePage
 from views.wizard.page_review import ReviewPage
 from views.wizard.page_seeds import SeedsPage
-from views.wizard.schema import _inline, _schema_default, problem_section, study_counts
+from views.wizard.page_base import SECTION_NAMES, FieldProblem, page_of
+from views.wizard.schema import _schema_default, study_counts
 from views.wizard.toml_build import _MISSING, _get_table, _item, _plain, _put
+from views.wizard.widgets import sentence
 from views.theme import current
-from views.wizard.widgets import _show_message
 
 # the public API stays here: views.study_page, the app and the tests import these from this module
 from views.wizard.formatting import cells_sentence
@@ -52,7 +54,7 @@ __all__ = [
     "Thumbnail",
     "image_pixmap",
     "study_counts",
-    "problem_section",
+    "page_of",
     "monospace_font",
     "cells_sentence",
 ]
@@ -81,8 +83,10 @@ class StudyWizard(QWizard):
         self._valid = False
         self._problems: list[str] = []
         self._loading = False
+        self._ready = False  # set once built: edits before that are not the user's
         self.preview_loads = LatestLoad()  # dataset previews, by data_key()
         self.gallery_loads = LatestLoad()  # corruption galleries, by data_key()
+        self.column_loads = LatestLoad()  # a table file's column names, by source
         self.run_after_save = False
 
         self.setWindowTitle("New shift study")
@@ -133,6 +137,7 @@ class StudyWizard(QWizard):
             preferred = next((c.source for c in datasets if c.source == "builtin:digits"), datasets[0].source)
             self.data_page.set_source(preferred)
         self._loading = False
+        self._ready = True
         self.revalidate()
 
     # -- construction from a study file ---------------------------------------------------------
@@ -202,6 +207,8 @@ class StudyWizard(QWizard):
         s.address.setText(str(execution.get("address") or ""))
         s.device.setCurrentIndex(max(s.device.findData(execution.get("device", "auto")), 0))
         self._loading = False
+        for page in self._pages:  # an existing file's problems are the user's to fix now
+            page.acted = True
         self.models_page.describe_existing()
         self.conditions_page.refresh_for_data()
         self.revalidate()
@@ -265,6 +272,10 @@ class StudyWizard(QWizard):
             if self.data_page.modality() == "image" and self.data_page.preview is not None:
                 self.conditions_page.request_gallery()  # prefetch while the user is on other pages
         self.conditions_page.group_box.setVisible(bool(self.data_page.group_column_name()))
+
+    def add_local_model(self, path: str) -> None:
+        """Add a model file or folder, as dropping it on the Models page does (the app drops onto a new wizard)."""
+        self.models_page.add_local_model(path)
 
     def seeds_changed(self) -> None:
         if not self._loading:
@@ -432,28 +443,37 @@ class StudyWizard(QWizard):
     def problems(self) -> list[str]:
         return list(self._problems)
 
+    def user_editing(self) -> bool:
+        """Whether a change now comes from the person (not from building or loading the wizard)."""
+        return self._ready and not self._loading
+
     def revalidate(self) -> None:
-        """Build the study file, run the engine's validator and show its verdict everywhere."""
+        """Build the study file, run the engine's validator and show its verdict everywhere.
+
+        Each problem is shown next to its field, found by its key path; a page's own finding about a
+        key (an empty model list, typed text that is not a number) replaces the engine's sentence
+        about that same key. Review lists them all, each under the name of its page.
+        """
         self._timer.stop()
         text = self.study_toml()
         try:
-            engine_problems = [str(p) for p in self.providers.validate(text)]
+            found = list(self.providers.validate(text))
         except Exception as exc:  # a validator that raises still reports, never crashes the wizard
-            engine_problems = [getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"]
-        local: list[tuple[str, str]] = []
-        for page in (self.name_page, self.conditions_page, self.seeds_page):
-            local += [(page.section, p) for p in page.local_problems()]
-        per_page: dict[str, list[str]] = {p.section: [] for p in self._pages}
-        for p in engine_problems:
-            per_page[problem_section(p)].append(_inline(p))
-        for section, p in local:
-            per_page[section].append(p)
+            found = [getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"]
+        pages = {page.section: page for page in self._pages}
+        local = [p for page in self._pages[:-1] for p in page.local_problems()]
+        covered = {p.key for p in local}
+        problems: list[FieldProblem] = []
+        for p in found:
+            key = tuple(getattr(p, "key", ()))
+            if key in covered:
+                continue
+            message = getattr(p, "message", None) or str(p)
+            problems.append(FieldProblem(key, pages[page_of(key)].field_text(key, message)))
+        problems += local
         for page in self._pages[:-1]:
-            page.show_problems(per_page[page.section])
-        if self.data_page.preview_error and not per_page["data"]:
-            _show_message(self.data_page.problems_label,
-                          f"The data could not be opened for a preview: {self.data_page.preview_error}", "warn")
-        self._problems = engine_problems + [p for _, p in local]
+            page.show_problems([p for p in problems if page_of(p.key) == page.section])
+        self._problems = [f"{SECTION_NAMES[page_of(p.key)]}: {sentence(p.text)}" for p in problems]
         valid = not self._problems
         counts = None
         if valid:

@@ -18,7 +18,7 @@ from engine.errors import JuxtaError, StudyFileError  # noqa: E402
 from engine.shift.catalog import CORRUPTION_DESCRIPTIONS, CORRUPTION_NAMES, SEVERITIES  # noqa: E402
 from engine.study import parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
-from views.study_wizard import StudyWizard, problem_section, study_counts  # noqa: E402
+from views.study_wizard import StudyWizard, page_of, study_counts  # noqa: E402
 from tests.views.contrast import low_contrast  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,9 @@ class Fake:
 
     def preview_dataset(self, source, options):
         self.calls.append(("preview", source, dict(options)))
-        if source == "builtin:wine" or source.startswith("csv:"):
+        if "broken" in source:
+            raise JuxtaError(f"Dataset '{source}' has zero rows: no image files found under broken.")
+        if source == "builtin:wine" or source.startswith(("csv:", "parquet:")):
             return DatasetPreview(source, "tabular", 178, ["a", "b", "c"], [59, 71, 48],
                                   [({"alcohol": 13.2, "ash": 2.4}, "a")] * 3)
         samples = [((self.rng.random((8, 8)) * 255).astype(np.uint8), str(i % 10)) for i in range(12)]
@@ -98,8 +100,11 @@ def save_and_run(w):
 
 
 def go_to(w, qtbot, page):
+    """Press Next until ``page`` (a page with problems refuses to be left: then this fails)."""
     while w.currentPage() is not page:
+        before = w.currentPage()
         w.next()
+        assert w.currentPage() is not before, f"Next refused on {before.plain_title}: {before.problems()}"
     qtbot.wait(10)
 
 
@@ -193,13 +198,13 @@ def test_removing_all_models_disables_save_and_shows_a_message(qtbot, wizard):
     w.models_page.remove_all()
     qtbot.waitUntil(lambda: not w.is_valid())
     assert not finish(w).isEnabled() and not save_and_run(w).isEnabled()
-    assert "'models' is required" in w.review_page.status.text()
-    problems = w.models_page.problems_label
-    assert not problems.isHidden() and "Add at least one model" in problems.text()
+    assert "Models: Add at least one model" in w.review_page.status.text()
+    note = w.models_page.models_note
+    assert "Add at least one model" in note.text()
     w.models_page.check_builtin("builtin:digits-mlp")
     qtbot.waitUntil(lambda: w.is_valid())
     assert finish(w).isEnabled() and save_and_run(w).isEnabled()
-    assert w.models_page.problems_label.isHidden()
+    assert note.text() == ""
 
 
 def test_invalid_or_taken_name_disables_save(qtbot, wizard):
@@ -210,28 +215,34 @@ def test_invalid_or_taken_name_disables_save(qtbot, wizard):
     w.name_page.name_edit.setText("my study")
     qtbot.waitUntil(lambda: not finish(w).isEnabled())
     assert not save_and_run(w).isEnabled()
-    assert "The name 'my study' cannot be used" in w.name_page.problems_label.text()
-    assert problem_section(w.problems()[0]) == "name"
+    assert "This name cannot be used" in w.name_page.file_label.text()
+    assert w.problems()[0].startswith("Name: ")
     w.name_page.name_edit.setText("robustness")  # already in the project
-    qtbot.waitUntil(lambda: "already exists" in w.name_page.problems_label.text())
+    qtbot.waitUntil(lambda: "already exists" in w.name_page.file_label.text())
     assert not finish(w).isEnabled()
     w.name_page.name_edit.setText("robustness-2")
     qtbot.waitUntil(lambda: finish(w).isEnabled())
 
 
-def test_duplicate_model_names_are_reported_on_the_models_page(qtbot, wizard):
+def test_a_model_cannot_be_renamed_to_another_models_name(qtbot, wizard):
     w = wizard
     m = w.models_page
     m.check_builtin("builtin:digits-cnn")
     m.check_builtin("builtin:digits-mlp")
     m.table.item(1, 0).setText("cnn")
-    qtbot.waitUntil(lambda: "used twice" in m.problems_label.text())
-    assert not m.problems_label.isHidden()
-    assert not w.is_valid()
+    qtbot.waitUntil(lambda: "“cnn” is already the name of another model" in m.models_note.text())
+    assert m.table.item(1, 0).text() == "mlp"  # the name is kept, and the note says why
+    assert m.model_ids() == ["cnn", "mlp"]
+    qtbot.waitUntil(lambda: w.is_valid())
+    m.table.item(1, 0).setText("my mlp")  # not a usable name: the engine's sentence, in the table's words
+    qtbot.waitUntil(lambda: not w.is_valid())
+    assert m.models_note.text().startswith("The name is")
+    assert "models[1].id" not in m.models_note.text()
 
 
 def test_gallery_shows_the_clean_image_and_every_severity(qtbot, wizard, fake):
     w = wizard
+    w.models_page.check_builtin("builtin:digits-cnn")
     go_to(w, qtbot, w.conditions_page)
     g = w.conditions_page.gallery
     qtbot.waitUntil(lambda: g.image_count() == len(CORRUPTION_NAMES) * (1 + len(SEVERITIES)))
@@ -261,6 +272,7 @@ def test_gallery_placeholder_until_ready_then_cached(qtbot, fake):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.data_page.preview is not None)
+    w.models_page.check_builtin("builtin:digits-cnn")
     go_to(w, qtbot, w.conditions_page)
     g = w.conditions_page.gallery
     assert g.image_count() == 0 and not w.conditions_page.gallery_busy.isHidden()
@@ -271,6 +283,7 @@ def test_gallery_placeholder_until_ready_then_cached(qtbot, fake):
 
 def test_alpha_slider_redraws_the_priors(qtbot, wizard):
     w = wizard
+    w.models_page.check_builtin("builtin:digits-cnn")
     go_to(w, qtbot, w.conditions_page)
     c = w.conditions_page
     c.set_alpha(100.0)
@@ -416,6 +429,8 @@ batch_size = 64
 
 
 def test_from_toml_round_trips_every_section(qtbot, fake):
+    (fake.root / "data").mkdir()
+    (fake.root / "data" / "table.csv").write_text("a,b,y,site\n1,2,p,north\n3,4,q,south\n")
     w = StudyWizard.from_toml(FULL, fake.providers())
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: w.data_page.preview is not None)
@@ -462,21 +477,20 @@ def test_no_condition_at_all_is_a_problem_on_the_conditions_page(qtbot, wizard):
     w = wizard
     w.models_page.check_builtin("builtin:digits-cnn")
     w.conditions_page.clean_check.setChecked(False)
-    qtbot.waitUntil(lambda: not w.conditions_page.problems_label.isHidden())
-    assert "at least one condition" in w.conditions_page.problems_label.text()
+    qtbot.waitUntil(lambda: "at least one condition" in w.conditions_page.page_note.text())
     assert not w.is_valid()
     w.conditions_page.label_box.setChecked(True)
     w.conditions_page.alpha_edit.setText("1, x")
-    qtbot.waitUntil(lambda: "'x' is not a number" in w.conditions_page.problems_label.text())
+    qtbot.waitUntil(lambda: "'x' is not a number" in w.conditions_page.alpha_note.text())
 
 
 def test_bad_seeds_are_reported_on_the_seeds_page(qtbot, wizard):
     w = wizard
     w.models_page.check_builtin("builtin:digits-cnn")
     w.seeds_page.seeds_edit.setText("0, 0")
-    qtbot.waitUntil(lambda: "seeds must not repeat" in w.seeds_page.problems_label.text())
+    qtbot.waitUntil(lambda: "Seeds must not repeat" in w.seeds_page.seeds_note.text())
     w.seeds_page.seeds_edit.setText("zero")
-    qtbot.waitUntil(lambda: "not a number" in w.seeds_page.problems_label.text())
+    qtbot.waitUntil(lambda: "not a number" in w.seeds_page.seeds_note.text())
     w.seeds_page.seed_count.setValue(4)
     assert w.seeds_page.seeds_edit.text() == "0, 1, 2, 3"
     qtbot.waitUntil(lambda: w.is_valid())
@@ -494,6 +508,7 @@ def _tab_chain(qtbot, start, steps=40):
 
 def test_keyboard_reaches_the_main_controls(qtbot, wizard):
     w = wizard
+    w.models_page.check_builtin("builtin:digits-cnn")
     w.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
     n = w.name_page
@@ -514,6 +529,7 @@ def test_keyboard_reaches_the_main_controls(qtbot, wizard):
     c.label_box.setChecked(True)
     chain = _tab_chain(qtbot, c.label_box, 8)
     assert {c.alpha_slider, c.add_alpha_button, c.alpha_edit} <= set(chain)
+    c.label_box.setChecked(False)  # on without values, it would keep the page from being left
     w.next()
     s = w.seeds_page
     chain = _tab_chain(qtbot, s.seed_count, 20)
@@ -529,15 +545,14 @@ def test_custom_widgets_have_accessible_names(wizard):
     assert "0:" in w.data_page.balance_chart.accessibleDescription()
 
 
-def test_problem_routing_and_counts():
-    assert problem_section("line 5: 'study.name' is 'a b'; use letters") == "name"
-    assert problem_section("line 9: study.seeds: seeds must not repeat.") == "seeds"
-    assert problem_section("'models' needs at least 1 entry.") == "models"
-    assert problem_section("model id 'x' is used twice; every [[models]] entry needs its own id.") == "models"
-    assert problem_section("line 20: shift.severities: severity 6 is outside 1–5") == "conditions"
-    assert problem_section("unknown key 'colour' in [metrics]; expected one of names") == "seeds"
-    assert problem_section("line 3: 'data.source' is required but missing.") == "data"
-    assert problem_section("is not valid TOML: oops") == "review"
+def test_problem_routing_by_key_path_and_counts():
+    assert page_of(("study", "name")) == "name"
+    assert page_of(("study", "seeds", 1)) == "seeds"
+    assert page_of(("models",)) == "models" == page_of(("models", 1, "id"))
+    assert page_of(("shift", "severities")) == "conditions"
+    assert page_of(("metrics", "colour")) == "seeds" == page_of(("execution", "workers"))
+    assert page_of(("data", "source")) == "data"
+    assert page_of(()) == "review" == page_of(("schema_version",))
     import tomllib
 
     counts = study_counts(tomllib.loads(DEMO.read_text(encoding="utf-8")))
@@ -571,27 +586,34 @@ def _page_contrast(w, qtbot) -> list[str]:
 
 def test_every_text_on_every_page_reads_at_aa_contrast_in_both_themes(qtbot, wizard, themed):
     w = wizard
-    m = w.models_page
+    m, c = w.models_page, w.conditions_page
     m.check_builtin("builtin:digits-cnn")
     m.check_builtin("builtin:digits-mlp")
-    m.table.item(1, 0).setText("cnn")  # a clashing name is drawn in the error colour
-    w.conditions_page.label_box.setChecked(True)
-    w.conditions_page.tweak_edit.setText("1.5")
+    m.add_status.say("Could not add hf:x: offline.", "error")
+    c.label_box.setChecked(True)
     problems: list[str] = []
     themed("light")
     while True:  # forward in light, built in light
+        if w.currentPage() is c:  # a problem next to a field, in the error tone
+            c.tweak_edit.setText("1.5")
+            w.revalidate()
+            assert c.tweak_note.text()
         problems += _page_contrast(w, qtbot)
         if w.currentPage() is w.review_page:
             break
-        w.next()
+        c.tweak_edit.setText("0.5")
+        go_to(w, qtbot, w.page(w.currentId() + 1))
     themed("dark")  # the same wizard after a theme switch: nothing may keep a light colour
+    m.table.item(1, 0).setText("my mlp")  # a bad name is drawn in the error colour
+    c.tweak_edit.setText("1.5")
+    w.revalidate()
     while True:
         problems += ["dark: " + p for p in _page_contrast(w, qtbot)]
         if w.currentPage() is w.name_page:
             break
         w.back()
     m.table.item(1, 0).setText("mlp")
-    w.conditions_page.tweak_edit.setText("0.5")
+    c.tweak_edit.setText("0.5")
     go_to(w, qtbot, w.review_page)
     qtbot.waitUntil(lambda: w.is_valid())
     problems += ["dark, valid: " + p for p in _page_contrast(w, qtbot)]
@@ -627,3 +649,193 @@ def test_shift_names_come_from_the_catalog(qtbot, wizard):
     summary = wizard.summary_html()
     assert "reduced contrast, colour inversion" in summary
     assert condition_label("dirichlet/0.3") in summary and condition_label("imbalance/10") in summary
+
+
+# -- messages next to their fields, in the field's words (issue 8, items 10 and 18) ------------------
+
+
+def test_a_range_problem_shows_under_its_field_in_the_fields_words_and_clears_when_fixed(qtbot, wizard):
+    w = wizard
+    w.models_page.check_builtin("builtin:digits-cnn")
+    go_to(w, qtbot, w.conditions_page)
+    c = w.conditions_page
+    c.label_box.setChecked(True)
+    c.tweak_edit.setText("1.5")
+    qtbot.waitUntil(lambda: bool(c.tweak_note.text()))
+    note = c.tweak_note.text()
+    assert note == "ρ must be more than 0 and less than 1 (got 1.5)."
+    for jargon in ("shift.label_shift", "tweak_one", "tweak-one", "lt 1.0", "expected a value"):
+        assert jargon not in note and all(jargon not in p for p in w.problems())
+    assert c.page_note.text() == "" and c.alpha_note.text() == ""  # next to its own field only
+    assert "Conditions: ρ must be more than 0 and less than 1 (got 1.5)." in w.problems()
+    assert c.tweak_note.property("tone") == "error"  # the person typed it
+    c.tweak_edit.setText("0.5")
+    qtbot.waitUntil(lambda: c.tweak_note.text() == "")
+    assert w.problems() == []
+
+
+def test_seed_problems_show_under_the_seeds_and_clear(qtbot, wizard):
+    s = wizard.seeds_page
+    s.seeds_edit.setText("0, 0")
+    qtbot.waitUntil(lambda: s.seeds_note.text() == "Seeds must not repeat.")
+    assert "study.seeds" not in " ".join(wizard.problems())
+    s.seeds_edit.setText("0, 1")
+    qtbot.waitUntil(lambda: s.seeds_note.text() == "")
+
+
+def _write_csv(root: Path, name: str, text: str | bytes) -> str:
+    path = root / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return f"csv:{name}"
+
+
+def _items(combo) -> list[str]:
+    return [combo.itemText(i) for i in range(combo.count())]
+
+
+def test_csv_column_pickers_list_the_files_columns(qtbot, wizard, fake):
+    d = wizard.data_page
+    source = _write_csv(fake.root, "flowers.csv", "sepal,petal,species,site\n5.1,3.5,a,x\n4.9,3.0,b,y\n")
+    d.set_source(source)
+    qtbot.waitUntil(lambda: "no column" in d.columns_note.text())
+    assert _items(d.label_column) == ["sepal", "petal", "species", "site"]
+    assert _items(d.text_column)[1:] == _items(d.group_column)[1:] == ["sepal", "petal", "species", "site"]
+    # the default class column "label" is not in this file: said under the pickers, no preview attempted
+    assert d.columns_note.text() == "flowers.csv has no column “label”: choose the class column from the list."
+    assert not any(c[0] == "preview" and c[1] == source for c in fake.calls)
+    assert d.balance_chart.isHidden() and "columns are chosen" in d.rows_label.text()
+    d.label_column.setCurrentIndex(d.label_column.findText("species"))
+    qtbot.waitUntil(lambda: d.preview is not None)
+    assert ("preview", source, {"label_column": "species"}) in fake.calls
+    qtbot.waitUntil(lambda: "no column" not in d.columns_note.text())
+    assert not d.balance_chart.isHidden()
+
+
+def test_parquet_columns_are_listed_too(qtbot, wizard, fake):
+    import pandas as pd
+
+    pd.DataFrame({"x1": [1.0, 2.0], "label": [0, 1]}).to_parquet(fake.root / "t.parquet")
+    d = wizard.data_page
+    d.set_source("parquet:t.parquet")
+    qtbot.waitUntil(lambda: d.columns is not None)
+    assert _items(d.label_column) == ["x1", "label"]
+    qtbot.waitUntil(lambda: d.preview is not None)  # "label" is there: the preview is read
+
+
+@pytest.mark.parametrize("content, words", [
+    ("5.1,3.5,1.4\n4.9,3.0,1.4\n", "holds values (5.1, 3.5, 1.4), not column names: add a header line"),
+    (b"\xff\xfe\x00\x81\x00\x9d", "is not a text file in UTF-8"),
+    ("", "is empty"),
+])
+def test_a_csv_without_a_header_or_unreadable_gets_a_plain_message(qtbot, wizard, fake, content, words):
+    d = wizard.data_page
+    d.set_source(_write_csv(fake.root, "bad.csv", content))
+    qtbot.waitUntil(lambda: words in d.columns_note.text())
+    assert bool(d.columns_error) and d.columns_note.text().startswith(("The first line of bad.csv", "bad.csv"))
+    assert "Traceback" not in d.columns_note.text() and "Error:" not in d.columns_note.text()
+    assert _items(d.label_column) == [] and not wizard.is_valid()
+    assert d.balance_chart.isHidden() and "could not be read" in d.rows_label.text()
+
+
+def test_a_failed_dataset_hides_the_chart_and_says_why(qtbot, wizard):
+    d = wizard.data_page
+    assert not d.balance_chart.isHidden()  # digits: a preview and its chart
+    d.set_source("folder:broken")
+    qtbot.waitUntil(lambda: bool(d.preview_error))
+    assert d.balance_chart.isHidden() and d.balance_caption.isHidden() and d.samples_stack.isHidden()
+    assert d.rows_label.text().startswith("Could not open the data: Dataset 'folder:broken' has zero rows")
+    assert d.rows_label.property("tone") == "error"
+    d.set_source("builtin:digits")
+    qtbot.waitUntil(lambda: d.preview is not None)
+    assert not d.balance_chart.isHidden() and d.rows_label.property("tone") == ""
+
+
+def test_an_invalid_name_is_said_under_the_name_and_the_hint_says_it_cannot_be_used(qtbot, wizard):
+    n = wizard.name_page
+    assert n.file_label.text().startswith("Saved as <b>shift-study.study.toml</b>")
+    n.name_edit.setText("my study")
+    qtbot.waitUntil(lambda: "cannot be used" in n.file_label.text())
+    text = n.file_label.text()
+    assert text.startswith("This name cannot be used. The study name is \"my study\"") and "Saved as" not in text
+    assert n.file_label.property("tone") == "error" and n.page_note.text() == ""
+    assert n.file_label.y() > n.name_edit.y()  # right under the field
+    n.name_edit.setText("my-study")
+    qtbot.waitUntil(lambda: n.file_label.text().startswith("Saved as <b>my-study.study.toml</b>"))
+    assert n.file_label.property("tone") == "muted"
+
+
+def test_no_models_is_a_neutral_hint_until_the_person_acts(qtbot, wizard):
+    w = wizard
+    go_to(w, qtbot, w.models_page)
+    m = w.models_page
+    assert "Add at least one model" in m.models_note.text()
+    assert m.models_note.property("tone") == "muted"  # nothing done yet: not an error
+    w.next()  # trying to go on: refused, and now it reads as an error
+    assert w.currentPage() is m
+    assert m.models_note.property("tone") == "error"
+
+
+def test_no_models_turns_into_an_error_once_the_page_was_touched(qtbot, wizard):
+    m = wizard.models_page
+    m.check_builtin("builtin:digits-cnn")
+    m.check_builtin("builtin:digits-cnn", False)
+    qtbot.waitUntil(lambda: m.models_note.property("tone") == "error")
+    assert "Add at least one model" in m.models_note.text()
+
+
+def test_messages_appearing_do_not_move_the_page(qtbot, wizard):
+    """Notes keep their room, empty or not: nothing below a message moves when it appears or goes."""
+    w = wizard
+    n = w.name_page
+    before = n.title_edit.geometry()
+    n.name_edit.setText("my study")
+    qtbot.waitUntil(lambda: "cannot be used" in n.file_label.text())
+    qtbot.wait(20)
+    assert n.title_edit.geometry() == before
+    n.name_edit.setText("robustness")
+    qtbot.waitUntil(lambda: "already exists" in n.file_label.text())
+    qtbot.wait(20)
+    assert n.title_edit.geometry() == before
+    w.models_page.check_builtin("builtin:digits-cnn")
+    n.name_edit.setText("ok-name")
+    go_to(w, qtbot, w.models_page)
+    m = w.models_page
+    below = m.remove_button.geometry()
+    m.remove_all()
+    qtbot.waitUntil(lambda: "Add at least one model" in m.models_note.text())
+    qtbot.wait(20)
+    assert m.remove_button.geometry() == below
+    m.check_builtin("builtin:digits-cnn")
+    status_below = m.hf_button.geometry()
+    m.add_status.say("Could not add hf:a/b: Model 'hf:a/b' is not in the local Hugging Face cache and the hub "
+                     "cannot be reached; connect once to download it, or use a local folder.", "error")
+    qtbot.wait(20)
+    assert m.hf_button.geometry() == status_below and m.remove_button.geometry() == below
+    go_to(w, qtbot, w.conditions_page)
+    c = w.conditions_page
+    c.label_box.setChecked(True)
+    c.alpha_edit.setText("1")
+    qtbot.waitUntil(lambda: w.is_valid())
+    qtbot.wait(20)
+    rows = [c.imbalance_edit.geometry(), c.group_box.geometry(), c.add_alpha_button.geometry()]
+    c.tweak_edit.setText("1.5")
+    qtbot.waitUntil(lambda: bool(c.tweak_note.text()))
+    qtbot.wait(20)
+    assert [c.imbalance_edit.geometry(), c.group_box.geometry(), c.add_alpha_button.geometry()] == rows
+    c.tweak_edit.setText("")
+    go_to(w, qtbot, w.seeds_page)
+    s = w.seeds_page
+    below = s.bootstrap.geometry()
+    s.seeds_edit.setText("0, 0")
+    qtbot.waitUntil(lambda: bool(s.seeds_note.text()))
+    qtbot.wait(20)
+    assert s.bootstrap.geometry() == below
+
+
+def test_the_app_can_hand_a_dropped_model_to_the_wizard(qtbot, wizard, tmp_path):
+    """app.main_window drops a model file onto a new wizard with ``wizard.add_local_model``."""
+    model = tmp_path / "net.safetensors"
+    model.write_bytes(b"\0" * 16)
+    wizard.add_local_model(str(model))
+    qtbot.waitUntil(lambda: len(wizard.models_page.model_rows()) == 1)
+    assert wizard.models_page.model_rows()[0].source == "file:net.safetensors"

@@ -35,12 +35,13 @@ from engine.shift.catalog import (
 from engine.shift.tabular import TABULAR_SHIFTS  # numpy only
 from engine.shift.text import TEXT_SHIFTS  # numpy only
 from views.wizard.formatting import _fmt_num, _numbers_text, _parse_numbers
-from views.wizard.page_base import _Page
+from views.wizard.page_base import FieldProblem, _Page
 from views.wizard.widgets import (
     ALPHA_MAX,
     ALPHA_MIN,
     ALPHA_VALUES,
     BarChart,
+    FieldNote,
     Thumbnail,
     _heading,
     _help,
@@ -212,6 +213,8 @@ class ConditionsPage(_Page):
             self.severity_checks[s] = check
         sev_row.addStretch(1)
         image_col.addWidget(self.severity_row)
+        self.severity_note = self.add_note(FieldNote(name="Problems with the severities"), ("shift", "severities"))
+        image_col.addWidget(self.severity_note)
         self._stack_layouts = [image_col]
         status_row = QHBoxLayout()
         self.gallery_busy = QProgressBar()
@@ -309,10 +312,21 @@ class ConditionsPage(_Page):
         self.imbalance_edit.setPlaceholderText("optional, e.g. 10")
         self.imbalance_edit.setAccessibleName("Class imbalance ratios")
         self.imbalance_edit.setToolTip("Class frequencies fall off so the commonest class is r times the rarest.")
+        self.alpha_note = self.add_note(FieldNote(name="Problems with the α values"),
+                                        ("shift", "label_shift", "dirichlet_alpha"))
+        self.tweak_note = self.add_note(FieldNote(name="Problems with the ρ values"),
+                                        ("shift", "label_shift", "tweak_one"), noun="ρ")
+        self.imbalance_note = self.add_note(FieldNote(name="Problems with the imbalance ratios"),
+                                            ("shift", "label_shift", "imbalance_ratio"))
         values.addRow("α values:", self.alpha_edit)
+        values.addRow(self.alpha_note)
         values.addRow("One class at ρ:", self.tweak_edit)
+        values.addRow(self.tweak_note)
         values.addRow("Class imbalance, ratio:", self.imbalance_edit)
+        values.addRow(self.imbalance_note)
         lform.addLayout(values)
+        self.label_note = self.add_note(FieldNote(name="Problems with the label shift"), ("shift", "label_shift"))
+        lform.addWidget(self.label_note)
         right.addWidget(self.label_box, 1)
 
         self.group_box = QGroupBox("Group shift — over-represent one group at a time")
@@ -323,7 +337,9 @@ class ConditionsPage(_Page):
         self.shares_edit.setPlaceholderText("e.g. 0.1, 0.5")
         self.shares_edit.setAccessibleName("Group shares")
         gform.addRow("Shares:", self.shares_edit)
-        gform.addRow(_help("The share of the test data each group is resampled to, between 0 and 1."))
+        self.shares_note = self.add_note(FieldNote("The share of the test data each group is resampled to, between 0 "
+                                                   "and 1.", lines=2, name="Group shares"), ("shift", "group_shift"))
+        gform.addRow(self.shares_note)
         right.addWidget(self.group_box)
         self.finish_layout()
 
@@ -456,42 +472,43 @@ class ConditionsPage(_Page):
         if not self.label_box.isChecked():
             self.label_box.setChecked(True)
 
-    def label_shift(self) -> tuple[dict[str, list[float]], list[str]]:
+    def label_shift(self) -> tuple[dict[str, list[float]], list[FieldProblem]]:
         """The label_shift table and problems with the typed numbers."""
         out: dict[str, list[float]] = {}
-        problems: list[str] = []
+        problems: list[FieldProblem] = []
         if not self.label_box.isChecked():
             return out, problems
-        for key, edit, what in (("dirichlet_alpha", self.alpha_edit, "α values"), ("tweak_one", self.tweak_edit, "ρ values"),
-                                ("imbalance_ratio", self.imbalance_edit, "class imbalance ratios")):
+        for key, edit in (("dirichlet_alpha", self.alpha_edit), ("tweak_one", self.tweak_edit),
+                          ("imbalance_ratio", self.imbalance_edit)):
             values, error = _parse_numbers(edit.text())
             if error:
-                problems.append(f"label shift {what}: {error}; separate numbers with commas")
+                problems.append(FieldProblem(("shift", "label_shift", key), f"{error}: separate numbers with commas"))
             if values:
                 out[key] = values
         if not out and not problems:
-            problems.append("label shift is on but has no values: press “Add α” (or type α values), or turn label shift off")
+            problems.append(FieldProblem(("shift", "label_shift"), "Label shift is on but has no values: press “Add α” "
+                                                                   "(or type α values), or turn label shift off"))
         return out, problems
 
-    def group_shares(self) -> tuple[list[float], list[str]]:
+    def group_shares(self) -> tuple[list[float], list[FieldProblem]]:
         if not (self.group_box.isChecked() and self.wiz.data_page.group_column_name()):
             return [], []
         values, error = _parse_numbers(self.shares_edit.text())
+        key = ("shift", "group_shift", "shares")
         if error:
-            return values, [f"group shift shares: {error}"]
+            return values, [FieldProblem(key, f"{error}: separate shares with commas")]
         if not values:
-            return values, ["group shift is on but has no shares: type one or more shares between 0 and 1, or turn it off"]
+            return values, [FieldProblem(key, "Group shift is on but has no shares: type one or more shares between "
+                                              "0 and 1, or turn it off")]
         return values, []
 
-    def local_problems(self) -> list[str]:
-        problems = []
-        _, ls_problems = self.label_shift()
-        _, g_problems = self.group_shares()
-        problems += ls_problems + g_problems
+    def local_problems(self) -> list[FieldProblem]:
+        ls, problems = self.label_shift()
+        shares, g_problems = self.group_shares()
+        problems += g_problems
         modality = self.wiz.data_page.modality()
         chosen = {"image": self.corruptions(), "tabular": self.tabular_list.chosen(), "text": self.text_list.chosen()}.get(modality, [])
-        ls, _ = self.label_shift()
-        shares, _ = self.group_shares()
         if not (self.clean_check.isChecked() or chosen or ls or shares or self.wiz.extra_shift_conditions()):
-            problems.append("choose at least one condition: keep the clean data, tick a shift or add a label shift")
+            problems.append(FieldProblem(("shift",), "Choose at least one condition: keep the clean data, tick a shift "
+                                                     "or add a label shift"))
         return problems

@@ -29,12 +29,14 @@ from PySide6.QtWidgets import (
 
 from engine.study import DataSpec
 from views.providers import DatasetPreview, ModelChoice
+from views.wizard.columns import table_columns
 from views.wizard.formatting import _project_relative
-from views.wizard.page_base import _Page
+from views.wizard.page_base import FieldProblem, _Page
 from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
 from views.theme import set_tone
 from views.wizard.widgets import (
     BarChart,
+    FieldNote,
     SPLIT_LABELS,
     Thumbnail,
     _heading,
@@ -61,6 +63,9 @@ class DatasetPage(_Page):
         self._extra: dict[str, Any] = {}  # [data] keys this page does not edit, kept as read
         self.preview: DatasetPreview | None = None
         self.preview_error = ""
+        self.columns: list[str] | None = None  # a CSV's or Parquet file's columns, once read
+        self.columns_error = ""  # why they could not be read
+        self.columns_read = False  # the header was asked for and answered (None: no such file)
         try:
             self._choices: list[ModelChoice] = list(wizard.providers.builtin_datasets())
         except Exception:
@@ -106,6 +111,8 @@ class DatasetPage(_Page):
         self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left.addSpacing(4)
         left.addWidget(self.source_label)
+        self.source_note = self.add_note(FieldNote(lines=2, name="Problems with the dataset"), ("data", "source"))
+        left.addWidget(self.source_note)
 
         self.columns_box = QGroupBox("Columns of the table")
         cform = QFormLayout(self.columns_box)
@@ -115,8 +122,11 @@ class DatasetPage(_Page):
         cform.addRow("Class (label) column:", self.label_column)
         cform.addRow("Text column:", self.text_column)
         cform.addRow("Group column:", self.group_column)
-        cform.addRow(_help("Leave Text empty when the other columns are numbers. A group column "
-                           "(e.g. site) enables group shift."))
+        self.columns_note = self.add_note(
+            FieldNote("Leave Text empty when the other columns are numbers. A group column (e.g. site) enables "
+                      "group shift.", lines=2, name="Columns of the table"),
+            ("data", "label_column"), ("data", "text_column"), ("data", "group_column"))
+        cform.addRow(self.columns_note)
         left.addWidget(self.columns_box)
 
         self.image_box = QGroupBox("Images")
@@ -183,11 +193,14 @@ class DatasetPage(_Page):
         self.samples_table.setMinimumHeight(200)
         right.addWidget(self.samples_stack)
         self.thumbnails: list[Thumbnail] = []
-        right.addWidget(_help("How many examples of each class:"))
+        self.balance_caption = _help("How many examples of each class:")
+        right.addWidget(self.balance_caption)
         self.balance_chart = BarChart("Class balance chart", "accent_fill", "examples")
         self.balance_chart.setMinimumHeight(150)
         self.balance_chart.setMaximumHeight(300)
         right.addWidget(self.balance_chart, 1)
+        for widget in (self.balance_caption, self.balance_chart, self.samples_stack):
+            widget.hide()  # until there is a preview
         right.addStretch(0)
         self.finish_layout()
 
@@ -236,6 +249,9 @@ class DatasetPage(_Page):
                 self._extra = {}
             self.preview = None
             self.preview_error = ""
+            self.columns = None
+            self.columns_error = ""
+            self.columns_read = False
         if extra is not None:
             self._extra = dict(extra)
         index = self.builtin_combo.findData(source)
@@ -243,6 +259,7 @@ class DatasetPage(_Page):
         if source.startswith("hf:"):
             self.hf_edit.setText(source[3:])
         self._update_source_widgets()
+        self.request_columns()
         self.request_preview()
         self.changed()
         self.wiz.data_changed()
@@ -362,8 +379,73 @@ class DatasetPage(_Page):
 
     # -- preview --------------------------------------------------------------------------------
 
+    def request_columns(self) -> None:
+        """Read a CSV's or Parquet file's header in the background and offer its columns in the pickers."""
+        if self.scheme() not in ("csv", "parquet"):
+            return
+        source = self._source
+        self.wiz.cached_load(self.wiz.column_loads, (source,), table_columns, source, self.wiz.project_root(),
+                             on_done=lambda cols: self._columns_done(source, cols),
+                             on_error=lambda message: self._columns_failed(source, message))
+
+    def _columns_done(self, source: str, columns: list[str] | None) -> None:
+        if source != self._source:
+            return
+        self.columns, self.columns_error, self.columns_read = columns, "", True
+        self._offer_columns(columns or [])
+        self.request_preview()
+        self.wiz.schedule_validation()
+
+    def _columns_failed(self, source: str, message: str) -> None:
+        if source != self._source:
+            return
+        self.columns, self.columns_error, self.columns_read = None, message, True
+        self.preview = None
+        self.busy.hide()
+        self._offer_columns([])
+        self._show_preview_state()
+        self.wiz.schedule_validation()
+
+    def column_problems(self) -> list[FieldProblem]:
+        """The chosen columns that the file does not have, or why its columns are unknown."""
+        if self.scheme() not in ("csv", "parquet"):
+            return []
+        if self.columns_error:
+            return [FieldProblem(("data", "label_column"), self.columns_error)]
+        if self.columns is None:
+            return []
+        name = Path(self._source.partition(":")[2]).name
+        out = []
+        opts = self.options()
+        for key, what in (("label_column", "class"), ("text_column", "text"), ("group_column", "group")):
+            chosen = opts.get(key)
+            if chosen and chosen not in self.columns:
+                out.append(FieldProblem(("data", key), f"{name} has no column “{chosen}”: choose the {what} column "
+                                                       "from the list"))
+        return out
+
+    def local_problems(self) -> list[FieldProblem]:
+        if not self._source:
+            return [FieldProblem(("data", "source"), "Choose the data to test on: a built-in dataset, your own files or "
+                                                     "a Hugging Face dataset")]
+        return self.column_problems()
+
     def request_preview(self) -> None:
         if not self._source:
+            return
+        if self.scheme() in ("csv", "parquet") and not self.columns_read:
+            self.wiz.preview_loads.next()  # an older source's preview on its way is no longer wanted
+            self.preview = None
+            self._show_preview_state()
+            self.busy.show()
+            set_tone(self.rows_label, "")
+            self.rows_label.setText(f"Reading {html.escape(self._source, quote=False)}…")
+            return  # asked again once the header is read
+        if self.column_problems():  # it could only fail: say what to choose instead
+            self.preview = None
+            self.preview_error = ""
+            self.busy.hide()
+            self._show_preview_state()
             return
         from_cache = self.wiz.cached_load(self.wiz.preview_loads, self.wiz.data_key(), self.wiz.providers.preview_dataset,
                                           self._source, self.options(), on_done=self._preview_done,
@@ -371,11 +453,12 @@ class DatasetPage(_Page):
         if not from_cache:
             self.busy.show()
             set_tone(self.rows_label, "")
-            self.rows_label.setText(f"Reading {html.escape(self._source)}…")
+            self.rows_label.setText(f"Reading {html.escape(self._source, quote=False)}…")
 
     def _preview_done(self, preview: DatasetPreview) -> None:
         self.busy.hide()
-        self.preview = preview
+        # asked before the header was read: a table whose chosen columns it lacks shows no preview
+        self.preview = None if self.column_problems() else preview
         self.preview_error = ""
         self._show_preview_state()
         self.wiz.data_changed()
@@ -396,10 +479,20 @@ class DatasetPage(_Page):
                 item.widget().deleteLater()
         self.thumbnails = []
         preview = self.preview
+        # no preview, no chart: an empty chart would read as "no examples in any class"
+        for widget in (self.balance_caption, self.balance_chart, self.samples_stack):
+            widget.setVisible(preview is not None)
         if preview is None:
-            if self.preview_error:
+            if self.columns_error:
+                set_tone(self.rows_label, "muted")
+                self.rows_label.setText("No preview: the table's columns could not be read (see Columns of the table).")
+            elif self.column_problems():
+                set_tone(self.rows_label, "muted")
+                self.rows_label.setText("The preview appears once the table's columns are chosen (see Columns of "
+                                        "the table).")
+            elif self.preview_error:
                 set_tone(self.rows_label, "error")
-                self.rows_label.setText(f"Could not open the data: {html.escape(self.preview_error)}")
+                self.rows_label.setText(f"Could not open the data: {html.escape(self.preview_error, quote=False)}")
             self.balance_chart.set_bars([], [])
             self.samples_table.setRowCount(0)
             return
@@ -442,7 +535,8 @@ class DatasetPage(_Page):
                 columns = [*keys, "class"]
                 rows = [[_cell_text(s.get(key)) if isinstance(s, dict) else str(s) for key in keys] + [str(label)]
                         for s, label in samples]
-                self._offer_columns(keys)
+                if self.scheme() not in ("csv", "parquet"):  # those offer the header's columns
+                    self._offer_columns(keys)
             self.samples_table.setColumnCount(len(columns))
             self.samples_table.setHorizontalHeaderLabels(columns)
             self.samples_table.setRowCount(len(rows))

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from views.providers import ModelChoice
 from views.wizard.formatting import _fmt_count, _project_relative, _sanitize_id
-from views.wizard.page_base import _Page
 from views.theme import current, watch_theme
-from views.wizard.widgets import _heading, _help, _hf_row, _message_label, _set_tab_order, _show_message
+from views.wizard.page_base import FieldProblem, _Page
+from views.wizard.widgets import FieldNote, _heading, _help, _hf_row, _set_tab_order
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -121,7 +121,7 @@ class ModelsPage(_Page):
             "Look up the Hugging Face model and add it")
         left.addLayout(hf)
         left.addWidget(_help("Needs the internet the first time; works offline once downloaded."))
-        self.add_status = _message_label("Model lookup status")
+        self.add_status = FieldNote(lines=3, name="Model lookup status")
         left.addWidget(self.add_status)
 
         right.addWidget(_heading("Models in this study"))
@@ -143,6 +143,9 @@ class ModelsPage(_Page):
         self.table.setColumnWidth(0, 110)
         self.table.setColumnWidth(1, 170)
         right.addWidget(self.table, 1)
+        self.models_note = self.add_note(FieldNote(lines=2, name="Problems with the models"), ("models",),
+                                         ("models", None, "id"), noun="The name")
+        right.addWidget(self.models_note)
         buttons = QHBoxLayout()
         self.remove_button = QPushButton("&Remove model")
         self.remove_button.setAccessibleName("Remove the selected model")
@@ -173,6 +176,11 @@ class ModelsPage(_Page):
     def model_ids(self) -> list[str]:
         return [r.id for r in self._rows]
 
+    def local_problems(self) -> list[FieldProblem]:
+        if not self._rows:
+            return [FieldProblem(("models",), "Add at least one model: tick a built-in model or add your own.")]
+        return []
+
     def _unique_id(self, base: str) -> str:
         base = _sanitize_id(base)
         taken = {r.id for r in self._rows}
@@ -184,6 +192,7 @@ class ModelsPage(_Page):
         return f"{base}-{n}"
 
     def add_row(self, row: _ModelRow) -> None:
+        self.models_note.say("")
         self._rows.append(row)
         self._refresh_table()
         self.table.selectRow(len(self._rows) - 1)
@@ -193,6 +202,7 @@ class ModelsPage(_Page):
         if not 0 <= index < len(self._rows):
             return
         row = self._rows.pop(index)
+        self.models_note.say("")
         if row.builtin:
             self._set_builtin_checked(row.source, False)
         self._refresh_table()
@@ -218,9 +228,11 @@ class ModelsPage(_Page):
         for i, row in enumerate(self._rows):
             name = QTableWidgetItem(row.id)
             name.setToolTip("Double-click or press F2 to rename")
-            bad = ids.count(row.id) > 1 or not pattern.match(row.id)
-            if bad:  # otherwise the table's own text colour
+            twice = ids.count(row.id) > 1
+            if twice or not pattern.match(row.id):  # otherwise the table's own text colour
                 name.setForeground(QColor(colours.error))
+                name.setToolTip("Another model has this name: double-click to rename it." if twice else
+                                "Use letters, digits, “-”, “_” or “.”: double-click to rename it.")
             source = QTableWidgetItem(row.source)
             source.setFlags(source.flags() & ~Qt.ItemFlag.ItemIsEditable)
             source.setToolTip(row.source)
@@ -244,8 +256,14 @@ class ModelsPage(_Page):
             return
         r = item.row()
         if 0 <= r < len(self._rows):
-            self._rows[r].id = item.text().strip()
-            QTimer.singleShot(0, self._refresh_table)  # recolour duplicates / bad names
+            new = item.text().strip()
+            if any(i != r and row.id == new for i, row in enumerate(self._rows)):
+                self.models_note.say(f"“{new}” is already the name of another model; “{self._rows[r].id}” keeps "
+                                     "its name.", "error")
+            else:
+                self._rows[r].id = new
+                self.models_note.say("")
+            QTimer.singleShot(0, self._refresh_table)  # the name as kept, recoloured
             self.changed()
 
     def _set_builtin_checked(self, source: str, checked: bool) -> None:
@@ -295,21 +313,21 @@ class ModelsPage(_Page):
     def add_local_model(self, path: str) -> None:
         """Add a local .safetensors file or Hugging Face model folder (also what a drop does)."""
         p = Path(path)
+        refusal = ""
         if p.is_dir():
             if not (p / "config.json").is_file():
-                _show_message(self.add_status, f"The folder “{p.name}” has no config.json. Juxta opens Hugging Face "
-                                               "model folders (config.json + weights) or .safetensors files.")
-                return
+                refusal = (f"The folder “{p.name}” has no config.json. Juxta opens Hugging Face model folders "
+                           "(config.json + weights) or .safetensors files.")
         elif p.suffix.lower() in (".pkl", ".pickle", ".joblib", ".dill"):
-            _show_message(self.add_status, f"“{p.name}” is a pickle file; Juxta refuses those because opening them "
-                                           "can run code. Save the model as .safetensors instead.")
-            return
+            refusal = (f"“{p.name}” is a pickle file; Juxta refuses those because opening them can run code. "
+                       "Save the model as .safetensors instead.")
         elif p.suffix.lower() != ".safetensors":
-            _show_message(self.add_status, f"“{p.name}” is not a model Juxta can open: choose a .safetensors file or "
-                                           "a model folder with config.json.")
-            return
+            refusal = (f"“{p.name}” is not a model Juxta can open: choose a .safetensors file or a model folder "
+                       "with config.json.")
         elif not p.is_file():
-            _show_message(self.add_status, f"“{p}” does not exist.")
+            refusal = f"“{p}” does not exist."
+        if refusal:
+            self.add_status.say(refusal, "error")
             return
         source = "file:" + _project_relative(str(p), self.wiz.project_root())
         self._lookup_and_add(source, _sanitize_id(p.stem if p.is_file() else p.name))
@@ -317,7 +335,7 @@ class ModelsPage(_Page):
     def _on_hf_add(self) -> None:
         text = self.hf_edit.text().strip()
         if not text:
-            _show_message(self.add_status, "Type a Hugging Face model id first, e.g. google/vit-base-patch16-224.")
+            self.add_status.say("Type a Hugging Face model id first, e.g. google/vit-base-patch16-224.", "error")
             return
         source = text if text.startswith("hf:") else f"hf:{text}"
         repo = source[3:].partition("@")[0].rstrip("/")
@@ -325,27 +343,27 @@ class ModelsPage(_Page):
 
     def _lookup_and_add(self, source: str, base_id: str, hf: bool = False) -> None:
         if any(r.source == source for r in self._rows):
-            _show_message(self.add_status, f"{source} is already in the study.", "info")
+            self.add_status.say(f"{source} is already in the study.", "muted")
             return
         if source in self._pending:
             return
         self._pending.add(source)
         self.hf_button.setEnabled(False)
-        _show_message(self.add_status, f"Looking up {source}…", "info")
+        self.add_status.say(f"Looking up {source}…", "muted")
 
         def done(info: Any, source: str = source, base_id: str = base_id) -> None:
             self._pending.discard(source)
             self.hf_button.setEnabled(True)
             details = describe_text(info if isinstance(info, dict) else {})
             self.add_row(_ModelRow(self._unique_id(base_id), source, details))
-            _show_message(self.add_status, f"Added {source}" + (f" — {details}." if details else "."), "ok")
+            self.add_status.say(f"Added {source}" + (f" — {details}." if details else "."), "ok")
             if hf:
                 self.hf_edit.clear()
 
         def failed(message: str, source: str = source) -> None:
             self._pending.discard(source)
             self.hf_button.setEnabled(True)
-            _show_message(self.add_status, f"Could not add {source}: {message}")
+            self.add_status.say(f"Could not add {source}: {message}", "error")
 
         self.wiz.background(self.wiz.providers.describe_model, source, on_done=done, on_error=failed)
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine.study import STUDY_SUFFIX
-from views.wizard.page_base import _Page
-from views.wizard.widgets import _help, _set_tab_order, _stacked
+from views.wizard.page_base import FieldProblem, _Page
+from views.wizard.widgets import FieldNote, _help, _set_tab_order, _stacked
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -33,8 +33,9 @@ class NamePage(_Page):
         self.name_edit.setPlaceholderText("e.g. robustness")
         self.name_edit.setAccessibleName("Study name")
         self.name_edit.setMaxLength(64)
-        self.file_label = _help("")
-        self.file_label.setTextFormat(Qt.TextFormat.RichText)
+        # under the name: the file it is saved as, or why the name cannot be used (two lines kept free)
+        self.file_label = self.add_note(FieldNote(lines=2, name="Study file name"), ("study", "name"))
+        self.file_label.lead = "This name cannot be used."
         self.title_edit = QLineEdit()
         self.title_edit.setPlaceholderText("e.g. Which digits model survives noisy scans?")
         self.title_edit.setAccessibleName("Study title")
@@ -87,14 +88,17 @@ class NamePage(_Page):
 
     def _on_name(self, text: str) -> None:
         shown = html.escape(text.strip() or "NAME")
-        self.file_label.setText(
+        self.file_label.say(
             f"Saved as <b>{shown}{STUDY_SUFFIX}</b> in the project folder. "
-            "Use letters, digits, “-”, “_” or “.”, no spaces."
+            "Use letters, digits, “-”, “_” or “.”, no spaces.", rich=True
         )
         self.changed()
 
-    def local_problems(self) -> list[str]:
+    def local_problems(self) -> list[FieldProblem]:
         name = self.name_edit.text().strip()
-        if name and name in self.wiz.existing_names and name != self.wiz.original_name:
-            return [f"a study named '{name}' already exists in this project; choose another name"]
+        if not name:
+            return [FieldProblem(("study", "name"), "A study needs a name, e.g. robustness.")]
+        if name in self.wiz.existing_names and name != self.wiz.original_name:
+            return [FieldProblem(("study", "name"), f"A study named “{name}” already exists in this project; "
+                                                    "choose another name.")]
         return []

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
 from engine.metrics import METRICS
 from engine.study import METRIC_NAMES, ExecutionSpec, MetricsSpec
 from views.wizard.formatting import _parse_numbers
-from views.wizard.page_base import _Page
+from views.wizard.page_base import FieldProblem, _Page
 from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
-from views.wizard.widgets import BACKEND_LABELS, DEVICE_LABELS, _help, _set_tab_order
+from views.wizard.widgets import BACKEND_LABELS, DEVICE_LABELS, FieldNote, _help, _set_tab_order
 
 if TYPE_CHECKING:
     from views.study_wizard import StudyWizard
@@ -60,6 +60,8 @@ class SeedsPage(_Page):
         seeds_label.setBuddy(self.seeds_edit)
         sform.addRow(count_label, self.seed_count)
         sform.addRow(seeds_label, self.seeds_edit)
+        self.seeds_note = self.add_note(FieldNote(name="Problems with the seeds"), ("study", "seeds"))
+        sform.addRow("", self.seeds_note)
         sform.addRow(_help("Each seed repeats everything with fresh randomness: training of built-in models, "
                            "corruptions and resampling. Three is a good start."))
         left.addWidget(seeds_box)
@@ -197,9 +199,9 @@ class SeedsPage(_Page):
     def seeds(self) -> tuple[list[int], str | None]:
         values, error = _parse_numbers(self.seeds_edit.text(), integers=True)
         if error:
-            return [int(v) for v in values], f"seeds: {error}; type whole numbers separated by commas, e.g. 0, 1, 2"
+            return [int(v) for v in values], f"{error}: type whole numbers separated by commas, e.g. 0, 1, 2"
         if not values:
-            return [], "seeds: give at least one seed, e.g. 0"
+            return [], "Give at least one seed, e.g. 0"
         return [int(v) for v in values], None
 
     def set_seeds(self, seeds: list[int]) -> None:
@@ -212,6 +214,6 @@ class SeedsPage(_Page):
         for n, c in self.metric_checks.items():
             c.setChecked(n == "accuracy" or n in names)
 
-    def local_problems(self) -> list[str]:
+    def local_problems(self) -> list[FieldProblem]:
         _, error = self.seeds()
-        return [error] if error else []
+        return [FieldProblem(("study", "seeds"), error)] if error else []

@@ -1,8 +1,7 @@
-"""What the study schema allows, which page an engine problem concerns, and a study's counts."""
+"""What the study schema allows (choices, bounds, defaults) and a study's counts."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, get_args
 
 from engine.shift.catalog import SEVERITIES
@@ -22,40 +21,6 @@ def _schema_bound(model: Any, name: str, which: str) -> float | None:
 
 def _schema_default(model: Any, name: str) -> Any:
     return model.model_fields[name].get_default(call_default_factory=True)
-
-
-_SECTION_RE = re.compile(r"(?<![\w.])\[*(study|models|data|shift|metrics|execution)(\.seeds)?(?=[.\[\]':])")
-
-
-def problem_section(problem: str) -> str:
-    """Which wizard page an engine problem concerns: name, models, data, conditions, seeds or review."""
-    text = re.sub(r"^line \d+:\s*", "", problem)
-    if text.startswith("model id ") or "[[models]]" in text:
-        return "models"
-    m = _SECTION_RE.search(text)
-    if not m:
-        return "review"
-    key = m.group(1)
-    if key == "study":
-        return "seeds" if m.group(2) else "name"
-    return {"models": "models", "data": "data", "shift": "conditions", "metrics": "seeds", "execution": "seeds"}[key]
-
-
-_FRIENDLY = (
-    (re.compile(r"^'study\.name' is ('.*'); use (.*)$"), r"The name \1 cannot be used as a file name: use \2"),
-    (re.compile(r"^'models' (is required but missing|needs at least 1 entry)\.?$"),
-     "Add at least one model: tick a built-in model or add your own."),
-    (re.compile(r"^'data\.source' is required but missing\.?$"), "Choose the data to test on."),
-)
-
-
-def _inline(problem: str) -> str:
-    """An engine problem as shown on a wizard page: no line number, plainer words where we can."""
-    text = re.sub(r"^line \d+:\s*", "", problem)
-    for rx, replacement in _FRIENDLY:
-        if rx.match(text):
-            return rx.sub(replacement, text)
-    return text
 
 
 def study_counts(raw: dict[str, Any]) -> dict[str, Any]:

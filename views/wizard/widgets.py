@@ -7,12 +7,13 @@ repaints on a theme change.
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -80,22 +81,64 @@ def _heading(text: str) -> QLabel:
     return label
 
 
-def _message_label(name: str) -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setAccessibleName(name)
-    label.hide()
-    return label
+class FieldNote(QLabel):
+    """The line under a field: its help or status, or what is wrong with the field.
+
+    Its height is reserved (``lines`` lines) whether or not it says anything, so a message that
+    appears or goes does not move the page. Problems read in the error tone once the person has
+    acted on the page (touched it or tried to go on); before that they read as a neutral to-do.
+    """
+
+    def __init__(self, text: str = "", *, lines: int = 1, name: str = ""):
+        super().__init__()
+        self.lines = lines
+        self.lead = ""  # said before the problems, e.g. "This name cannot be used."
+        self._said, self._tone = text, "muted"
+        self._problems: list[str] = []
+        self._as_error = True
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if name:
+            self.setAccessibleName(name)
+        self._reserve()
+        self._refresh()
+
+    def say(self, text: str, tone: str = "muted", *, rich: bool = False) -> None:
+        """Help or status (plain text unless ``rich``), shown whenever the field has no problem."""
+        self._said, self._tone = (text if rich else html.escape(text, quote=False)), tone
+        self._refresh()
+
+    def show_problems(self, problems: list[str], *, as_error: bool = True) -> None:
+        self._problems, self._as_error = list(problems), as_error
+        self._refresh()
+
+    def problems(self) -> list[str]:
+        return list(self._problems)
+
+    def _refresh(self) -> None:
+        if self._problems:
+            text = " ".join(sentence(p) for p in self._problems)
+            set_tone(self, "error" if self._as_error else "muted")
+            self.setText(html.escape(f"{self.lead} {text}" if self.lead else text, quote=False))
+        else:
+            set_tone(self, self._tone)
+            self.setText(self._said)
+
+    def _reserve(self) -> None:
+        self.setMinimumHeight(self.fontMetrics().lineSpacing() * self.lines + 2)
 
 
-MESSAGE_TONES = {"error": "error", "ok": "ok", "info": "muted", "warn": "warn"}
-
-
-def _show_message(label: QLabel, text: str, kind: str = "error") -> None:
-    set_tone(label, MESSAGE_TONES[kind])
-    label.setText(text)
-    label.setVisible(bool(text))
+def sentence(text: str) -> str:
+    """'seeds must not repeat' -> 'Seeds must not repeat.'"""
+    text = text.strip()
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    if first.isalpha() and first.isascii() and first.islower():  # not ρ, a quote or a file name
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def image_pixmap(image: Any, size: int) -> QPixmap:
