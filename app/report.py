@@ -15,15 +15,20 @@ Output path rules (docs/reports.md):
 
 Charts are drawn with Qt (offscreen), so rendering runs on the thread that owns the QApplication;
 ``engine.report.build_report`` (database work only) may run anywhere.
+
+Report notes: the title, author, introduction and chart comments typed on the Report page belong to
+the project and live in ``PROJECT/reports/notes.json`` (:func:`read_notes`, :func:`write_notes`,
+kept in step with the page by :class:`ReportNotesKeeper`; format in docs/reports.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine.errors import JuxtaError
 
@@ -140,3 +145,183 @@ def main_file(fmt: str, files: list[Path]) -> Path:
             if f.name == "index.html":
                 return f
     return files[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# report notes: what a person typed for the report, kept in the project
+
+NOTES_FILE = Path("reports") / "notes.json"
+NOTES_VERSION = 1
+NOTE_TEXT_KEYS = ("title", "author", "introduction")
+
+
+def notes_path(root: str | Path) -> Path:
+    return Path(root) / NOTES_FILE
+
+
+def read_notes(root: str | Path) -> dict[str, Any]:
+    """The project's report notes ({} when it has none). Raises ``JuxtaError`` naming the file and
+    what is wrong with it when it cannot be read or does not hold report notes."""
+    text = _notes_file_text(root)
+    return {} if text is None else parse_notes(text, notes_path(root))
+
+
+def _notes_file_text(root: str | Path) -> str | None:
+    """The notes file's text (None: there is none); ``JuxtaError`` when it cannot be read."""
+    path = notes_path(root)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JuxtaError(f"The report notes in {path} cannot be read ({_reason(exc)}).") from None
+
+
+def parse_notes(text: str, path: Path) -> dict[str, Any]:
+    """Report notes from the text of ``path``; ``JuxtaError`` saying what is wrong when they are not."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise JuxtaError(f"The report notes in {path} are not valid JSON ({exc}).") from None
+    return _checked_notes(data, path)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _checked_notes(data: Any, path: Path) -> dict[str, Any]:
+    def bad(what: str) -> JuxtaError:
+        return JuxtaError(f"The report notes in {path} are not what Juxta wrote: {what}.")
+
+    if not isinstance(data, dict):
+        raise bad(f"expected an object with {', '.join(NOTE_TEXT_KEYS)} and comments, found {type(data).__name__}")
+    version = data.get("version", NOTES_VERSION)
+    if version != NOTES_VERSION:
+        raise bad(f"'version' is {version!r}; this Juxta reads version {NOTES_VERSION}")
+    notes: dict[str, Any] = {}
+    for key in NOTE_TEXT_KEYS:
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise bad(f"'{key}' should be text, found {type(value).__name__}")
+        notes[key] = value
+    comments = data.get("comments", {})
+    if not isinstance(comments, dict) or not all(
+            isinstance(d, dict) and all(isinstance(t, str) for t in d.values()) for d in comments.values()):
+        raise bad("'comments' should map each study to {chart id: comment text}")
+    notes["comments"] = {str(s): {str(c): t for c, t in d.items()} for s, d in comments.items()}
+    return notes
+
+
+def notes_text(notes: dict[str, Any]) -> str:
+    """The notes as the JSON text :func:`write_notes` stores."""
+    data = {"version": NOTES_VERSION, **{k: str(notes.get(k) or "") for k in NOTE_TEXT_KEYS},
+            "comments": notes.get("comments") or {}}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_notes(root: str | Path, notes: dict[str, Any]) -> Path:
+    """Write the project's report notes (atomically: a half-written file never replaces a good one)."""
+    path = notes_path(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".notes-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(notes_text(notes))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _free_name(path: Path) -> Path:
+    candidate, i = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{i}{path.suffix}")
+        i += 1
+    return candidate
+
+
+def _is_empty(notes: dict[str, Any]) -> bool:
+    return not any(str(notes.get(k) or "").strip() for k in NOTE_TEXT_KEYS) and not any(
+        t.strip() for d in (notes.get("comments") or {}).values() for t in d.values())
+
+
+class ReportNotesKeeper:
+    """Keeps a Report page's notes in its project's ``reports/notes.json``.
+
+    ``open(root)`` reads the project's notes into the page (saving what is pending for the previous
+    project first); every edit on the page (``notesChanged``) is written ``DEBOUNCE_MS`` after the
+    last one; ``flush()`` writes a pending edit now (call it before the app quits).
+
+    A notes file that cannot be read is ignored with a message, never a crash. It is never replaced
+    unseen: before the keeper writes, a file whose content is not what it last read or wrote (one it
+    could not read, or one changed on disk meanwhile) is kept beside it as
+    ``notes-kept-<date>-<time>.json``, and the message says so.
+    """
+
+    DEBOUNCE_MS = 800
+
+    def __init__(self, page: Any, report: Callable[[str], None] | None = None):
+        from PySide6.QtCore import QTimer
+
+        self.page = page
+        self.report = report or page.show_message
+        self.root: Path | None = None
+        self._known: str | None = None  # the file's text as last read or written (None: no file)
+        self._pending: dict[str, Any] | None = None
+        self._timer = QTimer(page)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.DEBOUNCE_MS)
+        self._timer.timeout.connect(self.flush)
+        page.notesChanged.connect(self._edited)
+
+    def open(self, root: str | Path | None) -> None:
+        """Show the notes of the project at ``root`` (None: no project, empty notes)."""
+        self.flush()
+        self.root = Path(root) if root is not None else None
+        self._known = None
+        notes: dict[str, Any] = {}
+        if self.root is not None:
+            try:
+                text = _notes_file_text(self.root)
+                notes = {} if text is None else parse_notes(text, notes_path(self.root))
+                self._known = text
+            except JuxtaError as exc:
+                self.report(f"{exc} They are ignored; the file is left as it is until you edit the notes, "
+                            "then it is set aside as notes-kept-….json next to it.")
+        self.page.set_notes(notes)
+
+    def _edited(self, notes: dict[str, Any]) -> None:
+        if self.root is None:
+            return
+        self._pending = notes
+        self._timer.start()
+
+    def flush(self) -> None:
+        """Write the pending edit now (nothing to do when there is none)."""
+        self._timer.stop()
+        notes, self._pending = self._pending, None
+        if notes is None or self.root is None:
+            return
+        path = notes_path(self.root)
+        try:
+            try:
+                on_disk: str | None = _notes_file_text(self.root)
+                exists = on_disk is not None
+            except JuxtaError:
+                on_disk, exists = None, True  # there, but unreadable: set it aside too
+            if not exists and _is_empty(notes):
+                return  # nothing typed, nothing to keep: no file
+            kept = None
+            if exists and (on_disk is None or on_disk != self._known):
+                kept = _free_name(path.with_name(f"notes-kept-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"))
+                os.replace(path, kept)
+            write_notes(self.root, notes)
+            self._known = notes_text(notes)
+        except OSError as exc:
+            self.report(f"Could not save the report notes to {path}: {_reason(exc)}.")
+            return
+        if kept is not None:
+            self.report(f"Saved the report notes to {path}; the earlier file there was kept as {kept.name}.")

@@ -9,7 +9,10 @@ with ``build_report``) and never touches the database or the file system itself:
   model (``engine.report.apply_options``, no database) and refreshes the preview after a short pause;
 * the Export buttons emit ``exportRequested(fmt, options)`` with ``fmt`` in 'folder' | 'html' | 'pdf';
   the app asks where to save and calls ``app.report.write_report(project, fmt, path, options=options,
-  model=page.model(), overwrite=True)``.
+  model=page.model(), overwrite=True)``;
+* the title, author, introduction and chart comments are the project's *report notes*: the page
+  emits ``notesChanged(notes)`` on every edit of them and shows saved ones with ``set_notes(notes)``;
+  ``app.report.ReportNotesKeeper`` keeps them in the project (``reports/notes.json``).
 
 The preview is the report's own HTML (no scripts) in a ``QTextBrowser``, styled in the app's theme
 (``views.report_render.preview_css``) and redrawn when the theme changes; figures come from the same
@@ -85,6 +88,7 @@ class PreviewBrowser(QTextBrowser):
 class ReportPage(QWidget):
     exportRequested = Signal(str, dict)  # format ('folder' | 'html' | 'pdf'), options for apply_options/write_report
     optionsChanged = Signal(dict)
+    notesChanged = Signal(dict)  # title, author, introduction, comments: on every edit (the keeper debounces)
     previewUpdated = Signal()  # the preview shows the current options, theme and pixel ratio
 
     def __init__(self, parent=None):
@@ -183,8 +187,8 @@ class ReportPage(QWidget):
         self._timer.setInterval(250)
         self._timer.timeout.connect(self.refresh_preview)
         for w in (self.title, self.author):
-            w.textChanged.connect(self._changed)
-        self.introduction.textChanged.connect(self._changed)
+            w.textChanged.connect(self._notes_edited)
+        self.introduction.textChanged.connect(self._notes_edited)
         self.comment.textChanged.connect(self._comment_changed)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(self._select)
@@ -231,11 +235,30 @@ class ReportPage(QWidget):
                     kind, _study, ident = item.data(0, ROLE)
                     if item.checkState(0) == Qt.CheckState.Checked:
                         (charts if kind == "chart" else tables)[name].append(ident)
+        return {**self.notes(), "studies": studies, "charts": charts, "tables": tables}
+
+    def notes(self) -> dict[str, Any]:
+        """The title, author, introduction and every chart comment typed so far (what ``notesChanged``
+        carries and ``set_notes`` takes: keys title, author, introduction, comments)."""
         comments = {s: {c: t for c, t in d.items() if t.strip()} for s, d in self._comments.items()}
-        return {
-            "title": self.title.text(), "author": self.author.text(), "introduction": self.introduction.toPlainText(),
-            "studies": studies, "charts": charts, "tables": tables, "comments": {s: d for s, d in comments.items() if d},
-        }
+        return {"title": self.title.text(), "author": self.author.text(), "introduction": self.introduction.toPlainText(),
+                "comments": {s: d for s, d in comments.items() if d}}
+
+    def set_notes(self, notes: dict[str, Any]) -> None:
+        """Show saved notes (a project's ``reports/notes.json``); missing keys are empty. Emits no
+        ``notesChanged``: nothing was edited."""
+        comments = notes.get("comments") or {}
+        self._comments = {str(s): {str(c): str(t) for c, t in d.items()} for s, d in comments.items()}
+        for widget, key in ((self.title, "title"), (self.author, "author"), (self.introduction, "introduction")):
+            blocker = QSignalBlocker(widget)
+            if isinstance(widget, QLineEdit):
+                widget.setText(str(notes.get(key) or ""))
+            else:
+                widget.setPlainText(str(notes.get(key) or ""))
+            del blocker
+        self._select(self.tree.currentItem())
+        if self._base is not None:
+            self._timer.start()
 
     def show_message(self, text: str) -> None:
         self.status.setText(text)
@@ -314,9 +337,13 @@ class ReportPage(QWidget):
             return
         study, chart = self._current_chart
         self._comments.setdefault(study, {})[chart] = self.comment.toPlainText()
-        self._changed()
+        self._notes_edited()
 
     # -- preview ---------------------------------------------------------------------------------
+
+    def _notes_edited(self, *_args) -> None:
+        self.notesChanged.emit(self.notes())
+        self._changed()
 
     def _changed(self, *_args) -> None:
         if self._base is None:

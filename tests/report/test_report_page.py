@@ -1,11 +1,19 @@
-"""The Report page: contents ticks, comments, live preview and export signals."""
+"""The Report page: contents ticks, comments, live preview (theme, legibility), export signals, kept notes."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
+import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette, QTextCursor
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
 from tests.report.conftest import XSS
 from views.report_page import ReportPage
+from views.theme import COLOURS, contrast_ratio
 
 
 def chart_item(page, chart_id):
@@ -61,16 +69,6 @@ def test_page_without_model(qtbot):
 
 # -- helpers ---------------------------------------------------------------------------------------
 
-import json  # noqa: E402
-import os  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-from PySide6.QtCore import QModelIndex  # noqa: E402
-from PySide6.QtGui import QColor, QPalette, QTextCursor  # noqa: E402
-from PySide6.QtWidgets import QStyle, QStyleOptionViewItem  # noqa: E402
-
-from views.theme import COLOURS, contrast_ratio  # noqa: E402
 
 
 @pytest.fixture
@@ -290,3 +288,193 @@ def test_exported_figures_keep_their_size_and_light_palette(mini_model, themed):
     assert image.width() == int(fig.width * PNG_SCALE)
     assert image.pixelColor(2, 2).name().lower() == COLOURS["light"].surface.lower()
     assert "#1f2328" in r.html("single").lower()  # report.css, not the theme
+
+
+# -- issue 8, item 22: title, author, introduction and comments kept in the project ---------------------
+
+
+def test_page_reports_note_edits_and_shows_saved_notes(qtbot, mini_model):
+    page = ReportPage()
+    qtbot.addWidget(page)
+    page.set_model(mini_model)
+    seen = []
+    page.notesChanged.connect(seen.append)
+    page.title.setText("Board review")
+    assert seen[-1]["title"] == "Board review"
+    page.tree.setCurrentItem(chart_item(page, "drop"))
+    page.comment.setPlainText("Look at the drop")
+    assert seen[-1]["comments"] == {"mini": {"drop": "Look at the drop"}}
+    n = len(seen)
+    chart_item(page, "drop").setCheckState(0, Qt.CheckState.Unchecked)  # a tick is not a note
+    assert len(seen) == n
+
+    saved = {"title": "Saved title", "author": "Saved author", "introduction": "Saved intro",
+             "comments": {"mini": {"drop": "Saved comment"}}}
+    page.set_notes(saved)
+    assert len(seen) == n  # showing saved notes is not an edit
+    assert page.notes() == saved
+    assert page.comment.toPlainText() == "Saved comment"  # the selected chart's comment is shown
+    page.set_notes({})
+    assert page.notes() == {"title": "", "author": "", "introduction": "", "comments": {}}
+
+
+def _keeper(page, root, messages):
+    from app.report import ReportNotesKeeper
+
+    keeper = ReportNotesKeeper(page, messages.append)
+    keeper.open(root)
+    return keeper
+
+
+def test_notes_survive_closing_the_app(qtbot, tmp_path, mini_model):
+    """Title, author, introduction and chart comments were lost when the app closed."""
+    from app.report import ReportNotesKeeper, notes_path
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    page = ReportPage()
+    qtbot.addWidget(page)
+    messages: list[str] = []
+    keeper = _keeper(page, root, messages)  # held: the page's signal reaches it while it lives
+    page.set_model(mini_model)
+    assert not notes_path(root).exists()  # nothing typed, no file
+    page.title.setText("Board review")
+    page.author.setText("Model review board")
+    page.introduction.setPlainText("Why we ran this.")
+    page.tree.setCurrentItem(chart_item(page, "drop"))
+    page.comment.setPlainText("Look at the drop")
+    assert not notes_path(root).exists()  # debounced: not yet written
+    qtbot.waitUntil(lambda: notes_path(root).exists(), timeout=ReportNotesKeeper.DEBOUNCE_MS + 3000)
+    assert messages == []
+
+    # "the app closes": a new page and keeper read them back when the project's report opens
+    later = ReportPage()
+    qtbot.addWidget(later)
+    _keeper(later, root, messages)
+    later.set_model(mini_model)
+    assert later.notes() == {"title": "Board review", "author": "Model review board",
+                             "introduction": "Why we ran this.", "comments": {"mini": {"drop": "Look at the drop"}}}
+    text = later.preview.toPlainText()
+    assert "Board review" in text and "Look at the drop" in text and "Model review board" in text
+    assert messages == []
+
+
+def test_notes_are_written_once_after_a_burst_of_typing_and_flushed_on_close(qtbot, tmp_path, monkeypatch):
+    import app.report as R
+
+    writes = []
+    real = R.write_notes
+    monkeypatch.setattr(R, "write_notes", lambda root, notes: writes.append(notes) or real(root, notes))
+    page = ReportPage()
+    qtbot.addWidget(page)
+    keeper = _keeper(page, tmp_path, [])
+    for word in ("B", "Bo", "Boa", "Board"):
+        page.title.setText(word)
+    qtbot.wait(R.ReportNotesKeeper.DEBOUNCE_MS + 300)
+    assert [w["title"] for w in writes] == ["Board"]
+    page.author.setText("Me")
+    keeper.flush()  # the app is closing: no waiting for the pause
+    assert [w["author"] for w in writes] == ["", "Me"]
+    assert R.read_notes(tmp_path)["author"] == "Me"
+
+
+def test_switching_projects_saves_the_old_notes_and_shows_the_new(qtbot, tmp_path):
+    from app.report import read_notes, write_notes
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    write_notes(b, {"title": "B's report"})
+    page = ReportPage()
+    qtbot.addWidget(page)
+    keeper = _keeper(page, a, [])
+    page.title.setText("A's report")
+    keeper.open(b)  # before the pause ends
+    assert read_notes(a)["title"] == "A's report" and page.title.text() == "B's report"
+    keeper.open(None)
+    assert page.notes()["title"] == ""
+
+
+@pytest.mark.parametrize("content, what", [
+    ("{not json", "not valid JSON"),
+    ('["a list"]', "expected an object"),
+    ('{"title": 3}', "'title' should be text"),
+    ('{"comments": {"mini": "x"}}', "'comments' should map"),
+    ('{"version": 99}', "'version' is 99"),
+    (b"\xff\xfe\x00garbage", "cannot be read"),
+])
+def test_a_malformed_notes_file_is_ignored_with_a_message_and_never_overwritten_unseen(qtbot, tmp_path, content, what):
+    from app.report import notes_path, read_notes
+
+    path = notes_path(tmp_path)
+    path.parent.mkdir()
+    raw = content if isinstance(content, bytes) else content.encode("utf-8")
+    path.write_bytes(raw)
+    page = ReportPage()
+    qtbot.addWidget(page)
+    messages: list[str] = []
+    keeper = _keeper(page, tmp_path, messages)
+    assert len(messages) == 1 and what in messages[0] and str(path) in messages[0]
+    assert page.notes()["title"] == ""
+    keeper.flush()
+    assert path.read_bytes() == raw  # reading it changed nothing
+    page.title.setText("New title")
+    keeper.flush()
+    kept = list(path.parent.glob("notes-kept-*.json"))
+    assert len(kept) == 1 and kept[0].read_bytes() == raw  # the unreadable file is set aside, byte for byte
+    assert read_notes(tmp_path)["title"] == "New title"
+    assert kept[0].name in messages[-1]
+
+
+def test_notes_changed_on_disk_meanwhile_are_kept_not_overwritten(qtbot, tmp_path):
+    from app.report import notes_path, read_notes, write_notes
+
+    write_notes(tmp_path, {"title": "read at open"})
+    page = ReportPage()
+    qtbot.addWidget(page)
+    messages: list[str] = []
+    keeper = _keeper(page, tmp_path, messages)
+    write_notes(tmp_path, {"title": "another Juxta wrote this"})
+    page.author.setText("Me")
+    keeper.flush()
+    kept = list(notes_path(tmp_path).parent.glob("notes-kept-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["title"] == "another Juxta wrote this"
+    assert read_notes(tmp_path) == {"title": "read at open", "author": "Me", "introduction": "", "comments": {}}
+    assert "kept as" in messages[-1]
+    page.author.setText("Me again")  # what it wrote itself is replaced without ceremony
+    keeper.flush()
+    assert len(list(notes_path(tmp_path).parent.glob("notes-kept-*.json"))) == 1
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_project_that_cannot_be_written_gets_a_message_not_a_crash(qtbot, tmp_path):
+    from app.report import notes_path
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports").chmod(0o500)
+    try:
+        page = ReportPage()
+        qtbot.addWidget(page)
+        messages: list[str] = []
+        keeper = _keeper(page, tmp_path, messages)
+        page.title.setText("T")
+        keeper.flush()
+        assert messages and "Could not save the report notes" in messages[-1] and not notes_path(tmp_path).exists()
+    finally:
+        (tmp_path / "reports").chmod(0o700)
+
+
+def test_write_failure_is_reported(qtbot, tmp_path, monkeypatch):
+    """The same without needing a read-only folder (the tests may run as root)."""
+    import app.report as R
+
+    def refuse(root, notes):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(R, "write_notes", refuse)
+    page = ReportPage()
+    qtbot.addWidget(page)
+    messages: list[str] = []
+    keeper = _keeper(page, tmp_path, messages)
+    page.title.setText("T")
+    keeper.flush()
+    assert messages == [f"Could not save the report notes to {R.notes_path(tmp_path)}: Permission denied."]
