@@ -839,3 +839,19 @@ def test_the_app_can_hand_a_dropped_model_to_the_wizard(qtbot, wizard, tmp_path)
     wizard.add_local_model(str(model))
     qtbot.waitUntil(lambda: len(wizard.models_page.model_rows()) == 1)
     assert wizard.models_page.model_rows()[0].source == "file:net.safetensors"
+
+
+def test_the_review_file_is_highlighted_in_the_themes_colours_and_follows_a_switch(qtbot, wizard, themed):
+    from views.study_page import SYNTAX
+
+    def header_colour() -> str:
+        doc = wizard.review_page.toml_view.document()
+        block = doc.findBlock(doc.toPlainText().index("[study]"))
+        ranges = block.layout().formats()
+        return ranges[0].format.foreground().color().name()
+
+    themed("light")
+    wizard.review_page.highlighter.rehighlight()
+    assert header_colour() == SYNTAX["light"].table.lower()
+    themed("dark")
+    qtbot.waitUntil(lambda: header_colour() == SYNTAX["dark"].table.lower())

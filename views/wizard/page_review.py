@@ -46,6 +46,11 @@ class ReviewPage(_Page):
         self.toml_view.setAccessibleName("Study file preview")
         self.toml_view.setTabChangesFocus(True)
         self.toml_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        from views.study_page import SYNTAX, TomlHighlighter  # here: study_page imports this module
+
+        # the study page's highlighter, in the theme's syntax colours, re-highlighted on a theme change
+        self.highlighter = TomlHighlighter(self.toml_view.document())
+        watch_theme(self.toml_view, lambda c: self.highlighter.set_colours(SYNTAX[c.name]))
         self.outer.addWidget(self.toml_view, 1)
         watch_theme(self, lambda _: self.summary.setText(self.wiz.summary_html()))  # its colours are in HTML
 
