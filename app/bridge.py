@@ -25,6 +25,7 @@ class RunBridge(QObject):
         super().__init__(parent)
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._active = False  # from start() until ``finished`` is emitted (the thread may linger a moment)
         self._control = None
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -32,12 +33,15 @@ class RunBridge(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True from ``start`` until ``finished`` has been emitted: what the window may rely on."""
+        return self._active
 
     def start(self, project: Any, study: str, **options: Any) -> None:
         """Run ``project.run(study)`` in the background. Raises RuntimeError if a run is active."""
         if self.running:
             raise RuntimeError("A run is already in progress.")
+        if self._thread is not None:
+            self._thread.join(5.0)  # the last run's thread has reported; it is only returning
         from engine.execute import RunControl  # torch-free; torch loads only if cells must run
 
         self._control = RunControl()
@@ -52,6 +56,7 @@ class RunBridge(QObject):
                 self._queue.put(("error", str(message), traceback.format_exc()))
 
         self._thread = threading.Thread(target=target, name=f"juxta-run-{study}", daemon=True)
+        self._active = True
         self._thread.start()
         self._timer.start()
 
@@ -83,6 +88,7 @@ class RunBridge(QObject):
             self.events.emit(batch)
         if end is not None:
             self._timer.stop()
+            self._active = False
             if end[0] == "finished":
                 self.finished.emit(end[1])
             else:

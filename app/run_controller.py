@@ -41,6 +41,10 @@ class RunController(QObject):
         self._live.timeout.connect(self._announce)
         self._unannounced = False
 
+    def set_live_interval(self, ms: int) -> None:
+        """How often, at most, finished cells are announced for live results."""
+        self._live.setInterval(ms)
+
     @property
     def running(self) -> bool:
         return self.bridge.running

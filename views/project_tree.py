@@ -99,7 +99,7 @@ class ProjectTree(QTreeWidget):
         self._select("study", name)
 
     def study_status(self, name: str) -> str:
-        item = self._find("study", name)
+        item = self.item_for("study", name)
         return item.text(1) if item is not None else ""
 
     # -- internals --------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class ProjectTree(QTreeWidget):
             return None
         return item.data(0, KIND_ROLE), item.data(0, Qt.ItemDataRole.UserRole)
 
-    def _find(self, kind: str, key: str) -> QTreeWidgetItem | None:
+    def item_for(self, kind: str, key: str) -> QTreeWidgetItem | None:
         top = self._tops.get({"study": "studies", "model": "models", "dataset": "datasets"}[kind])
         for i in range(top.childCount() if top is not None else 0):
             if top.child(i).data(0, Qt.ItemDataRole.UserRole) == key:
@@ -128,7 +128,7 @@ class ProjectTree(QTreeWidget):
         return None
 
     def _select(self, kind: str, key: str) -> None:
-        item = self._find(kind, key)
+        item = self.item_for(kind, key)
         if item is not None:
             self.setCurrentItem(item)
 

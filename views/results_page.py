@@ -267,8 +267,8 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self._metric_cache = {}
         self._cmp_generation += 1
         if results is None or results.accuracy is None or results.accuracy.empty:
-            self._empty.setText(EMPTY_TEXT if results is None else
-                                "No finished results for this study yet — run the study")
+            empty = EMPTY_TEXT if results is None else "No finished results for this study yet — run the study"
+            self._empty.setText(f"{empty}\n\n{note}" if note else empty)
             self._stack.setCurrentWidget(self._empty)
             for chart in self.charts.values():
                 chart.set_results(None)
