@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.study_page.runRequested.connect(lambda: self.run_study())
         self.study_page.editRequested.connect(self.edit_study)
         self.study_page.dirtyChanged.connect(lambda _dirty: self._update_actions())
+        self.study_page.canSaveChanged.connect(lambda _can: self._update_actions())
         self.run_page = RunPage()
         # Results and Report pages pull in pandas, scipy and pyqtgraph: built on first use, after
         # the window is visible.
@@ -145,9 +146,14 @@ class MainWindow(QMainWindow):
         if self._report_page is None:
             from views.report_page import ReportPage
 
+            from app.report import ReportNotesKeeper
+
             self._report_page = ReportPage()
             self._report_page.exportRequested.connect(self.export_report)
             self._report_holder.set_page(self._report_page)
+            # title, author, introduction and chart comments live in the project (reports/notes.json)
+            self._report_notes = ReportNotesKeeper(self._report_page)
+            self._report_notes.open(self.project.root if self.project else None)
         return self._report_page
 
     def run_page_study(self) -> str | None:
@@ -262,7 +268,7 @@ class MainWindow(QMainWindow):
         runnable = has_study and self.current_study not in (self.summary.invalid if self.summary else set())
         self.act_run.setEnabled(runnable and not running)
         self.act_cancel.setEnabled(running)
-        self.act_save.setEnabled(has_study and self.study_page.is_dirty() and self.study_page.is_valid())
+        self.act_save.setEnabled(has_study and self.study_page.can_save())
         self.act_edit.setEnabled(has_study and not running)
         self.act_new.setEnabled(self.project is not None)
         self.act_export.setEnabled(has_study)
@@ -310,6 +316,7 @@ class MainWindow(QMainWindow):
         self.details.hide()
         if self._report_page is not None:
             self._report_page.set_model(None)
+            self._report_notes.open(project.root)
         self.settings.add_recent(str(project.root))
         self.start_page.set_recent(self.settings.recent_projects())
         self.setWindowTitle(f"Juxta — {project.name}")
@@ -492,25 +499,22 @@ class MainWindow(QMainWindow):
         self.status_text.setText(f"Saved {self.current_study}.study.toml")
         self._update_actions()
 
-    def save_current(self) -> None:
+    def save_current(self) -> bool:
         """Save (Ctrl+S) only what the Save button would: a changed study file that is valid."""
-        if not self.study_page.is_dirty():
-            return
-        if not self.study_page.is_valid():
+        if self.study_page.is_dirty() and not self.study_page.can_save():
             self.show_message("The study file has problems (listed under the editor); fix them before saving.")
-            return
-        self.save_study_text(self.study_page.text())
+            return False
+        return self.study_page.request_save()
 
     def _confirm_discard(self) -> bool:
         if not self.study_page.is_dirty():
             return True
         buttons = QMessageBox.Discard | QMessageBox.Cancel
-        if self.study_page.is_valid():
+        if self.study_page.can_save():
             buttons |= QMessageBox.Save
         answer = QMessageBox.question(self, "Unsaved changes", "The study file has unsaved changes. Save them?", buttons)
         if answer == QMessageBox.Save:
-            self.save_current()
-            return True
+            return self.save_current()
         return answer == QMessageBox.Discard
 
     # -- running ----------------------------------------------------------------------------------
@@ -713,5 +717,7 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
+        if self._report_page is not None:
+            self._report_notes.flush()
         self.settings.set_geometry(self.saveGeometry())
         event.accept()

@@ -65,12 +65,13 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self._stack.addWidget(self._empty)
         # everything fits or scrolls: at 1280×720 the page scrolls instead of squashing the charts
         self._content = QtWidgets.QWidget()
-        self._scroll = QtWidgets.QScrollArea()
-        self._scroll.setObjectName("pageScroll")
-        self._scroll.setWidgetResizable(True)
-        self._scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        self._scroll.setWidget(self._content)
-        self._stack.addWidget(self._scroll)
+        self._content.setObjectName("pageContent")
+        self.scroll_area = QtWidgets.QScrollArea()
+        self.scroll_area.setObjectName("pageScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(self._content)
+        self._stack.addWidget(self.scroll_area)
         self._build_content()
         self._stack.setCurrentWidget(self._empty)
         watch_theme(self, lambda c: self.set_theme(c.name))
@@ -284,7 +285,7 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
             self._fill_compare(results)
         finally:
             self._building = False
-        self._stack.setCurrentWidget(self._scroll)
+        self._stack.setCurrentWidget(self.scroll_area)
         self._refresh_table()
         if self._highlight not in results.arms:
             self._highlight = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QTextEdit, QWidget
 
@@ -37,9 +37,20 @@ def dominant_colour(image: QImage) -> QColor:
 
 
 def background_of(widget: QWidget) -> QColor:
-    """What is behind the widget's text: a grab of the widget (for a text edit, of its viewport)."""
+    """What is behind the widget's text: its area as its window draws it (parents' cards and panels
+    included; a transparent widget grabbed alone would come out black). For a text edit, its viewport."""
     target = widget.viewport() if isinstance(widget, (QTextEdit, QPlainTextEdit)) else widget
-    return dominant_colour(target.grab().toImage())
+    window = target.window()
+    shown = target.visibleRegion().boundingRect()  # the part not clipped by a scroll area
+    area = QRect(target.mapTo(window, shown.topLeft()), shown.size()).intersected(window.rect())
+    if area.isEmpty():
+        return dominant_colour(target.grab().toImage())
+    return dominant_colour(window.grab(area).toImage())
+
+
+def on_screen(widget: QWidget) -> bool:
+    """Whether any of the widget can be seen now (not scrolled out of its scroll area)."""
+    return not widget.visibleRegion().isEmpty()
 
 
 def foreground_of(widget: QWidget) -> QColor:
@@ -78,7 +89,8 @@ def _shows_text(widget: QWidget) -> bool:
 
 
 def text_widgets(root: QWidget) -> list[QWidget]:
-    """Visible, enabled labels and text edits under ``root`` (``root`` included) that show text.
+    """Visible, enabled labels and text edits under ``root`` (``root`` included) that show text and
+    are on screen now (scroll to check the rest).
 
     Disabled widgets are left out: WCAG exempts inactive controls, and they are drawn dimmed on purpose.
     """
@@ -86,7 +98,8 @@ def text_widgets(root: QWidget) -> list[QWidget]:
     found = [root] if isinstance(root, kinds) else []
     for kind in kinds:
         found += [w for w in root.findChildren(kind) if w not in found]
-    return [w for w in found if w.isVisible() and w.isEnabled() and w.width() > 0 and w.height() > 0 and _shows_text(w)]
+    return [w for w in found if w.isVisible() and w.isEnabled() and w.width() > 0 and w.height() > 0 and _shows_text(w)
+            and on_screen(w)]
 
 
 def _describe(widget: QWidget) -> str:
@@ -138,6 +151,7 @@ def low_contrast(root: QWidget, minimum: float = AA) -> list[str]:
     for widget in text_widgets(root):
         out += widget_problems(widget, minimum)
     for view in root.findChildren(QAbstractItemView):
-        if not isinstance(view, QHeaderView) and view.isVisible() and view.model() is not None and view.model().rowCount(QModelIndex()):
+        if (not isinstance(view, QHeaderView) and view.isVisible() and on_screen(view) and view.model() is not None
+                and view.model().rowCount(QModelIndex())):
             out += item_problems(view, minimum)
     return out
