@@ -106,7 +106,7 @@ def palette(c: Colours) -> QPalette:
 
 def style_sheet(c: Colours) -> str:
     """The application style sheet for a theme (``assets/style.qss`` with the theme's colours)."""
-    return Template(STYLE_TEMPLATE.read_text(encoding="utf-8")).substitute(asdict(c))
+    return Template(STYLE_TEMPLATE.read_text(encoding="utf-8")).substitute(asdict(c), assets=STYLE_TEMPLATE.parent.as_posix())
 
 
 # -- tones and theme changes ------------------------------------------------------------------------
