@@ -156,6 +156,12 @@ class MainWindow(QMainWindow):
             self._report_notes.open(self.project.root if self.project else None)
         return self._report_page
 
+    def show_tab(self, name: str) -> None:
+        """Bring a page to the front: "Study", "Run", "Results" or "Report"."""
+        pages = {"Study": self.study_page, "Run": self.run_page, "Results": self._results_holder,
+                 "Report": self._report_holder}
+        self.tabs.setCurrentWidget(pages[name])
+
     def run_page_study(self) -> str | None:
         return self.runs.study or self.current_study
 
@@ -398,7 +404,7 @@ class MainWindow(QMainWindow):
 
             if not project.db_path.exists():
                 return None
-            with project.store() as store:
+            with project.store(read_only=True) as store:
                 results = load_shift_results(store, name)
             return results if not results.accuracy.empty else None
 
@@ -430,7 +436,7 @@ class MainWindow(QMainWindow):
         def compare(arm_a: str, arm_b: str, condition: str):
             from engine.results import compare_arms
 
-            with project.store() as store:
+            with project.store(read_only=True) as store:
                 return compare_arms(store, study, arm_a, arm_b, condition)
 
         return compare

@@ -69,7 +69,7 @@ def _database_facts(project: Any) -> tuple[dict[str, tuple[int, int, int]], dict
     if not project.db_path.exists():
         return {}, {}
     try:
-        with project.store() as store:
+        with project.store(read_only=True) as store:
             rows = store.con.execute(  # plain tuples: no pandas at start-up
                 """SELECT sc.study, count(*), count(*) FILTER (WHERE c.status = 'done'),
                           count(*) FILTER (WHERE c.status = 'failed')
@@ -160,14 +160,14 @@ def _dataset_rows(project: Any, entry: TreeEntry) -> list[tuple[str, str]]:
 def _artifacts(project: Any) -> dict[str, str]:
     if not project.db_path.exists():
         return {}
-    with project.store() as store:
+    with project.store(read_only=True) as store:
         return store.artifact_index()
 
 
 def _trained(project: Any) -> list[tuple[str, str]]:
     if not project.db_path.exists():
         return []
-    with project.store() as store:
+    with project.store(read_only=True) as store:
         return store.con.execute(
             "SELECT name, sha256 FROM artifacts JOIN cells USING (cell_key) WHERE cells.status = 'done' "
             "AND artifacts.kind = 'model' ORDER BY name").fetchall()

@@ -1,13 +1,16 @@
-"""Walk the app to each screen and save screenshots to docs/screenshots/ (used in the README).
+"""Walk the real window to every page and save screenshots in light and dark, at 1280×720 and
+1600×1000, to docs/screenshots/app-<page>-<theme>-<size>.png (the README links some of them).
 
-Runs under Xvfb (`xvfb-run -a python scripts/screenshots.py`) or offscreen
-(`QT_QPA_PLATFORM=offscreen python scripts/screenshots.py`). It uses a temporary copy of the demo
-with a reduced study so the Run page can be caught mid-run; the Results page shows the real demo
-results when `projects/digits-demo/juxta.duckdb` exists (run the demo first).
+    xvfb-run -a .venv/bin/python scripts/screenshots.py --project PATH_WITH_RESULTS
+
+``--project`` is a copy of the demo that has been run (``juxta run``), so Results and Report show real
+numbers; a second, throw-away copy is run briefly so the Run page is caught mid-run. The study
+wizard's pages are shot by scripts/shot_wizard.py, report pages by scripts/shot_report.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -18,72 +21,92 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
+SIZES = ((1280, 720), (1600, 1000))
+THEMES = ("light", "dark")
 
 
-def pump(app, seconds: float) -> None:
+def wait(ms: int) -> None:
+    """Let the event loop (and background threads) run: never QTest.qWait, which holds the GIL."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_until(predicate, seconds: float) -> None:
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
+    while not predicate() and time.monotonic() < end:
+        wait(100)
 
 
 def main() -> None:
-    import tomlkit
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, required=True, help="a project with results (a run copy of the demo)")
+    args = parser.parse_args()
     from PySide6.QtCore import QSettings
 
     os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp())
+    from app import theme
     from app.gui import create_window
     from app.settings import Settings
 
     OUT.mkdir(parents=True, exist_ok=True)
     app, window = create_window(None, open_last=False)
     window.settings = Settings(QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.IniFormat))
-    window.resize(1400, 900)
     window.show()
-    window.start_page.set_recent([str(ROOT / "projects" / "digits-demo")])
-    window.stack.setCurrentWidget(window.start_page)
-    window.dock.hide()
-    pump(app, 0.5)
-    window.grab().save(str(OUT / "app-start.png"))
+    window.activateWindow()
+    saved: list[str] = []
 
-    window.open_project(ROOT / "projects" / "digits-demo")
-    window.tabs.setCurrentWidget(window.study_page)
-    pump(app, 1.0)
-    window.grab().save(str(OUT / "app-study.png"))
-    window.tabs.setCurrentWidget(window._results_holder)
-    deadline = time.monotonic() + 60
-    while window.results_page.results is None and time.monotonic() < deadline:
-        pump(app, 0.2)
-    pump(app, 0.5)
-    window.grab().save(str(OUT / "app-results.png"))
+    def shot(page: str, name: str, size: tuple[int, int]) -> None:
+        wait(400)
+        path = OUT / f"app-{page}-{name}-{size[0]}x{size[1]}.png"
+        window.grab().save(str(path))
+        saved.append(path.name)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp) / "digits-demo"
-        project.mkdir()
-        doc = tomlkit.parse((ROOT / "projects/digits-demo/robustness.study.toml").read_text())
-        doc["study"]["seeds"] = [0, 1]
-        for m in doc["models"]:
-            m["train"] = {"epochs": 3}
-        (project / "robustness.study.toml").write_text(tomlkit.dumps(doc))
-        window.open_project(project)
-        window.run_study("robustness")
-        while window.bridge.running and window.run_page.progress.value() < 40:
-            pump(app, 0.2)
-        pump(app, 0.3)
-        window.grab().save(str(OUT / "app-run.png"))
-        window.cancel_run()
-        window.bridge.wait(60)
-        pump(app, 0.5)
-        window.grab().save(str(OUT / "app-run-cancelled.png"))
-        shutil.rmtree(project, ignore_errors=True)
-    window.open_project(ROOT / "projects" / "digits-demo")
-    window.report()
-    deadline = time.monotonic() + 60
-    while window.report_page.model() is None and time.monotonic() < deadline:
-        pump(app, 0.2)
-    pump(app, 1.0)
-    window.grab().save(str(OUT / "app-report.png"))
-    print("saved", sorted(p.name for p in OUT.glob("app-*.png")))
+    run_copy = Path(tempfile.mkdtemp()) / "digits-demo"
+    run_copy.mkdir()
+    for study in args.project.glob("*.study.toml"):
+        shutil.copy2(study, run_copy / study.name)
+    for size in SIZES:
+        window.resize(*size)
+        for name in THEMES:
+            theme.apply(app, name)
+            window.start_page.set_recent([str(args.project)])
+            window.project = None
+            window.stack.setCurrentWidget(window.start_page)
+            window.dock.hide()
+            shot("start", name, size)
+            window.open_project(args.project)
+            first = next(iter(window.project.study_paths()))
+            window.tree.select_study(first)
+            window.show_tab("Study")
+            shot("study", name, size)
+            window.study_page.set_text_mode(True)
+            shot("study-file", name, size)
+            window.study_page.set_text_mode(False)
+            window.tree.setCurrentItem(window.tree.item_for("model", window.summary.models[0].source))
+            wait_until(lambda: any(k == "Parameters" for k, _ in window.details.rows), 60)
+            window.show_tab("Results")
+            wait_until(lambda: window.results_page.results is not None, 120)
+            shot("results", name, size)
+            bar = window.results_page.scroll_area.verticalScrollBar()
+            bar.setValue(bar.maximum())
+            shot("results-bottom", name, size)
+            bar.setValue(0)
+            window.report()
+            wait_until(lambda: window.report_page.model() is not None, 120)
+            wait(1500)
+            shot("report", name, size)
+            window.open_project(run_copy)
+            window.tree.select_study(first)
+            window.run_study(first)
+            wait_until(lambda: window.run_page.progress.value() >= 12 or not window.runs.running, 300)
+            shot("run", name, size)
+            window.cancel_run()
+            wait_until(lambda: not window.runs.running, 120)
+    theme.apply(app, "light")
+    print("saved", len(saved), "screenshots:", ", ".join(saved))
 
 
 if __name__ == "__main__":

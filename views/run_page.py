@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
@@ -242,9 +242,14 @@ class RunPage(QWidget):
                     self.append_log(f"✗ {e.cell.label()}: {e.error}")
         self.model.changed(touched)
         if started is not None and self.follow.isChecked():
-            self.table.scrollTo(self.proxy.mapFromSource(self.model.index(started, 0)),
-                                QAbstractItemView.ScrollHint.EnsureVisible)
+            # after the view has laid out what changed (right after a reset it has not yet)
+            QTimer.singleShot(0, self, lambda row=started: self._show_row(row))
         self.tick()
+
+    def _show_row(self, row: int) -> None:
+        if self.follow.isChecked() and row < self.model.rowCount():
+            self.table.doItemsLayout()  # rows reset moments ago are not laid out yet: scrollTo would do nothing
+            self.table.scrollTo(self.proxy.mapFromSource(self.model.index(row, 0)), QAbstractItemView.ScrollHint.EnsureVisible)
 
     def finish(self, status: str, done: int, failed: int, cancelled: int, message: str = "") -> None:
         """The run ended. Resume is offered when cells are left to compute (cancelled, failed)."""

@@ -88,3 +88,31 @@ def test_project_tree_lists_studies_models_datasets(qtbot):
     with qtbot.waitSignal(tree.entrySelected, timeout=1000) as sig:
         tree.setCurrentItem(model_top.child(2))
     assert sig.args == ["model", "builtin:mlp"]
+
+
+def test_the_table_follows_running_cells_unless_told_not_to(qtbot):
+    page = RunPage()
+    qtbot.addWidget(page)
+    page.resize(900, 400)
+    page.show()
+    rows = [CellRow(f"k{i}", "cnn", f"cond{i}", 0) for i in range(300)]
+    page.begin("robustness", rows, skipped=0)
+    page.apply_events([event("cell_started", "k250", total=300)])
+    qtbot.wait(50)
+    visible = page.table.rowAt(0), page.table.rowAt(page.table.viewport().height() - 1)
+    assert visible[0] <= 250 <= visible[1], f"row 250 is not in view (rows {visible} are)"
+    page.follow.setChecked(False)
+    page.table.scrollToTop()
+    page.apply_events([event("cell_started", "k280", total=300)])
+    qtbot.wait(50)
+    assert page.table.rowAt(0) == 0, "the table moved although following was turned off"
+
+
+def test_remaining_time_says_estimating_until_the_engine_has_timings(qtbot):
+    page = RunPage()
+    qtbot.addWidget(page)
+    page.begin("robustness", [CellRow(k, "cnn", "c", 0) for k in "ab"], skipped=0)
+    page.apply_events([event("cell_started", "a", eta_s=None)])
+    assert page.remaining_text() == "estimating time left…"
+    page.apply_events([event("cell_finished", "a", status="done", done=1, eta_s=90.0)])
+    assert page.remaining_text() in ("~01:30 left", "~01:29 left")
