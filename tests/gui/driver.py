@@ -10,7 +10,7 @@ import time
 from typing import Callable
 
 from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMessageBox, QTabBar, QWidget
 
@@ -39,6 +39,22 @@ def press(widget: QWidget, keys: str) -> None:
         pump(50)
     QTest.keySequence(target, QKeySequence(keys))
     pump(60)
+
+
+def type_text(widget: QWidget, text: str) -> None:
+    """Type ``text`` into ``widget`` key by key. QTest.keyClicks aborts the process (a Qt assertion)
+    on a character outside printable ASCII: a line break and a tab are typed as their keys, other
+    characters arrive as key events carrying their text, as an input method delivers them."""
+    keys = {"\n": Qt.Key.Key_Return, "\t": Qt.Key.Key_Tab}
+    for ch in text:
+        if ch in keys:
+            QTest.keyClick(widget, keys[ch])
+            continue
+        if ch.isascii() and ch.isprintable():
+            QTest.keyClick(widget, ch)
+            continue
+        for kind in (QKeyEvent.Type.KeyPress, QKeyEvent.Type.KeyRelease):
+            QApplication.sendEvent(widget, QKeyEvent(kind, Qt.Key.Key_unknown, Qt.KeyboardModifier.NoModifier, ch))
 
 
 def menu_action(window: QWidget, path: str) -> QAction:
