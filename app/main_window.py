@@ -331,7 +331,9 @@ class MainWindow(QMainWindow):
         self.refresh_tree()
         names = list(project.study_paths())
         if names:
-            self.tree.select_study(names[0])
+            # directly, not through the tree's signal: a study of the same name was perhaps selected
+            # in the last project, and re-selecting the same row emits nothing
+            self.select_study(names[0])
         elif self._results_page is not None:
             self._results_page.set_results(None)
         self.projectOpened.emit(str(project.root))
@@ -387,6 +389,9 @@ class MainWindow(QMainWindow):
         self.study_page.set_study(name, path.read_text(encoding="utf-8"))
         if self._results_page is not None:
             self._results_page.begin_study(name)
+        self.tree.blockSignals(True)
+        self.tree.select_study(name)
+        self.tree.blockSignals(False)
         self.load_results(name)
         self._update_actions()
 
@@ -409,8 +414,8 @@ class MainWindow(QMainWindow):
             return results if not results.accuracy.empty else None
 
         def done(results) -> None:
-            if name != self.current_study or generation != self._load_generation:
-                return  # a newer load (after a run, or for another study) supersedes this one
+            if project is not self.project or name != self.current_study or generation != self._load_generation:
+                return  # a newer load (after a run, for another study or project) supersedes this one
             if results is not None or self._results_page is not None:  # nothing to show: build no page yet
                 self.results_page.set_results(results, compare=self._compare_fn(name), note=note)
             self.resultsLoaded.emit(name)

@@ -64,10 +64,15 @@ def main() -> None:
         window.grab().save(str(path))
         saved.append(path.name)
 
-    run_copy = Path(tempfile.mkdtemp()) / "digits-demo"
+    import tomlkit
+
+    run_copy = Path(tempfile.mkdtemp()) / "digits-demo"  # quick to train: the Run page is caught mid-run
     run_copy.mkdir()
     for study in args.project.glob("*.study.toml"):
-        shutil.copy2(study, run_copy / study.name)
+        doc = tomlkit.parse(study.read_text(encoding="utf-8"))
+        for m in doc.get("models", []):
+            m["train"] = {"epochs": 2}
+        (run_copy / study.name).write_text(tomlkit.dumps(doc), encoding="utf-8")
     for size in SIZES:
         window.resize(*size)
         for name in THEMES:
@@ -77,7 +82,8 @@ def main() -> None:
             window.stack.setCurrentWidget(window.start_page)
             window.dock.hide()
             shot("start", name, size)
-            window.open_project(args.project)
+            if not window.open_project(args.project):
+                raise SystemExit(f"could not open {args.project}: {window.status_text.text()}")
             first = next(iter(window.project.study_paths()))
             window.tree.select_study(first)
             window.show_tab("Study")
@@ -98,13 +104,16 @@ def main() -> None:
             wait_until(lambda: window.report_page.model() is not None, 120)
             wait(1500)
             shot("report", name, size)
+            (run_copy / "juxta.duckdb").unlink(missing_ok=True)
             window.open_project(run_copy)
             window.tree.select_study(first)
             window.run_study(first)
-            wait_until(lambda: window.run_page.progress.value() >= 12 or not window.runs.running, 300)
+            wait_until(lambda: window.runs.info is None or window.runs.info.done >= 30, 300)
             shot("run", name, size)
             window.cancel_run()
             wait_until(lambda: not window.runs.running, 120)
+            if window.runs.running:
+                raise SystemExit(f"the run did not stop 120 s after Cancel: {window.run_page.title.text()}")
     theme.apply(app, "light")
     print("saved", len(saved), "screenshots:", ", ".join(saved))
 

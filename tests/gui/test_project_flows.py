@@ -88,3 +88,16 @@ def test_report_notes_outlive_the_window(qtbot, tmp_path, gui_project):
     assert notes["title"] == "Noise review" and notes["author"] == "QA board"
     assert notes["introduction"] == "Why we compared these models."
     second.close()
+
+
+def test_opening_another_project_with_a_study_of_the_same_name_shows_that_project(window, gui_project, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(gui_project, other)
+    text = (other / "fresh.study.toml").read_text().replace("[study]\n", '[study]\ntitle = "The other project"\n', 1)
+    (other / "fresh.study.toml").write_text(text)
+    assert window.open_project(gui_project) and window.current_study == "fresh"
+    assert window.open_project(other)
+    assert window.current_study == "fresh" and window.project.root == other.resolve()
+    assert "The other project" in window.study_page.text(), "the study page still shows the first project's file"
