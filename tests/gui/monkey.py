@@ -48,6 +48,7 @@ SHORTCUTS = ("Ctrl+N", "Ctrl+R", "Ctrl+.", "Ctrl+P", "Ctrl+F", "Ctrl+S", "Ctrl+E
 MENUS = ("File", "Study", "Run", "View", "Help")
 DELETED_WORDS = ("deleted", "destroyed", "dangling")  # Qt's words for an object used after its owner went
 ACTION_HANG_S = 120  # an action that takes longer prints every thread's stack (and the run goes on)
+BLOCKED_S = 5.0  # a dialog that keeps an action from returning this long (its own event loop) gets Esc
 CHART_SETTLE_MS = 600  # a chart may be small for a moment while its layout catches up; not for longer
 TYPED = ("fog", "cnn", "mlp contrast", "zzz", "", "0.5", "1.5", "-3", "3000000000", "a b", "é ü", "../x",
          "shift-study", "mini", "x" * 40, "7, 8", "0, 1, 2", "=", "[", "noise 5")
@@ -187,6 +188,7 @@ class Monkey:
         self.report = report
         self.watch = watch
         self.quitting = False
+        self._step_started: float | None = None  # while an action runs
         self._answerer = QTimer()
         self._answerer.setInterval(100)
         self._answerer.timeout.connect(self.answer_popups)
@@ -227,6 +229,14 @@ class Monkey:
             return
         if popup is not None:
             popup.close()
+            return
+        modal = QApplication.activeModalWidget()
+        blocked = self._step_started is not None and time.monotonic() - self._step_started > BLOCKED_S
+        if blocked and modal is not None and not isinstance(modal, QMessageBox):
+            # a dialog run in its own event loop: the walk cannot go on until it closes
+            self.note(f"{type(modal).__name__} kept the action from returning for {BLOCKED_S:g} s: Esc")
+            self._step_started = time.monotonic()
+            QTest.keyClick(modal, Qt.Key.Key_Escape)
             return
         for w in QApplication.topLevelWidgets():
             if not isinstance(w, QMessageBox) or not w.isVisible():
@@ -279,6 +289,9 @@ class Monkey:
                     (2, "arm", self.arm_button), (2, "filter", self.filter_type),
                     (2, "compare", self.compare_combo), (1, "swap", self.swap),
                     (1, "chart export", self.chart_export)]
+        if tab == "Report" and self.window.report_page.model() is not None:
+            out += [(2, "report type", self.report_type), (2, "report item", self.report_item),
+                    (1, "report export", self.report_export)]
         if tab == "Study":
             out += [(1, "text mode", self.text_mode), (2, "edit text", self.edit_text), (2, "discard", self.discard),
                     (1, "save button", self.save_button), (1, "add seed", self.add_seed)]
@@ -291,9 +304,11 @@ class Monkey:
         at = len(self.report.log)
         self.report.log.append(f"{index}: {name}")
         faulthandler.dump_traceback_later(ACTION_HANG_S, repeat=False)
+        self._step_started = time.monotonic()
         try:
             did = perform()
         finally:
+            self._step_started = None
             faulthandler.cancel_dump_traceback_later()
         self.report.log[at] = f"{index}: {did or name}  {self.state()}"
         pump(60)
@@ -496,6 +511,58 @@ class Monkey:
         action.trigger()
         pump(100)
         return f"export {key} chart as {action.text()}"
+
+    # -- Report page -----------------------------------------------------------------------------
+
+    def report_type(self) -> str:
+        from PySide6.QtWidgets import QPlainTextEdit
+
+        page = self.window.report_page
+        edit = self.rng.choice([page.title, page.author, page.introduction, page.comment])
+        if not edit.isEnabled():
+            return "report type (comment box off: no chart selected)"
+        text = self.rng.choice(TYPED)
+        edit.setFocus()
+        if isinstance(edit, QPlainTextEdit):
+            edit.moveCursor(edit.textCursor().MoveOperation.End)
+        else:
+            edit.end(False)
+        type_text(edit, text)
+        return f"report type {text!r} into {edit.placeholderText()!r}"
+
+    def report_item(self) -> str:
+        """Select a row of the report's contents; sometimes flip its tick box with the space bar."""
+        from PySide6.QtCore import QPoint, Qt
+        from PySide6.QtTest import QTest
+        from PySide6.QtWidgets import QTreeWidgetItemIterator
+
+        tree = self.window.report_page.tree
+        items = []
+        it = QTreeWidgetItemIterator(tree)
+        while it.value() is not None:
+            items.append(it.value())
+            it += 1
+        if not items:
+            return "report item (empty contents)"
+        item = self.rng.choice(items)
+        tree.scrollToItem(item)
+        rect = tree.visualItemRect(item)
+        QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.center().x(), rect.center().y()))
+        did = f"report select {item.text(0)!r}"
+        if self.rng.random() < 0.5:
+            QTest.keyClick(tree, Qt.Key.Key_Space)
+            did += f", space → {item.checkState(0).name}"
+        pump(100)
+        return did
+
+    def report_export(self) -> str:
+        page = self.window.report_page
+        fmt = self.rng.choice(sorted(page.buttons))
+        button = page.buttons[fmt]
+        if not button.isEnabled():
+            return f"report export {fmt} (off)"
+        self.click(button)
+        return f"report export {fmt} → {page.status.text()[:80]!r}"
 
     # -- Study page ------------------------------------------------------------------------------
 
