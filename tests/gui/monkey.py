@@ -31,6 +31,7 @@ import faulthandler
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -41,7 +42,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from PySide6.QtCore import QPoint, QSettings, QThreadPool, QTimer, Qt, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (
+    QAbstractButton, QApplication, QComboBox, QFileDialog, QLineEdit, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
+    QTreeWidgetItemIterator, QWidget, QWizard,
+)
+
+from app import main_window
+from app.gui import create_window
 from tests.gui.driver import MIN_PLOT_HEIGHT, choose, click_tab, click_tree, press, pump, type_text, wait_until
+from views.project_tree import KIND_ROLE
 
 SMALLEST, LARGEST = (1280, 720), (1600, 1000)
 SHORTCUTS = ("Ctrl+N", "Ctrl+R", "Ctrl+.", "Ctrl+P", "Ctrl+F", "Ctrl+S", "Ctrl+E", "Ctrl+0", "Esc")
@@ -94,8 +106,6 @@ class Watch:
         self.errors: list[str] = []
 
     def install(self) -> None:
-        from PySide6.QtCore import QtMsgType, qInstallMessageHandler
-
         def excepthook(kind, value, tb) -> None:
             self.errors.append("".join(traceback.format_exception(kind, value, tb)))
             sys.__excepthook__(kind, value, tb)
@@ -120,8 +130,6 @@ class Watch:
 
     def uninstall(self) -> None:
         """Put back the hooks that were there before (for a watch used inside a test)."""
-        from PySide6.QtCore import qInstallMessageHandler
-
         sys.excepthook, threading.excepthook = self._previous
         qInstallMessageHandler(self._previous_qt)
 
@@ -137,39 +145,36 @@ class FileDialogs:
     """Stand-ins for QFileDialog's static functions: nothing (the person cancelled) or a path in the
     project copy, as a person would pick."""
 
-    def __init__(self, rng: random.Random, project: Path, demo: Path):
-        self.rng, self.project, self.demo = rng, project, demo
+    def __init__(self, rng: random.Random, project: Path, demo: Path, note: Callable[[str], None]):
+        self.rng, self.project, self.demo, self.note = rng, project, demo, note
         self.exports = project / "exports"
         self.exports.mkdir(exist_ok=True)
-        self.asked: list[str] = []
 
     def install(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         QFileDialog.getExistingDirectory = staticmethod(self.existing_directory)
         QFileDialog.getSaveFileName = staticmethod(self.save_file_name)
         QFileDialog.getOpenFileName = staticmethod(self.open_file_name)
 
     def existing_directory(self, _parent=None, caption: str = "", _start: str = "", *_a, **_k) -> str:
         answer = self.rng.choice(["", str(self.project), str(self.demo), str(self.exports)])
-        self.asked.append(f"folder '{caption}' → {answer or 'cancelled'}")
+        self.note(f"folder '{caption}' → {answer or 'cancelled'}")
         return answer
 
     def save_file_name(self, _parent=None, caption: str = "", suggested: str = "", filters: str = "", *_a, **_k):
         if self.rng.random() < 0.3:
-            self.asked.append(f"save '{caption}' → cancelled")
+            self.note(f"save '{caption}' → cancelled")
             return "", ""
         choices = [f for f in filters.split(";;") if f] or [""]
         chosen = self.rng.choice(choices)
         name = Path(suggested).name or "export"
         suffix = chosen[chosen.find("*.") + 1:chosen.find(")")] if "*." in chosen else Path(name).suffix
         path = self.exports / (Path(name).stem + suffix)
-        self.asked.append(f"save '{caption}' → {path}")
+        self.note(f"save '{caption}' → {path}")
         return str(path), chosen
 
     def open_file_name(self, _parent=None, caption: str = "", *_a, **_k):
         answer = self.rng.choice(["", str(self.project / "data" / "points.csv"), str(self.project / "small.study.toml")])
-        self.asked.append(f"open '{caption}' → {answer or 'cancelled'}")
+        self.note(f"open '{caption}' → {answer or 'cancelled'}")
         return answer, ""
 
 
@@ -180,8 +185,6 @@ class Monkey:
     """Chooses and performs actions on the window, answers what pops up, and checks after each."""
 
     def __init__(self, window: Any, seed: int, report: MonkeyReport, watch: Watch):
-        from PySide6.QtCore import QTimer
-
         self.window = window
         self.rng = random.Random(seed)  # what to do next
         self.answers = random.Random(seed + 1)  # what to pick in a popup menu
@@ -214,10 +217,6 @@ class Monkey:
     # -- popups and message boxes: answered from a timer, also inside their own event loops --------
 
     def answer_popups(self) -> None:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
-
         popup = QApplication.activePopupWidget()
         if isinstance(popup, QMenu):
             actions = [a for a in popup.actions() if a.isEnabled() and not a.isSeparator() and a.menu() is None]
@@ -262,8 +261,6 @@ class Monkey:
 
     def choices(self) -> list[tuple[float, str, Callable[[], str]]]:
         """(weight, name, perform) for what a person could do now; perform returns what it did."""
-        from PySide6.QtWidgets import QApplication, QWizard
-
         modal = QApplication.activeModalWidget()
         waits = [(2, "wait", self.wait)]
         if isinstance(modal, QWizard):
@@ -391,9 +388,6 @@ class Monkey:
         return f"tab {name}"
 
     def tree(self) -> str:
-        from PySide6.QtCore import Qt
-        from views.project_tree import KIND_ROLE
-
         tree = self.window.tree
         if not self.window.dock.isVisible():
             return "tree (project panel hidden: nothing to click)"
@@ -454,8 +448,6 @@ class Monkey:
         return "resume button"
 
     def click(self, widget: Any) -> None:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
         QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=widget.rect().center())
         pump(60)
 
@@ -463,8 +455,6 @@ class Monkey:
 
     def combo_keys(self, combo: Any, what: str) -> str:
         """Change a drop-down with the keyboard, as a person would (disabled rows are skipped)."""
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
         if not combo.isEnabled() or combo.count() == 0:
             return f"{what} (off)"
         combo.setFocus()
@@ -483,9 +473,6 @@ class Monkey:
         return f"highlight {arm} → {page.highlighted}"
 
     def filter_type(self) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-
         edit = self.window.results_page.filter_edit
         edit.setFocus()
         edit.selectAll()
@@ -515,8 +502,6 @@ class Monkey:
     # -- Report page -----------------------------------------------------------------------------
 
     def report_type(self) -> str:
-        from PySide6.QtWidgets import QPlainTextEdit
-
         page = self.window.report_page
         edit = self.rng.choice([page.title, page.author, page.introduction, page.comment])
         if not edit.isEnabled():
@@ -532,10 +517,6 @@ class Monkey:
 
     def report_item(self) -> str:
         """Select a row of the report's contents; sometimes flip its tick box with the space bar."""
-        from PySide6.QtCore import QPoint, Qt
-        from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QTreeWidgetItemIterator
-
         tree = self.window.report_page.tree
         items = []
         it = QTreeWidgetItemIterator(tree)
@@ -572,10 +553,6 @@ class Monkey:
         return f"study file view {'on' if page.text_mode() else 'off'}"
 
     def edit_text(self) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtGui import QTextCursor
-        from PySide6.QtTest import QTest
-
         page = self.window.study_page
         if not page.text_mode():
             self.click(page.text_toggle)
@@ -596,10 +573,6 @@ class Monkey:
 
     def add_seed(self) -> str:
         """Give the study one more seed in its file and save (Ctrl+S): the next run has work to do."""
-        import re
-
-        from PySide6.QtGui import QTextCursor
-
         page = self.window.study_page
         if not page.text_mode():
             self.click(page.text_toggle)
@@ -634,8 +607,6 @@ class Monkey:
     # -- the wizard and other dialogs ------------------------------------------------------------
 
     def wizard(self) -> Any:
-        from PySide6.QtWidgets import QApplication
-
         return QApplication.activeModalWidget()
 
     def wizard_button(self, which: Any, name: str) -> str:
@@ -646,36 +617,23 @@ class Monkey:
         return f"wizard {name}"
 
     def wizard_next(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         return self.wizard_button(QWizard.WizardButton.NextButton, "next")
 
     def wizard_back(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         return self.wizard_button(QWizard.WizardButton.BackButton, "back")
 
     def wizard_cancel(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         return self.wizard_button(QWizard.WizardButton.CancelButton, "cancel")
 
     def wizard_save(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         which = self.rng.choice(((QWizard.WizardButton.FinishButton, "save"),
                                  (QWizard.WizardButton.CustomButton1, "save and run")))
         return self.wizard_button(*which)
 
     def page_widgets(self, root: Any, kinds: tuple) -> list[Any]:
-        from PySide6.QtWidgets import QWidget
-
         return [w for w in root.findChildren(QWidget) if isinstance(w, kinds) and w.isVisible() and w.isEnabled()]
 
     def type_into(self, edits: list[Any], where: str) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-
         edits = [e for e in edits if not e.isReadOnly()]
         if not edits:
             return f"{where} type (no field)"
@@ -688,14 +646,10 @@ class Monkey:
         return f"{where} type {text!r} into {edit.accessibleName() or edit.objectName() or edit.placeholderText()!r}"
 
     def wizard_type(self) -> str:
-        from PySide6.QtWidgets import QLineEdit
-
         return self.type_into(self.page_widgets(self.wizard().currentPage(), (QLineEdit,)), "wizard")
 
     def wizard_click(self) -> str:
         """Tick a box, press a button or change a drop-down on the wizard's current page."""
-        from PySide6.QtWidgets import QAbstractButton, QComboBox
-
         page = self.wizard().currentPage()
         widgets = self.page_widgets(page, (QAbstractButton, QComboBox))
         if not widgets:
@@ -708,20 +662,14 @@ class Monkey:
         return f"wizard click {label!r}"
 
     def dialog_type(self, dialog: Any) -> str:
-        from PySide6.QtWidgets import QLineEdit
-
         return self.type_into(self.page_widgets(dialog, (QLineEdit,)), type(dialog).__name__)
 
     def dialog_close(self, dialog: Any) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
         QTest.keyClick(dialog, Qt.Key.Key_Escape)
         pump(60)
         return f"Esc on {type(dialog).__name__}"
 
     def dialog_browse(self, dialog: Any) -> str:
-        from PySide6.QtWidgets import QPushButton
-
         buttons = [b for b in self.page_widgets(dialog, (QPushButton,)) if "Browse" in b.text()]
         if not buttons:
             return "browse (no button)"
@@ -732,8 +680,6 @@ class Monkey:
 
     def quit(self) -> list[str]:
         """Close the window as a person would: agree to cancel a run and to lose unsaved text."""
-        from PySide6.QtCore import QThreadPool
-        from PySide6.QtWidgets import QApplication
         self.quitting = True
         for _ in range(5):  # the wizard or another dialog first (Esc), as a person would
             modal = QApplication.activeModalWidget()
@@ -753,8 +699,6 @@ class Monkey:
 
 
 def current_theme() -> str:
-    from PySide6.QtWidgets import QApplication
-
     return str(QApplication.instance().property("juxtaTheme"))
 
 
@@ -774,17 +718,12 @@ def prepare(project: Path, scratch: Path) -> tuple[Path, Path]:
 
 def build_window(project: Path, demo: Path, settings_dir: Path, size: tuple[int, int]):
     """The real application over ``project``, its settings in ``settings_dir``."""
-    from PySide6.QtCore import QSettings
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(settings_dir))
         QSettings.setPath(fmt, QSettings.Scope.SystemScope, str(settings_dir / "system"))
-    import app.main_window
-
-    app.main_window.user_demo = lambda: demo  # "Open Demo Project" opens the second copy
-    from app.gui import create_window
-
+    main_window.user_demo = lambda: demo  # "Open Demo Project" opens the second copy
     qapp, window = create_window(str(project))
     window.resize(*size)
     window.show()
@@ -812,8 +751,8 @@ def monkey_run(seed: int, actions: int, project: Path, scratch: Path) -> MonkeyR
     watch.install()
     size = (rng.randint(SMALLEST[0], LARGEST[0]), rng.randint(SMALLEST[1], LARGEST[1]))
     _qapp, window = build_window(copy, demo, scratch / "settings", size)
-    FileDialogs(random.Random(seed + 2), copy, demo).install()
     monkey = Monkey(window, seed, report, watch)
+    FileDialogs(random.Random(seed + 2), copy, demo, monkey.note).install()
     report.log.append(f"start: {copy} at {size[0]}×{size[1]}, theme {current_theme()}")
     problems = monkey.check()
     if problems:
@@ -851,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, "1")
     faulthandler.enable()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="juxta-monkey-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="juxta-monkey-", ignore_cleanup_errors=True) as scratch:
         report = monkey_run(args.seed, args.actions, args.project.resolve(), Path(scratch))
         report.wall_s = round(time.monotonic() - started, 1)
         if args.json:
@@ -860,8 +799,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {report.seed}: {report.actions_done}/{report.actions} actions, {boxes} message box"
               f"{'es' if boxes != 1 else ''}, {len(report.qt_warnings)} Qt warnings, {report.wall_s} s, "
               f"{'FAILED' if report.failures else 'ok'}")
-        sys.stdout.flush()
-    return 1 if report.failures else 0
+    sys.stdout.flush()
+    if report.failures:  # said and written: leave without tearing down a window in a bad state
+        sys.stderr.flush()
+        os._exit(1)
+    return 0
 
 
 if __name__ == "__main__":
