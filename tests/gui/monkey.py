@@ -18,7 +18,9 @@ object, and, when the Results page shows results, every chart's plot area at lea
 ``MIN_PLOT_HEIGHT`` px tall. On a failure it prints the seed, the action's index and the actions so
 far and exits 1; otherwise it closes the window as a person would (a running study is cancelled,
 unsaved text discarded) and exits 0. A crash shows as the exit status (-11/139 for a segfault,
--6/134 for an abort); ``faulthandler`` prints where it happened.
+-6/134 for an abort); ``faulthandler`` prints where it happened, and the walk, printed on stdout
+one action at a time (an action's line before it is done, and again with what it did), shows what
+led to it.
 
 The sequence of actions depends on the seed and, where runs and background loads finish at their
 own pace, on timing: a seed replays the same choices while the application's state agrees.
@@ -191,7 +193,8 @@ class Monkey:
         self.report = report
         self.watch = watch
         self.quitting = False
-        self._step_started: float | None = None  # while an action runs
+        self._in_step = False  # an action has not returned yet
+        self._modal_seen: float | None = None  # since when a dialog has been open during that action
         self._answerer = QTimer()
         self._answerer.setInterval(100)
         self._answerer.timeout.connect(self.answer_popups)
@@ -207,6 +210,7 @@ class Monkey:
     def note(self, text: str) -> None:
         """Something that happened by itself (a run ending, a box popping up): logged under the action."""
         self.report.log.append(f"    {text}")
+        say(f"    {text}")
 
     def state(self) -> str:
         w = self.window
@@ -230,11 +234,15 @@ class Monkey:
             popup.close()
             return
         modal = QApplication.activeModalWidget()
-        blocked = self._step_started is not None and time.monotonic() - self._step_started > BLOCKED_S
-        if blocked and modal is not None and not isinstance(modal, QMessageBox):
-            # a dialog run in its own event loop: the walk cannot go on until it closes
+        if not self._in_step or modal is None or isinstance(modal, QMessageBox):
+            self._modal_seen = None
+        elif self._modal_seen is None:
+            self._modal_seen = time.monotonic()
+        elif time.monotonic() - self._modal_seen > BLOCKED_S:
+            # open all along while one action has not returned: run in its own event loop (exec),
+            # the walk cannot go on until it closes
             self.note(f"{type(modal).__name__} kept the action from returning for {BLOCKED_S:g} s: Esc")
-            self._step_started = time.monotonic()
+            self._modal_seen = None
             QTest.keyClick(modal, Qt.Key.Key_Escape)
             return
         for w in QApplication.topLevelWidgets():
@@ -300,14 +308,16 @@ class Monkey:
         _, name, perform = self.rng.choices(options, weights=weights)[0]
         at = len(self.report.log)
         self.report.log.append(f"{index}: {name}")
+        say(f"{index}: {name} …")  # said before it is done: a crash in it leaves this as the last line
         faulthandler.dump_traceback_later(ACTION_HANG_S, repeat=False)
-        self._step_started = time.monotonic()
+        self._in_step = True
         try:
             did = perform()
         finally:
-            self._step_started = None
+            self._in_step = False
             faulthandler.cancel_dump_traceback_later()
         self.report.log[at] = f"{index}: {did or name}  {self.state()}"
+        say(self.report.log[at])
         pump(60)
 
     # -- checks -------------------------------------------------------------------------------------
@@ -698,6 +708,11 @@ class Monkey:
 
 
 
+def say(line: str) -> None:
+    """One line of the walk on stdout as it happens, so that a crash's output shows what led to it."""
+    print(line, flush=True)
+
+
 def current_theme() -> str:
     return str(QApplication.instance().property("juxtaTheme"))
 
@@ -754,6 +769,7 @@ def monkey_run(seed: int, actions: int, project: Path, scratch: Path) -> MonkeyR
     monkey = Monkey(window, seed, report, watch)
     FileDialogs(random.Random(seed + 2), copy, demo, monkey.note).install()
     report.log.append(f"start: {copy} at {size[0]}×{size[1]}, theme {current_theme()}")
+    say(report.log[-1])
     problems = monkey.check()
     if problems:
         fail(report, 0, problems)
@@ -770,6 +786,7 @@ def monkey_run(seed: int, actions: int, project: Path, scratch: Path) -> MonkeyR
             fail(report, index, problems)
             return report
     report.log.append("quit")
+    say("quit")
     problems = monkey.quit()
     if problems:
         fail(report, actions + 1, problems)
