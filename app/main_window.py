@@ -334,8 +334,11 @@ class MainWindow(QMainWindow):
             # directly, not through the tree's signal: a study of the same name was perhaps selected
             # in the last project, and re-selecting the same row emits nothing
             self.select_study(names[0])
-        elif self._results_page is not None:
-            self._results_page.set_results(None)
+        else:  # nothing of the last project may stay on screen (or be saved into this one)
+            self.study_page.show_no_study("This project has no studies yet. Design one with File ▸ New Study "
+                                          "(Ctrl+N), or copy a .study.toml file into its folder.")
+            if self._results_page is not None:
+                self._results_page.set_results(None)
         self.projectOpened.emit(str(project.root))
         self._update_actions()
         self.status_text.setText(f"Opened {project.root}")

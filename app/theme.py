@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
@@ -30,6 +32,14 @@ def apply(app: QApplication, choice: str) -> str:
         app.setStyle("Fusion")
     c = colours(name)
     app.setProperty("juxtaTheme", name)  # first: widgets that rebuild on the palette change read it
-    app.setPalette(palette(c))
-    app.setStyleSheet(style_sheet(c))
+    # Qt re-polishes every widget here and calls Python event filters on the way; Python's cycle
+    # collector must not run meanwhile: freeing a Qt object held only by a reference cycle (an
+    # offscreen chart's menu) in the middle of the restyle segfaulted. Collect before, pause during.
+    gc.collect()
+    gc.disable()
+    try:
+        app.setPalette(palette(c))
+        app.setStyleSheet(style_sheet(c))
+    finally:
+        gc.enable()
     return name

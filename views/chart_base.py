@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
+import shiboken6
 from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -321,6 +322,7 @@ class ShiftChart(pg.GraphicsLayoutWidget):
 
     def redraw(self) -> None:
         self._arm_items = {}
+        release_menus(self)
         self.ci.clear()
         self.plot = None
         self.legend = None
@@ -428,6 +430,19 @@ class ShiftChart(pg.GraphicsLayoutWidget):
 
     def _palette(self) -> ArmPalette:
         return ArmPalette(self._results.arms, self._theme)
+
+
+def release_menus(view: pg.GraphicsView) -> None:
+    """Delete the parentless context menus pyqtgraph builds for every plot and view box (charts here
+    never show them). Left to Python's cycle collector, they were freed at an arbitrary moment — once
+    in the middle of Qt restyling every widget for a theme switch, a segfault."""
+    scene = view.scene()
+    for item in scene.items() if scene is not None else []:
+        for attr in ("ctrlMenu", "menu"):
+            menu = getattr(item, attr, None)
+            if isinstance(menu, QtWidgets.QMenu) and shiboken6.isValid(menu):
+                menu.deleteLater()
+                setattr(item, attr, None)
 
 
 def hoverable(scatter: pg.ScatterPlotItem, tip) -> None:

@@ -315,6 +315,9 @@ def _dispose(widget) -> None:
     """Free an offscreen chart now (no event loop runs while a report is written from the CLI)."""
     from PySide6.QtCore import QCoreApplication, QEvent
 
+    from views.chart_base import release_menus
+
+    release_menus(widget)
     widget.deleteLater()
     QCoreApplication.sendPostedEvents(widget, QEvent.Type.DeferredDelete)
 

@@ -395,6 +395,24 @@ class StudyPage(QWidget):
         self.editor.blockSignals(False)
         self.validate_now()
 
+    def show_no_study(self, message: str) -> None:
+        """No study to show (a project without studies): an empty, read-only page saying what to do."""
+        self._name = ""
+        self._saved_text = ""
+        self.name_label.setText("No study")
+        self.file_label.setText("")
+        self.set_text_mode(False)
+        self.editor.blockSignals(True)
+        self.editor.setPlainText("")
+        self.editor.blockSignals(False)
+        self._raw = None
+        self._checked_text = ""
+        self._problems = []
+        self._valid = False
+        self.status_label.setText("")
+        self.summary.setPlainText(message)
+        self._update_buttons()
+
     def mark_saved(self, text: str | None = None) -> None:
         """The app saved ``text`` (default: the editor's text); it becomes the clean state."""
         self._saved_text = self.text() if text is None else text
@@ -517,7 +535,8 @@ class StudyPage(QWidget):
         self.save_button.setEnabled(could_save)
         self.run_button.setEnabled(valid and not dirty and bool(self._name) and not self._running)
         self.revert_button.setVisible(dirty)
-        self.edit_button.setEnabled(not dirty and not self._running)
+        self.edit_button.setEnabled(not dirty and not self._running and bool(self._name))
+        self.text_toggle.setEnabled(bool(self._name))
         if dirty and not valid:
             why = "Fix the problems first." if checked else "Checking…"
             self.save_button.setToolTip(why)

@@ -3,9 +3,7 @@ cancel and resume; a broken model file fails only its own cells."""
 
 from __future__ import annotations
 
-import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
 
