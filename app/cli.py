@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.gui import launch
 
         return launch()
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     try:
         return args.func(args)
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file the user's system refuses (permissions, a full or read-only disk)
         if args.debug or not exc.filename:
             raise
-        from engine.errors import os_reason
+        from engine.core.errors import os_reason
 
         err_console.print(f"[bold red]Error:[/] cannot use {escape(str(exc.filename))}: {escape(os_reason(exc))}.")
         return EXIT_USER
@@ -243,7 +243,7 @@ def _fmt(v: float, lo: float, hi: float, pct: bool) -> str:
 def cmd_results(args: argparse.Namespace) -> int:
     from engine import open_project
     from engine import results as R
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     project = open_project(args.project)
     project.study_path(args.study)
@@ -295,7 +295,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 def _check_metric(store, study: str, metric: str) -> None:
     """Say plainly when a metric does not exist, or exists but this study did not compute it."""
     from engine import results as R
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
     from engine.study import METRIC_NAMES
 
     computed = sorted(set(R.cell_metrics(store, study).metric))
@@ -328,7 +328,7 @@ def _print_ood(store, args) -> int:
 
     frame = ood_detection(store, args.study)
     if frame.empty:
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         raise JuxtaError(f"Study '{args.study}' has no clean and shifted cells to compare yet.")
     frame["family"] = frame.condition.str.split("/").str[0]
@@ -354,7 +354,7 @@ def _print_ood(store, args) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from engine import open_project
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
     from engine.export import export_tables
 
     project = open_project(args.project)
@@ -373,7 +373,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _check_study_has_results(project, store, name: str) -> None:
     """Refuse a study that does not exist, or has nothing in the database yet, before writing anything."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     recorded = set(store.query("SELECT study FROM studies").study)
     if name in recorded:
@@ -391,7 +391,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # charts are drawn offscreen; no display needed
     from app.report import main_file, resolve_output, write_report
     from engine import open_project
-    from engine.errors import JuxtaError, os_reason
+    from engine.core.errors import JuxtaError, os_reason
     from engine.export import ensure_writable
 
     project = open_project(args.project)
@@ -419,11 +419,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = open_project(target if target.is_dir() else target.parent)
     names = list(project.study_paths()) if target.is_dir() else [target.name.removesuffix(".study.toml")]
     if not target.is_dir() and not target.is_file():
-        from engine.errors import StudyFileError
+        from engine.core.errors import StudyFileError
 
         raise StudyFileError(str(target), ["file not found"])
     if not names:
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         raise JuxtaError(f"{project.root} has no study files (*.study.toml) to validate; create one in the app "
                          "(Study ▸ New Study…, Ctrl+N) or write one (docs/study-files.md).")

@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path: str | Path) -> bool:
         from engine import open_project
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         if self.runs.running:
             self.show_message("A run is in progress; cancel it before opening another project.")
@@ -621,7 +621,7 @@ class MainWindow(QMainWindow):
 
     def export_report(self, fmt: str, options: dict) -> None:
         from app.report import default_output, main_file, write_report
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         if self.project is None or self.report_page.model() is None:
             return
@@ -682,7 +682,7 @@ class MainWindow(QMainWindow):
         def detected(devices) -> None:
             box.setInformativeText(" · ".join(versions) + f" · Qt {PySide6.__version__}<br>Device: {', '.join(devices)}")
 
-        from engine.device import available_devices
+        from engine.core.device import available_devices
 
         run_in_background(available_devices, on_done=detected, context=box,
                           on_error=lambda m: box.setInformativeText(" · ".join(versions) + f"<br>Device: unknown ({m})"))

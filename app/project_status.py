@@ -33,7 +33,7 @@ class ProjectSummary:
 
 def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummary:
     """Read every study file and the database once; never raises for a user's broken file."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     counts, stored = _database_facts(project)
     studies: list[TreeStudy] = []
@@ -64,7 +64,7 @@ def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummar
 
 def _database_facts(project: Any) -> tuple[dict[str, tuple[int, int, int]], dict[str, str]]:
     """Per study: (planned, done, failed) cells of its last plan, and the study file it was run with."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     if not project.db_path.exists():
         return {}, {}
@@ -104,7 +104,7 @@ def _status(name: str, text: str, counts: tuple[int, int, int] | None, stored: s
 def entry_details(project: Any, entry: TreeEntry) -> tuple[str, list[tuple[str, str]], str]:
     """(title, rows of (what, value), note) for a model or dataset of the project (slow: run it off
     the GUI thread; loads headers and data, never runs a model)."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     uses = "\n".join(f"{study} (as {what})" for study, what in entry.uses)
     rows: list[tuple[str, str]] = [("Source", entry.source)]
@@ -124,7 +124,7 @@ def entry_details(project: Any, entry: TreeEntry) -> tuple[str, list[tuple[str, 
 def _model_rows(project: Any, entry: TreeEntry) -> list[tuple[str, str]]:
     from engine.models.describe import describe_model
     from engine.plan import hash_path
-    from engine.sources import parse_source
+    from engine.core.sources import parse_source
 
     artifacts = _artifacts(project)
     info = describe_model(entry.source, project.root, {k: v for k, v in artifacts.items()})

@@ -77,7 +77,7 @@ def make_providers(root_getter) -> StudyProviders:
         import torch
 
         from engine.data.loaders import load_data
-        from engine.shift.corruptions import corrupt
+        from engine.conditions.corruptions import corrupt
 
         data = load_data(source, root(), _data_options(options))
         if data.modality != "image":
@@ -94,7 +94,7 @@ def make_providers(root_getter) -> StudyProviders:
         return out
 
     def validate(text: str) -> list[str]:
-        from engine.errors import StudyFileError
+        from engine.core.errors import StudyFileError
         from engine.study import check_local_sources, parse_study_text
 
         try:

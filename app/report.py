@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 
 FORMATS = ("folder", "html", "pdf")
 SUFFIX = {"html": ".html", "pdf": ".pdf"}

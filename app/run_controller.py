@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 
 from app.bridge import RunBridge
 from app.project_status import RunningInfo
-from engine.shift.catalog import condition_label
+from engine.conditions.catalog import condition_label
 from views.run_page import CellRow, RunPage, fmt_clock
 
 

@@ -25,7 +25,7 @@ from engine.cells import CellContext, execute_cell
 from engine.models.base import ModelInfo
 from engine.models.builtin import build
 from engine.models.train import save_juxta_model
-from engine.shift.corruptions import corrupt
+from engine.conditions.corruptions import corrupt
 
 STUDY = """schema_version = 1
 [study]

@@ -9,7 +9,7 @@ Public API::
     table = results.accuracy_table(project, "robustness")
 """
 
-from engine.errors import JuxtaError, StudyFileError
+from engine.core.errors import JuxtaError, StudyFileError
 from engine.execute import RunControl, RunEvent, RunSummary
 from engine.project import Project, open_project
 

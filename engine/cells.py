@@ -23,10 +23,10 @@ import numpy as np
 
 from engine.data.base import Dataset, DataOptions
 from engine.data.loaders import load_data_cached
-from engine.errors import CancelledError, DataError, JuxtaError
+from engine.core.errors import CancelledError, DataError, JuxtaError
 from engine.models.base import label_mapping
 from engine.plan import Cell, split_rows
-from engine.sources import parse_source
+from engine.core.sources import parse_source
 from engine.store import PREDICTION_DTYPES, CellResult
 
 
@@ -197,7 +197,7 @@ def _eval_data(cell: Cell, ctx: CellContext) -> Dataset:
 
 def _resample(data: Dataset, cond: dict[str, Any], seed: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Rows of ``data`` a resampling shift keeps (positions), and what it realised."""
-    from engine.shift import resample
+    from engine.conditions import resample
 
     if cond["kind"] == "label_shift":
         method = cond["method"]
@@ -253,18 +253,18 @@ def _logits(clf, data: Dataset, cond: dict[str, Any], seed: int, batch: int, ctx
             if data.modality == "text":
                 xb: Any = data.x[start:stop]
                 if kind == "text":
-                    from engine.shift.text import perturb_text
+                    from engine.conditions.text import perturb_text
 
                     xb = perturb_text(list(xb), cond["name"], cond["severity"], seed, idx)
             else:
                 xnp = np.asarray(data.x[start:stop])
                 if kind == "tabular":
-                    from engine.shift.tabular import perturb_table
+                    from engine.conditions.tabular import perturb_table
 
                     xnp = perturb_table(xnp, cond["name"], cond["severity"], seed, idx, mean, std)
                 xb = torch.from_numpy(np.ascontiguousarray(xnp, dtype=np.float32)).to(ctx.device)
                 if kind == "corruption":
-                    from engine.shift.corruptions import corrupt
+                    from engine.conditions.corruptions import corrupt
 
                     xb = corrupt(xb, cond["name"], cond["severity"], seed, torch.from_numpy(idx).to(ctx.device))
                 if xb.ndim == 4:  # convolutions run markedly faster on channels-last memory

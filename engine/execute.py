@@ -21,7 +21,7 @@ from typing import Any, Callable, Literal
 
 from engine.cells import CellContext, execute_cell
 from engine.plan import Cell, Plan
-from engine.remaining import RemainingTime
+from engine.core.remaining import RemainingTime
 from engine.store import CellResult, Store
 
 EventKind = Literal["planned", "cell_started", "cell_progress", "cell_finished", "finished", "log"]
@@ -44,7 +44,7 @@ class RunEvent:
     device: str = ""
     duration_s: float = 0.0
     elapsed_s: float = 0.0
-    eta_s: float | None = None  # seconds left (engine.remaining); None while estimating
+    eta_s: float | None = None  # seconds left (engine.core.remaining); None while estimating
     cells: list[Cell] | None = None  # "planned" only: the cells this run will compute
 
 
@@ -91,7 +91,7 @@ class RunControl:
 
 def _work(cell: Cell, device: str, root: str, progress: Any, cancel_file: str, workers: int) -> CellResult:
     """Runs in a worker process."""
-    from engine.device import configure_worker_threads
+    from engine.core.device import configure_worker_threads
 
     configure_worker_threads(workers)
     last = [0.0]
@@ -147,7 +147,7 @@ def run_plan(
         emit(RunEvent("finished", total=0, skipped=skipped, status="up-to-date"))
         return summary
 
-    from engine.device import available_devices, default_workers
+    from engine.core.device import available_devices, default_workers
 
     execution = study.execution
     backend = backend or execution.backend
@@ -320,7 +320,7 @@ class _Executor:
         if self.backend != "sequential":
             from multiprocessing.managers import SyncManager
 
-            from engine.lifeline import exit_with
+            from engine.core.lifeline import exit_with
 
             self._manager = SyncManager()
             self._manager.start(initializer=exit_with, initargs=(os.getpid(),))
@@ -337,11 +337,11 @@ class _Executor:
             self._cluster.close()
 
     def _worker_options(self) -> dict[str, Any]:
-        """loky workers exit with the coordinator (``engine.lifeline``); the same arguments every run,
+        """loky workers exit with the coordinator (``engine.core.lifeline``); the same arguments every run,
         so loky keeps reusing its workers."""
         if self.backend != "loky":
             return {}
-        from engine.lifeline import exit_with
+        from engine.core.lifeline import exit_with
 
         return {"initializer": exit_with, "initargs": (os.getpid(),)}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from engine.errors import JuxtaError, os_reason
+from engine.core.errors import JuxtaError, os_reason
 from engine.store import Store
 
 TABLES = ("studies", "runs", "cells", "metrics", "predictions", "curves", "artifacts")

@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 from engine.data.base import Dataset, DataSummary, stratified_split
 from engine.data.loaders import load_data
-from engine.errors import JuxtaError, Problem, SourceError, StudyFileError, os_reason
+from engine.core.errors import JuxtaError, Problem, SourceError, StudyFileError, os_reason
 from engine.models.recipes import DEFAULT_RECIPES, parse_builtin
-from engine.sources import parse_source
+from engine.core.sources import parse_source
 from engine.study import ModelSpec, Study, outside_project_warnings, study_text
-from engine.study_messages import problem_at
+from engine.core.messages import problem_at
 
 # Bump an entry when the computation behind that kind of cell changes its results.
 # Bumped when a computation's results change, so earlier results are not reused as if current.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from engine.errors import JuxtaError, StudyFileError
+from engine.core.errors import JuxtaError, StudyFileError
 from engine.execute import RunControl, RunEvent, RunSummary, run_plan
 from engine.plan import Plan, check_models, plan_study
 from engine.store import DB_NAME, Store

@@ -273,7 +273,7 @@ def compare_arms(store: Store, study: str, arm_a: str, arm_b: str, condition: st
     b = preds[preds.arm == arm_b].set_index(["seed", "position"]).correct
     joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").sort_index()
     if joined.empty:
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         raise JuxtaError(f"No shared examples for '{arm_a}' and '{arm_b}' under condition '{condition}' in study '{study}'.")
     return S.paired_comparison(joined.a.to_numpy(), joined.b.to_numpy(), n_resamples=n_resamples, seed=seed, level=level)

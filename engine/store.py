@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import duckdb
 import numpy as np
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 
 DB_NAME = "juxta.duckdb"
 SCHEMA_VERSION = "3"

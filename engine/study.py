@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.errors import Problem, SourceError, StudyFileError, os_reason
-from engine.shift.catalog import CORRUPTION_NAMES, SEVERITIES, TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES
-from engine.sources import outside_path, parse_source
-from engine.study_messages import explain, problem_at
+from engine.core.errors import Problem, SourceError, StudyFileError, os_reason
+from engine.conditions.catalog import CORRUPTION_NAMES, SEVERITIES, TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES
+from engine.core.sources import outside_path, parse_source
+from engine.core.messages import explain, problem_at
 
 SCHEMA_VERSION = 1
 STUDY_SUFFIX = ".study.toml"

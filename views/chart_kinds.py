@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.results import ShiftResults
-from engine.shift.catalog import condition_label, family_label
+from engine.conditions.catalog import condition_label, family_label
 from engine.stats import probit
 from views.chart_base import ProbitAxis, ShiftChart, Theme, hoverable, hover_tip, pct, pts
 from views.theme import readable_on

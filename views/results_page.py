@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, Signal
 
 from engine.metrics import METRICS, PERCENT_METRICS
 from engine.results import ShiftResults
-from engine.shift.catalog import condition_label, family_label
+from engine.conditions.catalog import condition_label, family_label
 from engine.stats import PairedComparison
 from views import charts as C
 from views.compare_panel import ComparePanelMixin, describe_comparison, describe_counts  # noqa: F401 (re-exported)

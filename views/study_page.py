@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics import METRICS
-from engine.shift.catalog import family_label
+from engine.conditions.catalog import family_label
 from engine.study import STUDY_SUFFIX
 from views.providers import StudyProviders
 from views.study_wizard import cells_sentence, monospace_font, study_counts

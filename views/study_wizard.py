@@ -3,7 +3,7 @@
 Pages: Name → Models → Dataset → Conditions → Seeds & metrics → Review. Every edit regenerates the
 study file (``study_toml()``, written with tomlkit) and runs the engine's validator on it
 (``providers.validate``). Each problem is shown next to the field it concerns (found by its key path,
-``engine.errors.Problem.key``), in the field's words, and all of them on Review; a page with problems
+``engine.core.errors.Problem.key``), in the field's words, and all of them on Review; a page with problems
 cannot be left with Next, and Save and "Save and Run" stay disabled until the study is valid. Choices, ranges and defaults are
 read from the schema (``engine.study``) and the shift catalogue, so the forms follow the engine.
 
@@ -25,9 +25,9 @@ from tomlkit.items import AoT
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from engine.errors import StudyFileError
+from engine.core.errors import StudyFileError
 from engine.metrics import METRICS
-from engine.shift.catalog import SEVERITIES, condition_label, family_label
+from engine.conditions.catalog import SEVERITIES, condition_label, family_label
 from engine.study import SCHEMA_VERSION, DataSpec, ExecutionSpec, MetricsSpec, ShiftSpec, StudyMeta
 from views.providers import StudyProviders
 from views.tasks import LatestLoad, run_in_background

@@ -11,7 +11,7 @@ from typing import Iterator, Literal
 
 import numpy as np
 
-from engine.errors import DataError
+from engine.core.errors import DataError
 
 Modality = Literal["image", "tabular", "text"]
 

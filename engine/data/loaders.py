@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.base import DataOptions, Dataset, image_size_guard
-from engine.errors import DataError, SourceError, os_reason
-from engine.sources import Source, parse_source
+from engine.core.errors import DataError, SourceError, os_reason
+from engine.core.sources import Source, parse_source
 
 BUILTIN_DATASETS = {
     "digits": "Handwritten digits 0–9 as 8×8 grey images (scikit-learn, 1,797 examples).",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.report.schema import Appendix, StudySection
-from engine.sources import outside_path
+from engine.core.sources import outside_path
 
 # ---------------------------------------------------------------------------------------------
 # appendix

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from engine.shift.catalog import FAMILY_LABELS, family_label
+from engine.conditions.catalog import FAMILY_LABELS, family_label
 from engine.stats import PairedComparison
 
 MINUS = "\u2212"

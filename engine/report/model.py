@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from engine import results as R
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 from engine.report import findings as F
 from engine.report.appendix import _appendix
 from engine.report.findings import ConditionInfo, Finding

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 from engine.report.findings import Finding
 
 REPORT_VERSION = 1

@@ -10,7 +10,7 @@ from engine.metrics import METRICS
 from engine.report import findings as F
 from engine.report.findings import ConditionInfo
 from engine.report.schema import ChartRef, StudySection, Table, TableCell
-from engine.shift.catalog import CORRUPTION_DESCRIPTIONS
+from engine.conditions.catalog import CORRUPTION_DESCRIPTIONS
 
 PCT_METRICS = {"accuracy", "macro_f1", "ece", "worst_group_accuracy"}
 

@@ -6,12 +6,12 @@ from engine.metrics import METRICS
 from engine.report import findings as F
 from engine.report.findings import ConditionInfo
 from engine.report.schema import Arm, StudySection
-from engine.shift.catalog import CORRUPTION_DESCRIPTIONS
+from engine.conditions.catalog import CORRUPTION_DESCRIPTIONS
 
 
 def source_words(source: str, kind: str = "model", data_source: str | None = None) -> str:
     """A source string in plain words, e.g. 'builtin:digits-cnn' -> 'Small convolutional network … trained by Juxta on digits'."""
-    from engine.sources import parse_source
+    from engine.core.sources import parse_source
 
     try:
         src = parse_source(source, kind=kind)
@@ -97,7 +97,7 @@ def _in_words(spec, results, compared: list[Arm], infos, seeds: list[int], n_exa
 
 
 def _data_phrase(source: str) -> str:
-    from engine.sources import parse_source
+    from engine.core.sources import parse_source
 
     try:
         src = parse_source(source, kind="data")
@@ -198,11 +198,11 @@ def glossary(sections: list[StudySection]) -> list[tuple[str, str]]:
 
 def _graded_description(family: str) -> str:
     try:
-        from engine.shift.tabular import TABULAR_SHIFTS
+        from engine.conditions.tabular import TABULAR_SHIFTS
 
         if family in TABULAR_SHIFTS:
             return TABULAR_SHIFTS[family].description
-        from engine.shift.text import TEXT_SHIFTS
+        from engine.conditions.text import TEXT_SHIFTS
 
         if family in TEXT_SHIFTS:
             return TEXT_SHIFTS[family].description

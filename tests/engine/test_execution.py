@@ -230,7 +230,7 @@ def test_the_hard_stop_kills_busy_loky_workers_at_once():
     from joblib import Parallel, delayed, parallel_config
 
     from engine.execute import kill_loky_workers
-    from engine.lifeline import exit_with
+    from engine.core.lifeline import exit_with
 
     outcome = {}
 

@@ -10,12 +10,12 @@ import torch
 
 from engine.data.base import Dataset
 from engine.data.loaders import load_data
-from engine.errors import DataError, ModelError, SourceError, UnsafeModelError
+from engine.core.errors import DataError, ModelError, SourceError, UnsafeModelError
 from engine.models.builtin import build
 from engine.models.loaders import describe_file, load_model_file
 from engine.models.recipes import DEFAULT_RECIPES, Recipe, parse_builtin
 from engine.models.train import builtin_info, save_juxta_model, train_builtin
-from engine.sources import parse_source
+from engine.core.sources import parse_source
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn", "vit"])

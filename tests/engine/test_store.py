@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 from engine.store import SCHEMA_VERSION, CellResult, Store
 
 

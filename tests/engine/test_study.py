@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import SourceError, StudyFileError
-from engine.sources import parse_source
+from engine.core.errors import SourceError, StudyFileError
+from engine.core.sources import parse_source
 from engine.study import check_local_sources, load_study, parse_study_text
 
 ROOT = Path(__file__).resolve().parents[2]

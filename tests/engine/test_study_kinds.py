@@ -126,7 +126,7 @@ def test_field_with_unknown_classes_is_refused(project_dir):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(project_dir / "field" / "zebra" / "z.png")
     body = '[[models]]\nid = "m"\nsource = "builtin:digits-mlp"\n[data]\nsource = "builtin:digits"\n[[shift.field]]\nid = "z"\nsource = "folder:field"\ngrayscale = true\n'
     (project_dir / "z.study.toml").write_text(HEAD.format(name="z") + body)
-    from engine.errors import StudyFileError
+    from engine.core.errors import StudyFileError
 
     with pytest.raises(StudyFileError, match="classes zebra .* are not classes of builtin:digits"):
         open_project(project_dir).plan("z")

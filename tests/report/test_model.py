@@ -7,7 +7,7 @@ import re
 import pytest
 
 from engine import open_project
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 from engine.report import apply_options, build_report
 from engine.report.model import PairedPredictions
 from engine.results import compare_arms

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 from engine.results import ShiftResults, compare_arms, load_shift_results
 from engine.stats import PairedComparison
 from engine.store import Store

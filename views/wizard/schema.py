@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from engine.shift.catalog import SEVERITIES
+from engine.conditions.catalog import SEVERITIES
 
 
 def _schema_choices(model: Any, name: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 pydantic reports ``{'loc': ('shift', 'label_shift', 'tweak_one', 0), 'type': 'less_than', ...}``; a
 person should read "A tweak-one share must be more than 0 and less than 1 (got 1.5)" next to that
 field in a form, and ``line 14: shift.label_shift.tweak_one[0]: ...`` on the console. Both come from
-one :class:`engine.errors.Problem`.
+one :class:`engine.core.errors.Problem`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import annotated_types
 from pydantic import BaseModel
 
-from engine.errors import Problem, key_text
+from engine.core.errors import Problem, key_text
 
 # Key path (indices dropped) -> what the field is called; a pair is (the list, one of its entries).
 FIELD_WORDS: dict[str, str | tuple[str, str]] = {

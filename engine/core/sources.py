@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import SourceError
+from engine.core.errors import SourceError
 
 MODEL_SCHEMES = ("builtin", "file", "hf", "artifact")
 DATA_SCHEMES = ("builtin", "folder", "csv", "parquet", "hf")
