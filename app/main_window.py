@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         note = self._results_note(name)
 
         def load():
-            from engine.results import load_shift_results
+            from engine.kinds.shift.results import load_shift_results
 
             if not project.db_path.exists():
                 return None
@@ -439,7 +439,7 @@ class MainWindow(QMainWindow):
         project = self.project
 
         def compare(arm_a: str, arm_b: str, condition: str):
-            from engine.results import compare_arms
+            from engine.kinds.shift.results import compare_arms
 
             with project.store(read_only=True) as store:
                 return compare_arms(store, study, arm_a, arm_b, condition)

@@ -65,20 +65,17 @@ def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummar
 def _database_facts(project: Any) -> tuple[dict[str, tuple[int, int, int]], dict[str, str]]:
     """Per study: (planned, done, failed) cells of its last plan, and the study file it was run with."""
     from engine.core.errors import JuxtaError
+    from engine.core.queries import plan_counts
 
     if not project.db_path.exists():
         return {}, {}
     try:
         with project.store(read_only=True) as store:
-            rows = store.con.execute(  # plain tuples: no pandas at start-up
-                """SELECT sc.study, count(*), count(*) FILTER (WHERE c.status = 'done'),
-                          count(*) FILTER (WHERE c.status = 'failed')
-                   FROM study_cells sc LEFT JOIN cells c USING (cell_key) GROUP BY sc.study"""
-            ).fetchall()
+            counts = plan_counts(store)  # plain tuples: no pandas at start-up
             specs = store.con.execute("SELECT study, spec_toml FROM studies").fetchall()
     except JuxtaError:
         return {}, {}
-    return {s: (p, d, f) for s, p, d, f in rows}, dict(specs)
+    return counts, dict(specs)
 
 
 def _status(name: str, text: str, counts: tuple[int, int, int] | None, stored: str | None,
@@ -122,9 +119,8 @@ def entry_details(project: Any, entry: TreeEntry) -> tuple[str, list[tuple[str, 
 
 
 def _model_rows(project: Any, entry: TreeEntry) -> list[tuple[str, str]]:
+    from engine.core.sources import hash_path, parse_source
     from engine.models.describe import describe_model
-    from engine.plan import hash_path
-    from engine.core.sources import parse_source
 
     artifacts = _artifacts(project)
     info = describe_model(entry.source, project.root, {k: v for k, v in artifacts.items()})

@@ -34,7 +34,7 @@ def builtin_datasets() -> list[ModelChoice]:
 
 
 def _data_options(options: dict[str, Any]):
-    from engine.study import DataColumns
+    from engine.data.spec import DataColumns
 
     known = {k: v for k, v in (options or {}).items() if k in DataColumns.model_fields and v not in (None, "")}
     return DataColumns(**known).options()
@@ -95,11 +95,11 @@ def make_providers(root_getter) -> StudyProviders:
 
     def validate(text: str) -> list[str]:
         from engine.core.errors import StudyFileError
-        from engine.study import check_local_sources, parse_study_text
+        from engine.kinds import get_kind, parse_study_text
 
         try:
             study = parse_study_text(text, "study")
-            check_local_sources(study, root(), "study")
+            get_kind(study.kind).check_files(study, root(), "study", text)
         except StudyFileError as exc:
             return list(exc.problems)
         return []

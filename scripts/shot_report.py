@@ -95,7 +95,7 @@ def shoot_study_page(out_dir: Path) -> None:
 
     from app import theme
     from engine.core.errors import StudyFileError
-    from engine.study import parse_study_text
+    from engine.kinds import parse_study_text
     from views.providers import StudyProviders
     from views.study_page import StudyPage
 

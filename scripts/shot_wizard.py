@@ -31,7 +31,7 @@ from engine.data.loaders import BUILTIN_DATASETS, load_data  # noqa: E402
 from engine.core.errors import JuxtaError, ModelError, SourceError, StudyFileError  # noqa: E402
 from engine.models.recipes import ARCHITECTURES, parse_builtin  # noqa: E402
 from engine.core.sources import parse_source  # noqa: E402
-from engine.study import check_local_sources, parse_study_text  # noqa: E402
+from engine.kinds import get_kind, parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
 
 DEMO = ROOT / "projects" / "digits-demo"
@@ -167,7 +167,7 @@ def real_providers(root: Path) -> StudyProviders:
     def validate(text: str) -> list[str]:
         try:
             study = parse_study_text(text, "study")
-            check_local_sources(study, root, "study")
+            get_kind(study.kind).check_files(study, root, "study", text)
         except StudyFileError as exc:
             return list(exc.problems)
         return []

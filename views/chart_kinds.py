@@ -8,7 +8,7 @@ import pandas as pd
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.results import ShiftResults
+from engine.kinds.shift.results import ShiftResults
 from engine.conditions.catalog import condition_label, family_label
 from engine.stats import probit
 from views.chart_base import ProbitAxis, ShiftChart, Theme, hoverable, hover_tip, pct, pts

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
 
-from engine.results import ShiftResults
+from engine.kinds.shift.results import ShiftResults
 from engine.conditions.catalog import condition_label
 from engine.stats import PairedComparison
 from views import charts as C

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from markupsafe import Markup, escape
 
-from engine.report.model import ChartRef, ReportModel, StudySection
+from engine.report.schema import ChartRef, ReportModel, StudySection
 
 if TYPE_CHECKING:
     from views.theme import Colours

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from engine import open_project
-from engine.results import metric_table
-from engine.store import Store
+from engine.kinds.shift.results import metric_table
+from engine.core.store import Store
 
 HEAD = 'schema_version = 1\n[study]\nname = "{name}"\nseeds = [0]\n'
 
@@ -170,7 +170,7 @@ bootstrap = 20
     project, summary = run(project_dir, "hf", body)
     assert summary.status == "failed"
     with project.store(read_only=True) as s:
-        cells = s.query("SELECT arm, status, error FROM cells WHERE kind = 'eval'")
+        cells = s.query("SELECT arm, status, error FROM cells WHERE type = 'eval'")
         by_arm = cells.groupby("arm").status.agg(set).to_dict()
         assert by_arm == {"hfvit": {"done"}, "mlp": {"done"}, "three-classes": {"failed"}}
         err = cells[cells.arm == "three-classes"].error.iloc[0]

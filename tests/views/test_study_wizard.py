@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QWizard  # noqa: E402
 
 from engine.core.errors import JuxtaError, StudyFileError  # noqa: E402
 from engine.conditions.catalog import CORRUPTION_DESCRIPTIONS, CORRUPTION_NAMES, SEVERITIES  # noqa: E402
-from engine.study import parse_study_text  # noqa: E402
+from engine.kinds import parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
 from views.study_wizard import StudyWizard, page_of, study_counts  # noqa: E402
 from tests.views.contrast import low_contrast  # noqa: E402

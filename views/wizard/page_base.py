@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWizardPage
 
 from engine.core.messages import field_words
+from engine.kinds.shift.spec import ShiftStudy
 from views.theme import current, watch_theme
 from views.wizard.widgets import FieldNote
 
@@ -115,7 +116,7 @@ class _Page(QWizardPage):
         """An engine message about ``key`` in this page's words for the field."""
         _, noun = self._note_for(key)
         if noun:
-            theirs = field_words(key)
+            theirs = field_words(key, ShiftStudy.WORDS)
             theirs = theirs[:1].upper() + theirs[1:]
             if message.startswith(theirs + " "):
                 return noun + message[len(theirs):]
