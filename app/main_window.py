@@ -488,7 +488,9 @@ class MainWindow(QMainWindow):
         if not (result or run_after) or self.project is None:
             return
         name = wizard.study_name()
-        path = self.project.root / f"{name}.study.toml"
+        from engine.core.header import STUDY_SUFFIX
+
+        path = self.project.root / f"{name}{STUDY_SUFFIX}"
         if path.exists() and name != overwrite:
             answer = QMessageBox.question(self, "Replace study?", f"A study called “{name}” exists. Replace its file?")
             if answer != QMessageBox.Yes:
@@ -507,7 +509,7 @@ class MainWindow(QMainWindow):
         self.study_page.set_study(self.current_study, text)
         self.refresh_tree()
         self.load_results(self.current_study)  # the results note may change (file edited since the run)
-        self.status_text.setText(f"Saved {self.current_study}.study.toml")
+        self.status_text.setText(f"Saved {self.project.study_path(self.current_study).name}")
         self._update_actions()
 
     def save_current(self) -> bool:
@@ -703,9 +705,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
+        from engine.core.header import study_files
+
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
-            if path.is_dir() and any(path.glob("*.study.toml")):
+            if path.is_dir() and any(study_files(path)):
                 self.open_project(path)
                 return
             if self.project is not None and (path.suffix == ".safetensors" or (path / "config.json").exists()):

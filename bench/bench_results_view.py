@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine.core.store import Store
+from engine.core.store import DB_NAME, Store
 
 STUDY = "bench"
 ARMS = ["cnn", "mlp", "vit"]
@@ -153,7 +153,7 @@ def main() -> None:
     from engine.kinds.shift import results as R
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "juxta.duckdb"
+        path = Path(tmp) / DB_NAME
         store = Store(path)
         t0 = time.perf_counter()
         rows = synthesise(store, args.examples, list(range(args.seeds)))

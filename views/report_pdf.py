@@ -10,7 +10,7 @@ model is escaped before it reaches reportlab's paragraph markup, so a study call
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from reportlab.lib.units import mm
 from reportlab.platypus import (
@@ -19,7 +19,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from engine.report.schema import ReportModel
+from engine.report.schema import ChartRef, ReportModel, StudySection
 from views.pdf_kit import (
     ACCENT,
     ACCENT_SOFT,
@@ -45,13 +45,16 @@ from views.pdf_kit import (
     simple_table,
     styles,
 )
+from views.report_parts import arm_colours, body_tables, fmt_duration, glance, scorecard
 
-if TYPE_CHECKING:  # pragma: no cover
-    from views.report_render import ReportRenderer
 
-def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path:
-    from views.report_render import arm_colours, body_tables, fmt_duration, glance, scorecard
+class FigureSource(Protocol):
+    """Where the PDF's charts come from (``views.report_render.ReportRenderer``, which calls this module)."""
 
+    def figure(self, section: StudySection, chart: ChartRef) -> Any: ...
+
+
+def build_pdf(model: ReportModel, renderer: FigureSource, out: Path) -> Path:
     s = styles()
     f = fonts()
     studies = model.included_studies

@@ -46,8 +46,6 @@ class Condition:
 class ShiftPlan(Plan):
     """A shift study's plan, with what validation compares models against."""
 
-    data_fingerprint: str = ""
-    split_sizes: dict[str, int] = field(default_factory=dict)
     # (key path of the source, summary) for [data] and each field dataset
     datasets: list[tuple[tuple[str | int, ...], DataSummary]] = field(default_factory=list)
 
@@ -165,8 +163,7 @@ def plan_study(study: ShiftStudy, root: Path, artifacts: dict[str, str] | None =
     split = study.data.split
     summary = (_count(n_eval, "evaluation cell") + (f" and {_count(n_train, 'training cell')}" if n_train else "")
                + f"; {split} split {_count(sizes.get(split, 0), 'example')}")
-    return ShiftPlan(study, cells, warnings=warnings, artifacts=artifacts, summary=summary,
-                     data_fingerprint=fingerprint, split_sizes=sizes, datasets=datasets)
+    return ShiftPlan(study, cells, warnings=warnings, artifacts=artifacts, summary=summary, datasets=datasets)
 
 
 def _count(n: int, noun: str) -> str:

@@ -79,6 +79,8 @@ def _single_thread_on_cpu(device: str):
 
 @lru_cache(maxsize=8)
 def _load_model(source: str, identity: str, path: str | None, root: str, trust_remote_code: bool):
+    """A model, cached per worker process; ``identity`` is part of the cache key only (a changed file or
+    hub commit is another model)."""
     from engine.models.loaders import load_juxta_file, load_model_file
 
     src = parse_source(source, kind="model")
