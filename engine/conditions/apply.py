@@ -30,7 +30,6 @@ class Runner(Protocol):
     def progress(self, fraction: float, note: str = "") -> None: ...
 
 
-
 def field_dataset(cond: dict[str, Any], base: Dataset, root: Path) -> Dataset:
     """A field condition's dataset, its labels mapped onto ``base``'s classes (validation checked they exist)."""
     field_data = load_data_cached(cond["source"], str(root), DataOptions.from_dict(cond.get("options") or {}))

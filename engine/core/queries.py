@@ -257,4 +257,3 @@ def study_table_sql(table: str) -> str:
         return ("SELECT p.* FROM predictions p JOIN cells c USING (cell_id) JOIN study_cells sc USING (cell_key) "
                 "WHERE sc.study = $study")
     return f"SELECT t.* FROM {_name(table)} t JOIN study_cells sc USING (cell_key) WHERE sc.study = $study"
-

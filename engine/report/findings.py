@@ -141,7 +141,6 @@ def ranges(values: list[int]) -> str:
     return ", ".join(map(str, values[:-1])) + f" and {values[-1]}"
 
 
-
 def cell_pct(v: float, lo: float, hi: float, bold: bool = False, digits: int = 1) -> TableCell:
     """A proportion as a table cell in percent, its interval on the second line; a dash when missing."""
     if v is None or not np.isfinite(v):

@@ -246,4 +246,3 @@ def charts(results, infos: dict[str, ConditionInfo]) -> list[ChartRef]:
                                    f"Reliability on {words}" if c == "clean" else f"Reliability under {words}",
                                    "Legend entries give each model's expected calibration error (ECE).", included=c == "clean"))
     return charts
-

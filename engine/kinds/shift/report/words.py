@@ -12,6 +12,7 @@ from engine.report.words import data_phrase, join, source_words
 
 
 def data_words(spec) -> str:
+    """The evaluated dataset in plain words ('' when the study file could not be read)."""
     if spec is None:
         return ""
     d = spec.data
@@ -19,6 +20,7 @@ def data_words(spec) -> str:
 
 
 def conditions_summary(results, infos: dict[str, ConditionInfo]) -> list[str]:
+    """One phrase per group of conditions: 'the clean test set', '2 image corruptions (…) at severities 1–5', …"""
     acc = results.accuracy
     out = []
     if "clean" in set(acc.condition):
@@ -38,7 +40,8 @@ def conditions_summary(results, infos: dict[str, ConditionInfo]) -> list[str]:
 
 
 def in_words(spec, results, compared: list[Arm], infos, seeds: list[int], n_examples: int | None,
-              n_resamples: int, level: float) -> str:
+             n_resamples: int, level: float) -> str:
+    """What the study compared and how, in a few sentences, from its file and results."""
     arms = [a.id for a in compared if a.id in set(results.arms)] or list(results.arms)
     n = len(arms)
     parts = [f"This study compares {n} model{'s' if n != 1 else ''} ({join(arms)})"]
@@ -61,7 +64,6 @@ def in_words(spec, results, compared: list[Arm], infos, seeds: list[int], n_exam
     text += (f" comes with a {100 * level:g}% bootstrap interval over test examples ({n_resamples:,} resamples), and "
              "differences between models are tested on the same examples (paired bootstrap and McNemar's test).")
     return text
-
 
 
 # ---------------------------------------------------------------------------------------------
