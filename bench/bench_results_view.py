@@ -38,7 +38,6 @@ STUDY = "bench"
 ARMS = ["cnn", "mlp", "vit"]
 FAMILIES = ["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "motion_blur", "zoom_blur", "snow",
             "frost", "fog", "brightness", "contrast", "pixelate", "jpeg_compression"]
-METRIC_NAMES = ["accuracy", "macro_f1", "nll", "ece", "brier"]
 
 BASELINE = """
 SELECT sc.arm, sc.condition, avg(p.correct::INT) AS accuracy, count(*) AS n

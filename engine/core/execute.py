@@ -14,6 +14,7 @@ hard (workers are terminated); a cancelled cell is never written, so a resumed r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import queue
@@ -85,9 +86,16 @@ class RunControl:
             self._cancel_file.parent.mkdir(parents=True, exist_ok=True)
             self._cancel_file.touch()
         if self._terminate is not None:
-            timer = threading.Timer(self.grace_s, self._terminate)
+            timer = threading.Timer(self.grace_s, self._hard_stop)
             timer.daemon = True
             timer.start()
+
+    def _hard_stop(self) -> None:
+        """Terminate the workers if the run is still going: a run that stopped softly within the grace
+        period has handed back its workers (the next run may be using them)."""
+        terminate = self._terminate
+        if terminate is not None:
+            terminate()
 
     @property
     def cancelled(self) -> bool:
@@ -151,6 +159,7 @@ def run_plan(
     t_start = time.perf_counter()
     finished = store.finished_keys(c.key for c in plan.cells)
     todo = [c for c in plan.cells if c.key not in finished]
+    phases = _phases(todo, list(work))
     skipped = len(plan.cells) - len(todo)
     summary = RunSummary(None, study.name, "up-to-date", len(plan.cells), skipped)
     emit(RunEvent("planned", total=len(todo), skipped=skipped, cells=todo))
@@ -219,7 +228,6 @@ def run_plan(
         if len(pending) >= 32 or result.duration_s >= 0.25 or time.perf_counter() - first_pending[0] >= 0.25:
             flush()
 
-    phases = _phases(todo, list(work))
     planned = {c.key: c for c in plan.cells}
     status = "done"
     try:
@@ -256,10 +264,8 @@ def run_plan(
         elif status != "error" and state["failed"]:
             status = "failed"
         store.finish_run(run_id, status, state["done"], state["failed"], ",".join(sorted(set(devices))))
-        try:
+        with contextlib.suppress(OSError):  # run ids are unique: a cancel file left behind stops nothing
             cancel_file.unlink(missing_ok=True)
-        except OSError:
-            pass
     summary.status = status
     summary.done, summary.failed = state["done"], state["failed"]
     summary.cancelled = len(todo) - state["done"] - state["failed"] if status == "cancelled" else summary.cancelled

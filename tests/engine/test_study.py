@@ -230,3 +230,14 @@ def test_one_class_data_validates_with_a_warning(tmp_path):
     assert warning.key == ("data", "split") and "only one class ('cat')" in warning and "accuracy is meaningless" in warning
     (tmp_path / "two.csv").write_text("a,b,label\n1,2,cat\n3,4,dog\n5,6,cat\n")
     assert plan_study(parse_study_text(ONE_CLASS.replace("one.csv", "two.csv")), tmp_path).warnings == []
+
+
+def test_an_unknown_study_kind_names_the_known_ones_at_its_line():
+    (p,) = problems(GOOD.replace('name = "s"', 'name = "s"\nkind = "merge"'))
+    assert p.key == ("study", "kind") and p.line == 4
+    assert p.message == "unknown study kind 'merge'; expected one of shift"
+
+
+def test_a_kind_that_is_not_text_is_a_type_problem_of_that_field():
+    (p,) = problems(GOOD.replace('name = "s"', 'name = "s"\nkind = 3'))
+    assert p.key == ("study", "kind") and p.message == "The study kind must be text in quotes (got 3)"
