@@ -108,9 +108,11 @@ class Project:
                             backend=backend, workers=workers)
 
     def results(self, name: str) -> Any:
-        """A study's results as its kind reads them (shift: ``ShiftResults``); read-only."""
-        kind = self.kind(name)
+        """A study's results as its kind reads them (shift: ``ShiftResults``); read-only. The kind is the
+        one the study was run as (its file may have changed or gone since)."""
         with self.store(read_only=True) as store:
+            row = store.con.execute("SELECT kind FROM studies WHERE study = ?", [name]).fetchone()
+            kind = get_kind(row[0]) if row else self.kind(name)
             return kind.load_results(store, name)
 
 

@@ -105,6 +105,15 @@ def test_results_load(ran):
         assert type(ran.kind.load_results(store, ran.name)) is type(results)
 
 
+def test_results_load_as_the_kind_they_were_run_as_even_after_the_file_broke(ran, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ran.root, copy)
+    (copy / f"{ran.name}.study.toml").write_text("this is no longer TOML [", encoding="utf-8")
+    assert type(open_project(copy).results(ran.name)) is type(open_project(ran.root).results(ran.name))
+
+
 def test_the_report_section_builds(ran):
     from engine.report.model import build_report
 
