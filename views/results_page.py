@@ -643,4 +643,9 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         set_tone(self.saved_label, "ok" if ok else "error")
         self.saved_label.setText(text)
         self.saved_label.show()
-        QtCore.QTimer.singleShot(12000, lambda: self.saved_label.hide() if self.saved_label.text() == text else None)
+        # bound to the label: the timer dies with it if the page closes first
+        QtCore.QTimer.singleShot(12000, self.saved_label, lambda: self._hide_saved(text))
+
+    def _hide_saved(self, text: str) -> None:
+        if self.saved_label.text() == text:  # a newer message stays
+            self.saved_label.hide()

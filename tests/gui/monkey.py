@@ -18,7 +18,9 @@ object, and, when the Results page shows results, every chart's plot area at lea
 ``MIN_PLOT_HEIGHT`` px tall. On a failure it prints the seed, the action's index and the actions so
 far and exits 1; otherwise it closes the window as a person would (a running study is cancelled,
 unsaved text discarded) and exits 0. A crash shows as the exit status (-11/139 for a segfault,
--6/134 for an abort); ``faulthandler`` prints where it happened.
+-6/134 for an abort); ``faulthandler`` prints where it happened, and the walk, printed on stdout
+one action at a time (an action's line before it is done, and again with what it did), shows what
+led to it.
 
 The sequence of actions depends on the seed and, where runs and background loads finish at their
 own pace, on timing: a seed replays the same choices while the application's state agrees.
@@ -31,6 +33,7 @@ import faulthandler
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -41,13 +44,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from PySide6.QtCore import QPoint, QSettings, QThreadPool, QTimer, Qt, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (
+    QAbstractButton, QApplication, QComboBox, QFileDialog, QLineEdit, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
+    QTreeWidgetItemIterator, QWidget, QWizard,
+)
+
+from app import main_window
+from app.gui import create_window
 from tests.gui.driver import MIN_PLOT_HEIGHT, choose, click_tab, click_tree, press, pump, type_text, wait_until
+from views.project_tree import KIND_ROLE
 
 SMALLEST, LARGEST = (1280, 720), (1600, 1000)
 SHORTCUTS = ("Ctrl+N", "Ctrl+R", "Ctrl+.", "Ctrl+P", "Ctrl+F", "Ctrl+S", "Ctrl+E", "Ctrl+0", "Esc")
 MENUS = ("File", "Study", "Run", "View", "Help")
 DELETED_WORDS = ("deleted", "destroyed", "dangling")  # Qt's words for an object used after its owner went
 ACTION_HANG_S = 120  # an action that takes longer prints every thread's stack (and the run goes on)
+BLOCKED_S = 5.0  # a dialog that keeps an action from returning this long (its own event loop) gets Esc
 CHART_SETTLE_MS = 600  # a chart may be small for a moment while its layout catches up; not for longer
 TYPED = ("fog", "cnn", "mlp contrast", "zzz", "", "0.5", "1.5", "-3", "3000000000", "a b", "é ü", "../x",
          "shift-study", "mini", "x" * 40, "7, 8", "0, 1, 2", "=", "[", "noise 5")
@@ -93,8 +108,6 @@ class Watch:
         self.errors: list[str] = []
 
     def install(self) -> None:
-        from PySide6.QtCore import QtMsgType, qInstallMessageHandler
-
         def excepthook(kind, value, tb) -> None:
             self.errors.append("".join(traceback.format_exception(kind, value, tb)))
             sys.__excepthook__(kind, value, tb)
@@ -119,8 +132,6 @@ class Watch:
 
     def uninstall(self) -> None:
         """Put back the hooks that were there before (for a watch used inside a test)."""
-        from PySide6.QtCore import qInstallMessageHandler
-
         sys.excepthook, threading.excepthook = self._previous
         qInstallMessageHandler(self._previous_qt)
 
@@ -136,39 +147,36 @@ class FileDialogs:
     """Stand-ins for QFileDialog's static functions: nothing (the person cancelled) or a path in the
     project copy, as a person would pick."""
 
-    def __init__(self, rng: random.Random, project: Path, demo: Path):
-        self.rng, self.project, self.demo = rng, project, demo
+    def __init__(self, rng: random.Random, project: Path, demo: Path, note: Callable[[str], None]):
+        self.rng, self.project, self.demo, self.note = rng, project, demo, note
         self.exports = project / "exports"
         self.exports.mkdir(exist_ok=True)
-        self.asked: list[str] = []
 
     def install(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         QFileDialog.getExistingDirectory = staticmethod(self.existing_directory)
         QFileDialog.getSaveFileName = staticmethod(self.save_file_name)
         QFileDialog.getOpenFileName = staticmethod(self.open_file_name)
 
     def existing_directory(self, _parent=None, caption: str = "", _start: str = "", *_a, **_k) -> str:
         answer = self.rng.choice(["", str(self.project), str(self.demo), str(self.exports)])
-        self.asked.append(f"folder '{caption}' → {answer or 'cancelled'}")
+        self.note(f"folder '{caption}' → {answer or 'cancelled'}")
         return answer
 
     def save_file_name(self, _parent=None, caption: str = "", suggested: str = "", filters: str = "", *_a, **_k):
         if self.rng.random() < 0.3:
-            self.asked.append(f"save '{caption}' → cancelled")
+            self.note(f"save '{caption}' → cancelled")
             return "", ""
         choices = [f for f in filters.split(";;") if f] or [""]
         chosen = self.rng.choice(choices)
         name = Path(suggested).name or "export"
         suffix = chosen[chosen.find("*.") + 1:chosen.find(")")] if "*." in chosen else Path(name).suffix
         path = self.exports / (Path(name).stem + suffix)
-        self.asked.append(f"save '{caption}' → {path}")
+        self.note(f"save '{caption}' → {path}")
         return str(path), chosen
 
     def open_file_name(self, _parent=None, caption: str = "", *_a, **_k):
         answer = self.rng.choice(["", str(self.project / "data" / "points.csv"), str(self.project / "small.study.toml")])
-        self.asked.append(f"open '{caption}' → {answer or 'cancelled'}")
+        self.note(f"open '{caption}' → {answer or 'cancelled'}")
         return answer, ""
 
 
@@ -179,14 +187,14 @@ class Monkey:
     """Chooses and performs actions on the window, answers what pops up, and checks after each."""
 
     def __init__(self, window: Any, seed: int, report: MonkeyReport, watch: Watch):
-        from PySide6.QtCore import QTimer
-
         self.window = window
         self.rng = random.Random(seed)  # what to do next
         self.answers = random.Random(seed + 1)  # what to pick in a popup menu
         self.report = report
         self.watch = watch
         self.quitting = False
+        self._in_step = False  # an action has not returned yet
+        self._modal_seen: float | None = None  # since when a dialog has been open during that action
         self._answerer = QTimer()
         self._answerer.setInterval(100)
         self._answerer.timeout.connect(self.answer_popups)
@@ -202,6 +210,7 @@ class Monkey:
     def note(self, text: str) -> None:
         """Something that happened by itself (a run ending, a box popping up): logged under the action."""
         self.report.log.append(f"    {text}")
+        say(f"    {text}")
 
     def state(self) -> str:
         w = self.window
@@ -212,10 +221,6 @@ class Monkey:
     # -- popups and message boxes: answered from a timer, also inside their own event loops --------
 
     def answer_popups(self) -> None:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
-
         popup = QApplication.activePopupWidget()
         if isinstance(popup, QMenu):
             actions = [a for a in popup.actions() if a.isEnabled() and not a.isSeparator() and a.menu() is None]
@@ -227,6 +232,18 @@ class Monkey:
             return
         if popup is not None:
             popup.close()
+            return
+        modal = QApplication.activeModalWidget()
+        if not self._in_step or modal is None or isinstance(modal, QMessageBox):
+            self._modal_seen = None
+        elif self._modal_seen is None:
+            self._modal_seen = time.monotonic()
+        elif time.monotonic() - self._modal_seen > BLOCKED_S:
+            # open all along while one action has not returned: run in its own event loop (exec),
+            # the walk cannot go on until it closes
+            self.note(f"{type(modal).__name__} kept the action from returning for {BLOCKED_S:g} s: Esc")
+            self._modal_seen = None
+            QTest.keyClick(modal, Qt.Key.Key_Escape)
             return
         for w in QApplication.topLevelWidgets():
             if not isinstance(w, QMessageBox) or not w.isVisible():
@@ -252,8 +269,6 @@ class Monkey:
 
     def choices(self) -> list[tuple[float, str, Callable[[], str]]]:
         """(weight, name, perform) for what a person could do now; perform returns what it did."""
-        from PySide6.QtWidgets import QApplication, QWizard
-
         modal = QApplication.activeModalWidget()
         waits = [(2, "wait", self.wait)]
         if isinstance(modal, QWizard):
@@ -279,6 +294,9 @@ class Monkey:
                     (2, "arm", self.arm_button), (2, "filter", self.filter_type),
                     (2, "compare", self.compare_combo), (1, "swap", self.swap),
                     (1, "chart export", self.chart_export)]
+        if tab == "Report" and self.window.report_page.model() is not None:
+            out += [(2, "report type", self.report_type), (2, "report item", self.report_item),
+                    (1, "report export", self.report_export)]
         if tab == "Study":
             out += [(1, "text mode", self.text_mode), (2, "edit text", self.edit_text), (2, "discard", self.discard),
                     (1, "save button", self.save_button), (1, "add seed", self.add_seed)]
@@ -290,12 +308,16 @@ class Monkey:
         _, name, perform = self.rng.choices(options, weights=weights)[0]
         at = len(self.report.log)
         self.report.log.append(f"{index}: {name}")
+        say(f"{index}: {name} …")  # said before it is done: a crash in it leaves this as the last line
         faulthandler.dump_traceback_later(ACTION_HANG_S, repeat=False)
+        self._in_step = True
         try:
             did = perform()
         finally:
+            self._in_step = False
             faulthandler.cancel_dump_traceback_later()
         self.report.log[at] = f"{index}: {did or name}  {self.state()}"
+        say(self.report.log[at])
         pump(60)
 
     # -- checks -------------------------------------------------------------------------------------
@@ -376,9 +398,6 @@ class Monkey:
         return f"tab {name}"
 
     def tree(self) -> str:
-        from PySide6.QtCore import Qt
-        from views.project_tree import KIND_ROLE
-
         tree = self.window.tree
         if not self.window.dock.isVisible():
             return "tree (project panel hidden: nothing to click)"
@@ -439,8 +458,6 @@ class Monkey:
         return "resume button"
 
     def click(self, widget: Any) -> None:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
         QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=widget.rect().center())
         pump(60)
 
@@ -448,8 +465,6 @@ class Monkey:
 
     def combo_keys(self, combo: Any, what: str) -> str:
         """Change a drop-down with the keyboard, as a person would (disabled rows are skipped)."""
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
         if not combo.isEnabled() or combo.count() == 0:
             return f"{what} (off)"
         combo.setFocus()
@@ -468,9 +483,6 @@ class Monkey:
         return f"highlight {arm} → {page.highlighted}"
 
     def filter_type(self) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-
         edit = self.window.results_page.filter_edit
         edit.setFocus()
         edit.selectAll()
@@ -497,6 +509,52 @@ class Monkey:
         pump(100)
         return f"export {key} chart as {action.text()}"
 
+    # -- Report page -----------------------------------------------------------------------------
+
+    def report_type(self) -> str:
+        page = self.window.report_page
+        edit = self.rng.choice([page.title, page.author, page.introduction, page.comment])
+        if not edit.isEnabled():
+            return "report type (comment box off: no chart selected)"
+        text = self.rng.choice(TYPED)
+        edit.setFocus()
+        if isinstance(edit, QPlainTextEdit):
+            edit.moveCursor(edit.textCursor().MoveOperation.End)
+        else:
+            edit.end(False)
+        type_text(edit, text)
+        return f"report type {text!r} into {edit.placeholderText()!r}"
+
+    def report_item(self) -> str:
+        """Select a row of the report's contents; sometimes flip its tick box with the space bar."""
+        tree = self.window.report_page.tree
+        items = []
+        it = QTreeWidgetItemIterator(tree)
+        while it.value() is not None:
+            items.append(it.value())
+            it += 1
+        if not items:
+            return "report item (empty contents)"
+        item = self.rng.choice(items)
+        tree.scrollToItem(item)
+        rect = tree.visualItemRect(item)
+        QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.center().x(), rect.center().y()))
+        did = f"report select {item.text(0)!r}"
+        if self.rng.random() < 0.5:
+            QTest.keyClick(tree, Qt.Key.Key_Space)
+            did += f", space → {item.checkState(0).name}"
+        pump(100)
+        return did
+
+    def report_export(self) -> str:
+        page = self.window.report_page
+        fmt = self.rng.choice(sorted(page.buttons))
+        button = page.buttons[fmt]
+        if not button.isEnabled():
+            return f"report export {fmt} (off)"
+        self.click(button)
+        return f"report export {fmt} → {page.status.text()[:80]!r}"
+
     # -- Study page ------------------------------------------------------------------------------
 
     def text_mode(self) -> str:
@@ -505,10 +563,6 @@ class Monkey:
         return f"study file view {'on' if page.text_mode() else 'off'}"
 
     def edit_text(self) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtGui import QTextCursor
-        from PySide6.QtTest import QTest
-
         page = self.window.study_page
         if not page.text_mode():
             self.click(page.text_toggle)
@@ -529,10 +583,6 @@ class Monkey:
 
     def add_seed(self) -> str:
         """Give the study one more seed in its file and save (Ctrl+S): the next run has work to do."""
-        import re
-
-        from PySide6.QtGui import QTextCursor
-
         page = self.window.study_page
         if not page.text_mode():
             self.click(page.text_toggle)
@@ -567,8 +617,6 @@ class Monkey:
     # -- the wizard and other dialogs ------------------------------------------------------------
 
     def wizard(self) -> Any:
-        from PySide6.QtWidgets import QApplication
-
         return QApplication.activeModalWidget()
 
     def wizard_button(self, which: Any, name: str) -> str:
@@ -579,36 +627,23 @@ class Monkey:
         return f"wizard {name}"
 
     def wizard_next(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         return self.wizard_button(QWizard.WizardButton.NextButton, "next")
 
     def wizard_back(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         return self.wizard_button(QWizard.WizardButton.BackButton, "back")
 
     def wizard_cancel(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         return self.wizard_button(QWizard.WizardButton.CancelButton, "cancel")
 
     def wizard_save(self) -> str:
-        from PySide6.QtWidgets import QWizard
-
         which = self.rng.choice(((QWizard.WizardButton.FinishButton, "save"),
                                  (QWizard.WizardButton.CustomButton1, "save and run")))
         return self.wizard_button(*which)
 
     def page_widgets(self, root: Any, kinds: tuple) -> list[Any]:
-        from PySide6.QtWidgets import QWidget
-
         return [w for w in root.findChildren(QWidget) if isinstance(w, kinds) and w.isVisible() and w.isEnabled()]
 
     def type_into(self, edits: list[Any], where: str) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-
         edits = [e for e in edits if not e.isReadOnly()]
         if not edits:
             return f"{where} type (no field)"
@@ -621,14 +656,10 @@ class Monkey:
         return f"{where} type {text!r} into {edit.accessibleName() or edit.objectName() or edit.placeholderText()!r}"
 
     def wizard_type(self) -> str:
-        from PySide6.QtWidgets import QLineEdit
-
         return self.type_into(self.page_widgets(self.wizard().currentPage(), (QLineEdit,)), "wizard")
 
     def wizard_click(self) -> str:
         """Tick a box, press a button or change a drop-down on the wizard's current page."""
-        from PySide6.QtWidgets import QAbstractButton, QComboBox
-
         page = self.wizard().currentPage()
         widgets = self.page_widgets(page, (QAbstractButton, QComboBox))
         if not widgets:
@@ -641,20 +672,14 @@ class Monkey:
         return f"wizard click {label!r}"
 
     def dialog_type(self, dialog: Any) -> str:
-        from PySide6.QtWidgets import QLineEdit
-
         return self.type_into(self.page_widgets(dialog, (QLineEdit,)), type(dialog).__name__)
 
     def dialog_close(self, dialog: Any) -> str:
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
         QTest.keyClick(dialog, Qt.Key.Key_Escape)
         pump(60)
         return f"Esc on {type(dialog).__name__}"
 
     def dialog_browse(self, dialog: Any) -> str:
-        from PySide6.QtWidgets import QPushButton
-
         buttons = [b for b in self.page_widgets(dialog, (QPushButton,)) if "Browse" in b.text()]
         if not buttons:
             return "browse (no button)"
@@ -665,8 +690,6 @@ class Monkey:
 
     def quit(self) -> list[str]:
         """Close the window as a person would: agree to cancel a run and to lose unsaved text."""
-        from PySide6.QtCore import QThreadPool
-        from PySide6.QtWidgets import QApplication
         self.quitting = True
         for _ in range(5):  # the wizard or another dialog first (Esc), as a person would
             modal = QApplication.activeModalWidget()
@@ -685,9 +708,12 @@ class Monkey:
 
 
 
-def current_theme() -> str:
-    from PySide6.QtWidgets import QApplication
+def say(line: str) -> None:
+    """One line of the walk on stdout as it happens, so that a crash's output shows what led to it."""
+    print(line, flush=True)
 
+
+def current_theme() -> str:
     return str(QApplication.instance().property("juxtaTheme"))
 
 
@@ -707,17 +733,12 @@ def prepare(project: Path, scratch: Path) -> tuple[Path, Path]:
 
 def build_window(project: Path, demo: Path, settings_dir: Path, size: tuple[int, int]):
     """The real application over ``project``, its settings in ``settings_dir``."""
-    from PySide6.QtCore import QSettings
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(settings_dir))
         QSettings.setPath(fmt, QSettings.Scope.SystemScope, str(settings_dir / "system"))
-    import app.main_window
-
-    app.main_window.user_demo = lambda: demo  # "Open Demo Project" opens the second copy
-    from app.gui import create_window
-
+    main_window.user_demo = lambda: demo  # "Open Demo Project" opens the second copy
     qapp, window = create_window(str(project))
     window.resize(*size)
     window.show()
@@ -745,9 +766,10 @@ def monkey_run(seed: int, actions: int, project: Path, scratch: Path) -> MonkeyR
     watch.install()
     size = (rng.randint(SMALLEST[0], LARGEST[0]), rng.randint(SMALLEST[1], LARGEST[1]))
     _qapp, window = build_window(copy, demo, scratch / "settings", size)
-    FileDialogs(random.Random(seed + 2), copy, demo).install()
     monkey = Monkey(window, seed, report, watch)
+    FileDialogs(random.Random(seed + 2), copy, demo, monkey.note).install()
     report.log.append(f"start: {copy} at {size[0]}×{size[1]}, theme {current_theme()}")
+    say(report.log[-1])
     problems = monkey.check()
     if problems:
         fail(report, 0, problems)
@@ -764,6 +786,7 @@ def monkey_run(seed: int, actions: int, project: Path, scratch: Path) -> MonkeyR
             fail(report, index, problems)
             return report
     report.log.append("quit")
+    say("quit")
     problems = monkey.quit()
     if problems:
         fail(report, actions + 1, problems)
@@ -784,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, "1")
     faulthandler.enable()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="juxta-monkey-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="juxta-monkey-", ignore_cleanup_errors=True) as scratch:
         report = monkey_run(args.seed, args.actions, args.project.resolve(), Path(scratch))
         report.wall_s = round(time.monotonic() - started, 1)
         if args.json:
@@ -793,8 +816,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {report.seed}: {report.actions_done}/{report.actions} actions, {boxes} message box"
               f"{'es' if boxes != 1 else ''}, {len(report.qt_warnings)} Qt warnings, {report.wall_s} s, "
               f"{'FAILED' if report.failures else 'ok'}")
-        sys.stdout.flush()
-    return 1 if report.failures else 0
+    sys.stdout.flush()
+    if report.failures:  # said and written: leave without tearing down a window in a bad state
+        sys.stderr.flush()
+        os._exit(1)
+    return 0
 
 
 if __name__ == "__main__":

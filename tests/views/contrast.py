@@ -24,27 +24,35 @@ AA = 4.5
 _INLINE = re.compile(r"""(?:(?<![-\w])color\s*:\s*|<font[^>]*\bcolor\s*=\s*["']?)(#[0-9A-Fa-f]{3,8}\b|[A-Za-z]+\b)""")
 
 
-def dominant_colour(image: QImage) -> QColor:
-    """The most frequent pixel colour of an image (the background behind a line of text)."""
-    img = image.convertToFormat(QImage.Format.Format_RGB32)
+def dominant_colour(image: QImage, keep_alpha: bool = False) -> QColor:
+    """The most frequent pixel colour of an image (the background behind a line of text); with
+    ``keep_alpha`` its alpha too (0 where nothing was painted)."""
+    img = image.convertToFormat(QImage.Format.Format_ARGB32 if keep_alpha else QImage.Format.Format_RGB32)
     w, h = img.width(), img.height()
     if not w or not h:
         raise ValueError("the widget has no area to grab")
     stride = img.bytesPerLine() // 4
     pixels = np.frombuffer(img.constBits(), dtype=np.uint32, count=stride * h).reshape(h, stride)[:, :w]
     values, counts = np.unique(pixels, return_counts=True)
-    return QColor.fromRgb(int(values[int(np.argmax(counts))]) & 0xFFFFFF)
+    value = int(values[int(np.argmax(counts))])
+    if keep_alpha:
+        return QColor.fromRgba(value)
+    return QColor.fromRgb(value & 0xFFFFFF)
 
 
 def background_of(widget: QWidget) -> QColor:
-    """What is behind the widget's text: its area as its window draws it (parents' cards and panels
-    included; a transparent widget grabbed alone would come out black). For a text edit, its viewport."""
+    """What is behind the widget's text: a grab of the widget (for a text edit, of its viewport). A
+    widget with a transparent background (a label on a card) grabs as transparent pixels: then its
+    area is taken from its window, as drawn there (parents' cards and panels included)."""
     target = widget.viewport() if isinstance(widget, (QTextEdit, QPlainTextEdit)) else widget
+    own = target.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+    if own.width() and own.height() and dominant_colour(own, keep_alpha=True).alpha() > 0:
+        return dominant_colour(own)
     window = target.window()
     shown = target.visibleRegion().boundingRect()  # the part not clipped by a scroll area
     area = QRect(target.mapTo(window, shown.topLeft()), shown.size()).intersected(window.rect())
     if area.isEmpty():
-        return dominant_colour(target.grab().toImage())
+        return dominant_colour(own)
     return dominant_colour(window.grab(area).toImage())
 
 
