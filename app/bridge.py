@@ -42,7 +42,7 @@ class RunBridge(QObject):
             raise RuntimeError("A run is already in progress.")
         if self._thread is not None:
             self._thread.join(5.0)  # the last run's thread has reported; it is only returning
-        from engine.execute import RunControl  # torch-free; torch loads only if cells must run
+        from engine.core.execute import RunControl  # torch-free; torch loads only if cells must run
 
         self._control = RunControl()
         self._queue = queue.Queue()

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.gui import launch
 
         return launch()
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     try:
         return args.func(args)
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file the user's system refuses (permissions, a full or read-only disk)
         if args.debug or not exc.filename:
             raise
-        from engine.errors import os_reason
+        from engine.core.errors import os_reason
 
         err_console.print(f"[bold red]Error:[/] cannot use {escape(str(exc.filename))}: {escape(os_reason(exc))}.")
         return EXIT_USER
@@ -118,10 +118,12 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from engine import RunControl, open_project
 
+    from engine.core.header import STUDY_SUFFIX
+
     project = open_project(args.project)
     names = args.studies or list(project.study_paths())
-    if Path(args.project).name.endswith(".study.toml") and not args.studies:
-        names = [Path(args.project).name[: -len(".study.toml")]]
+    if Path(args.project).name.endswith(STUDY_SUFFIX) and not args.studies:
+        names = [Path(args.project).name[: -len(STUDY_SUFFIX)]]
     if not names:
         err_console.print(f"[bold red]Error:[/] {project.root} has no *.study.toml files.")
         return EXIT_USER
@@ -207,7 +209,7 @@ def _report_summary(s, listed: bool = False) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from engine import open_project
-    from engine.results import failures, status_table
+    from engine.core.queries import failures, status
 
     project = open_project(args.project)
     names = list(project.study_paths())
@@ -219,11 +221,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         for col in ("study", "cells", "planned", "done", "failed", "missing", "compute time"):
             table.add_column(col, justify="left" if col in ("study", "cells") else "right")
         for name in names:
-            st = status_table(store, name)
+            st = status(store, name)
             if st.empty:
                 table.add_row(name, "—", "not run yet", "", "", "", "")
             for row in st.itertuples():
-                table.add_row(name, row.kind, str(row.planned), str(row.done),
+                table.add_row(name, row.type, str(row.planned), str(row.done),
                               f"[red]{row.failed}[/]" if row.failed else "0", str(row.missing),
                               f"{(row.compute_s or 0):.1f} s")
         console.print(table)
@@ -242,8 +244,9 @@ def _fmt(v: float, lo: float, hi: float, pct: bool) -> str:
 
 def cmd_results(args: argparse.Namespace) -> int:
     from engine import open_project
-    from engine import results as R
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
+    from engine.kinds.shift import results as R
+    from engine.metrics import PERCENT_METRICS
 
     project = open_project(args.project)
     project.study_path(args.study)
@@ -264,7 +267,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                                 ci_high=(drop.clean - drop.ci_low) / drop.clean)
         shown = table if args.full else R.family_table(table)
         arms = list(dict.fromkeys(table.arm))
-        pct = args.metric in ("accuracy", "macro_f1", "worst_group_accuracy", "ece")
+        pct = args.metric in PERCENT_METRICS
         unit = " (%)" if pct else ""
         what = f"relative drop in {args.metric} from clean" if args.drop else args.metric
         out = Table(title=f"{args.study}: {what}{unit}, mean over seeds [95% CI]",
@@ -294,22 +297,22 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def _check_metric(store, study: str, metric: str) -> None:
     """Say plainly when a metric does not exist, or exists but this study did not compute it."""
-    from engine import results as R
-    from engine.errors import JuxtaError
-    from engine.study import METRIC_NAMES
+    from engine.core.errors import JuxtaError
+    from engine.kinds.shift import results as R
+    from engine.metrics import METRICS
 
     computed = sorted(set(R.cell_metrics(store, study).metric))
-    if metric in computed or (metric in METRIC_NAMES and not computed):
+    if metric in computed or (metric in METRICS and not computed):
         return
-    if metric in METRIC_NAMES:
+    if metric in METRICS:
         raise JuxtaError(f"Study '{study}' did not compute '{metric}'; it computed {', '.join(computed)}. "
                          "Add it to [metrics].names in the study file and run it again.")
-    known = list(METRIC_NAMES) + [m for m in computed if m not in METRIC_NAMES]
+    known = list(METRICS) + [m for m in computed if m not in METRICS]
     raise JuxtaError(f"Unknown metric '{metric}'; the metrics are: {', '.join(known)}.")
 
 
 def _print_compare(store, args) -> int:
-    from engine.results import compare_arms
+    from engine.kinds.shift.results import compare_arms
 
     a, b = args.compare
     c = compare_arms(store, args.study, a, b, args.condition)
@@ -323,12 +326,12 @@ def _print_compare(store, args) -> int:
 
 
 def _print_ood(store, args) -> int:
-    from engine.results import ood_detection
+    from engine.kinds.shift.results import ood_detection
     from engine.stats import OOD_CONVENTION
 
     frame = ood_detection(store, args.study)
     if frame.empty:
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         raise JuxtaError(f"Study '{args.study}' has no clean and shifted cells to compare yet.")
     frame["family"] = frame.condition.str.split("/").str[0]
@@ -354,7 +357,7 @@ def _print_ood(store, args) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from engine import open_project
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
     from engine.export import export_tables
 
     project = open_project(args.project)
@@ -373,7 +376,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _check_study_has_results(project, store, name: str) -> None:
     """Refuse a study that does not exist, or has nothing in the database yet, before writing anything."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     recorded = set(store.query("SELECT study FROM studies").study)
     if name in recorded:
@@ -391,7 +394,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # charts are drawn offscreen; no display needed
     from app.report import main_file, resolve_output, write_report
     from engine import open_project
-    from engine.errors import JuxtaError, os_reason
+    from engine.core.errors import JuxtaError, os_reason
     from engine.export import ensure_writable
 
     project = open_project(args.project)
@@ -414,36 +417,28 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine import open_project
+    from engine.core.header import STUDY_SUFFIX
 
     target = Path(args.file)
     project = open_project(target if target.is_dir() else target.parent)
-    names = list(project.study_paths()) if target.is_dir() else [target.name.removesuffix(".study.toml")]
+    names = list(project.study_paths()) if target.is_dir() else [target.name.removesuffix(STUDY_SUFFIX)]
     if not target.is_dir() and not target.is_file():
-        from engine.errors import StudyFileError
+        from engine.core.errors import StudyFileError
 
         raise StudyFileError(str(target), ["file not found"])
     if not names:
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         raise JuxtaError(f"{project.root} has no study files (*.study.toml) to validate; create one in the app "
                          "(Study ▸ New Study…, Ctrl+N) or write one (docs/study-files.md).")
     for name in names:
         t0 = time.perf_counter()
         plan = project.validate(name)
-        n_train = len(plan.train_cells)
-        split = plan.study.data.split
-        console.print(
-            f"[green]✓[/] {escape(str(project.study_path(name)))}: valid — {_count(len(plan.eval_cells), 'evaluation cell')}"
-            + (f" and {_count(n_train, 'training cell')}" if n_train else "")
-            + f"; {split} split {_count(plan.split_sizes.get(split, 0), 'example')} ({time.perf_counter() - t0:.1f} s)."
-        )
+        console.print(f"[green]✓[/] {escape(str(project.study_path(name)))}: valid — {escape(plan.summary)} "
+                      f"({time.perf_counter() - t0:.1f} s).")
         for warning in plan.warnings:
             console.print(f"  [yellow]warning:[/] {escape(str(warning))}")
     return EXIT_OK
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def user_demo(home: Path | None = None) -> Path:
     target = (home or Path.home()) / "Juxta" / SHIPPED_DEMO.name
     if not target.exists():
         target.mkdir(parents=True)
-        for study in SHIPPED_DEMO.glob("*.study.toml"):
+        from engine.core.header import study_files
+
+        for study in study_files(SHIPPED_DEMO):
             shutil.copy2(study, target / study.name)
     return target
 

@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path: str | Path) -> bool:
         from engine import open_project
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         if self.runs.running:
             self.show_message("A run is in progress; cancel it before opening another project.")
@@ -408,7 +408,7 @@ class MainWindow(QMainWindow):
         note = self._results_note(name)
 
         def load():
-            from engine.results import load_shift_results
+            from engine.kinds.shift.results import load_shift_results
 
             if not project.db_path.exists():
                 return None
@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
         project = self.project
 
         def compare(arm_a: str, arm_b: str, condition: str):
-            from engine.results import compare_arms
+            from engine.kinds.shift.results import compare_arms
 
             with project.store(read_only=True) as store:
                 return compare_arms(store, study, arm_a, arm_b, condition)
@@ -491,7 +491,9 @@ class MainWindow(QMainWindow):
         if not (result or run_after) or self.project is None:
             return
         name = wizard.study_name()
-        path = self.project.root / f"{name}.study.toml"
+        from engine.core.header import STUDY_SUFFIX
+
+        path = self.project.root / f"{name}{STUDY_SUFFIX}"
         if path.exists() and name != overwrite:
             answer = QMessageBox.question(self, "Replace study?", f"A study called “{name}” exists. Replace its file?")
             if answer != QMessageBox.Yes:
@@ -510,7 +512,7 @@ class MainWindow(QMainWindow):
         self.study_page.set_study(self.current_study, text)
         self.refresh_tree()
         self.load_results(self.current_study)  # the results note may change (file edited since the run)
-        self.status_text.setText(f"Saved {self.current_study}.study.toml")
+        self.status_text.setText(f"Saved {self.project.study_path(self.current_study).name}")
         self._update_actions()
 
     def save_current(self) -> bool:
@@ -624,7 +626,7 @@ class MainWindow(QMainWindow):
 
     def export_report(self, fmt: str, options: dict) -> None:
         from app.report import default_output, main_file, write_report
-        from engine.errors import JuxtaError
+        from engine.core.errors import JuxtaError
 
         if self.project is None or self.report_page.model() is None:
             return
@@ -685,7 +687,7 @@ class MainWindow(QMainWindow):
         def detected(devices) -> None:
             box.setInformativeText(" · ".join(versions) + f" · Qt {PySide6.__version__}<br>Device: {', '.join(devices)}")
 
-        from engine.device import available_devices
+        from engine.core.device import available_devices
 
         run_in_background(available_devices, on_done=detected, context=box,
                           on_error=lambda m: box.setInformativeText(" · ".join(versions) + f"<br>Device: unknown ({m})"))
@@ -706,9 +708,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
+        from engine.core.header import study_files
+
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
-            if path.is_dir() and any(path.glob("*.study.toml")):
+            if path.is_dir() and any(study_files(path)):
                 self.open_project(path)
                 return
             if self.project is not None and (path.suffix == ".safetensors" or (path / "config.json").exists()):

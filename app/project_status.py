@@ -33,7 +33,7 @@ class ProjectSummary:
 
 def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummary:
     """Read every study file and the database once; never raises for a user's broken file."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     counts, stored = _database_facts(project)
     studies: list[TreeStudy] = []
@@ -64,21 +64,18 @@ def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummar
 
 def _database_facts(project: Any) -> tuple[dict[str, tuple[int, int, int]], dict[str, str]]:
     """Per study: (planned, done, failed) cells of its last plan, and the study file it was run with."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
+    from engine.core.queries import plan_counts
 
     if not project.db_path.exists():
         return {}, {}
     try:
         with project.store(read_only=True) as store:
-            rows = store.con.execute(  # plain tuples: no pandas at start-up
-                """SELECT sc.study, count(*), count(*) FILTER (WHERE c.status = 'done'),
-                          count(*) FILTER (WHERE c.status = 'failed')
-                   FROM study_cells sc LEFT JOIN cells c USING (cell_key) GROUP BY sc.study"""
-            ).fetchall()
+            counts = plan_counts(store)  # plain tuples: no pandas at start-up
             specs = store.con.execute("SELECT study, spec_toml FROM studies").fetchall()
     except JuxtaError:
         return {}, {}
-    return {s: (p, d, f) for s, p, d, f in rows}, dict(specs)
+    return counts, dict(specs)
 
 
 def _status(name: str, text: str, counts: tuple[int, int, int] | None, stored: str | None,
@@ -104,7 +101,7 @@ def _status(name: str, text: str, counts: tuple[int, int, int] | None, stored: s
 def entry_details(project: Any, entry: TreeEntry) -> tuple[str, list[tuple[str, str]], str]:
     """(title, rows of (what, value), note) for a model or dataset of the project (slow: run it off
     the GUI thread; loads headers and data, never runs a model)."""
-    from engine.errors import JuxtaError
+    from engine.core.errors import JuxtaError
 
     uses = "\n".join(f"{study} (as {what})" for study, what in entry.uses)
     rows: list[tuple[str, str]] = [("Source", entry.source)]
@@ -122,9 +119,8 @@ def entry_details(project: Any, entry: TreeEntry) -> tuple[str, list[tuple[str, 
 
 
 def _model_rows(project: Any, entry: TreeEntry) -> list[tuple[str, str]]:
+    from engine.core.sources import hash_path, parse_source
     from engine.models.describe import describe_model
-    from engine.plan import hash_path
-    from engine.sources import parse_source
 
     artifacts = _artifacts(project)
     info = describe_model(entry.source, project.root, {k: v for k, v in artifacts.items()})

@@ -34,7 +34,7 @@ def builtin_datasets() -> list[ModelChoice]:
 
 
 def _data_options(options: dict[str, Any]):
-    from engine.study import DataColumns
+    from engine.data.spec import DataColumns
 
     known = {k: v for k, v in (options or {}).items() if k in DataColumns.model_fields and v not in (None, "")}
     return DataColumns(**known).options()
@@ -77,7 +77,7 @@ def make_providers(root_getter) -> StudyProviders:
         import torch
 
         from engine.data.loaders import load_data
-        from engine.shift.corruptions import corrupt
+        from engine.conditions.corruptions import corrupt
 
         data = load_data(source, root(), _data_options(options))
         if data.modality != "image":
@@ -94,12 +94,12 @@ def make_providers(root_getter) -> StudyProviders:
         return out
 
     def validate(text: str) -> list[str]:
-        from engine.errors import StudyFileError
-        from engine.study import check_local_sources, parse_study_text
+        from engine.core.errors import StudyFileError
+        from engine.kinds import get_kind, parse_study_text
 
         try:
             study = parse_study_text(text, "study")
-            check_local_sources(study, root(), "study")
+            get_kind(study.kind).check_files(study, root(), "study", text)
         except StudyFileError as exc:
             return list(exc.problems)
         return []

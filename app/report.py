@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 
 FORMATS = ("folder", "html", "pdf")
 SUFFIX = {"html": ".html", "pdf": ".pdf"}
@@ -104,7 +104,7 @@ def _is_report_folder(folder: Path) -> bool:
 
 
 def build_model(project: Any, studies: list[str] | None = None, options: dict[str, Any] | None = None):
-    from engine.report import build_report
+    from engine.report.model import build_report
 
     return build_report(_project(project), studies=studies, options=options)
 
@@ -117,7 +117,7 @@ def write_reports(project: Any, targets: dict[str, str | Path | None], studies: 
     if model is None:
         model = build_model(project, studies, options)
     elif options:
-        from engine.report import apply_options
+        from engine.report.options import apply_options
 
         model = apply_options(model, options)
     from views.report_render import ReportRenderer, clear_folder_report, ensure_qapp

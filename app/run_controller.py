@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 
 from app.bridge import RunBridge
 from app.project_status import RunningInfo
-from engine.shift.catalog import condition_label
+from engine.conditions.catalog import condition_label
 from views.run_page import CellRow, RunPage, fmt_clock
 
 
@@ -84,7 +84,7 @@ class RunController(QObject):
         info = self.info
         for e in events:
             if e.kind == "planned":
-                rows = [CellRow(c.key, c.arm, condition_label(c.condition) if c.kind == "eval" else "training", c.seed)
+                rows = [CellRow(c.key, c.arm, condition_label(c.condition) if c.type == "eval" else "training", c.seed)
                         for c in e.cells or []]
                 self.run_page.begin(info.study, rows, e.skipped)
                 info.total = e.total

@@ -21,11 +21,12 @@ import torch
 from PIL import Image
 
 from engine import open_project
-from engine.cells import CellContext, execute_cell
+from engine.core.cells import CellContext, execute_cell
 from engine.models.base import ModelInfo
 from engine.models.builtin import build
+from engine.conditions.corruptions import corrupt
+from engine.kinds.shift.work import eval_cell
 from engine.models.train import save_juxta_model
-from engine.shift.corruptions import corrupt
 
 STUDY = """schema_version = 1
 [study]
@@ -82,7 +83,7 @@ def main() -> None:
         (cell,) = plan.eval_cells
         cell.inputs["batch_size"] = 256
         ctx = CellContext(device="cpu", root=project.root)
-        first = execute_cell(cell, ctx)
+        first = execute_cell(cell, ctx, eval_cell)
         assert first.status == "done", first.error
 
         from engine.data.loaders import load_data
@@ -97,7 +98,7 @@ def main() -> None:
         ours, base = [], []
         for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
             t0 = time.perf_counter()
-            result = execute_cell(cell, CellContext(device="cpu", root=project.root))
+            result = execute_cell(cell, CellContext(device="cpu", root=project.root), eval_cell)
             ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             acc = bare_loop(module, x, y, index, 256)

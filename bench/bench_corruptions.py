@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.shift.corruptions import CORRUPTIONS, corrupt  # noqa: E402
+from engine.conditions.corruptions import CORRUPTIONS, corrupt  # noqa: E402
 
 TARGET = 20.0
 

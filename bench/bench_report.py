@@ -29,8 +29,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from engine import open_project
-    from engine.results import load_shift_results
-    from engine.report import build_report
+    from engine.kinds.shift.results import load_shift_results
+    from engine.report.model import build_report
     from views import charts as C
     from views.report_render import ReportRenderer, _default_factory, chart_size, ensure_qapp
 

@@ -5,7 +5,7 @@ A synthetic shift study (3 arms × (clean + 13 corruptions × 5 severities) × 3
 Then, timed in the same run:
 
 * baseline: one plain DuckDB aggregate over the same rows (accuracy per arm × condition);
-* background part: ``engine.results.load_shift_results`` (tables, 1,000-resample bootstrap
+* background part: ``engine.kinds.shift.results.load_shift_results`` (tables, 1,000-resample bootstrap
   intervals, drops, accuracy-on-the-line fit, reliability bins) — the app runs it off the GUI thread;
 * GUI part: ``ResultsPage.set_results`` + ``processEvents`` until drawn (target ≤ 1 s), and a full
   ``grab()`` of the page (everything rendered once more into an image).
@@ -32,18 +32,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine.store import Store
+from engine.core.store import DB_NAME, Store
 
 STUDY = "bench"
 ARMS = ["cnn", "mlp", "vit"]
 FAMILIES = ["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "motion_blur", "zoom_blur", "snow",
             "frost", "fog", "brightness", "contrast", "pixelate", "jpeg_compression"]
-METRIC_NAMES = ["accuracy", "macro_f1", "nll", "ece", "brier"]
 
 BASELINE = """
 SELECT sc.arm, sc.condition, avg(p.correct::INT) AS accuracy, count(*) AS n
 FROM predictions p JOIN cells c USING (cell_id) JOIN study_cells sc USING (cell_key)
-WHERE sc.study = ? AND sc.kind = 'eval' GROUP BY ALL
+WHERE sc.study = ? AND sc.type = 'eval' GROUP BY ALL
 """
 
 
@@ -66,14 +65,14 @@ def synthesise(store: Store, n_examples: int, seeds: list[int], rng_seed: int = 
     n_cells, n = len(frame), n_examples
     total = n_cells * n
 
-    plan = frame.assign(study=STUDY, kind="eval")[["study", "cell_key", "kind", "arm", "condition", "family", "severity", "seed"]]
-    plan["severity"] = plan.severity.astype("Int32")
+    axes = [json.dumps({"family": f, "severity": None if pd.isna(s) else int(s)}, separators=(",", ":"))
+            for f, s in zip(frame.family, frame.severity)]
+    plan = frame.assign(study=STUDY, type="eval", axes=axes)[["study", "cell_key", "type", "arm", "condition", "axes", "seed"]]
     params = [json.dumps({"condition": {"id": c, "kind": k, "family": f, "severity": s}})
               for c, k, f, s in zip(frame.condition, frame.kind, frame.family, frame.severity)]
     cell_rows = pd.DataFrame({
-        "cell_key": frame.cell_key, "cell_id": np.arange(1, n_cells + 1, dtype=np.int32), "study": STUDY, "run_id": "bench", "kind": "eval", "arm": frame.arm,
-        "condition": frame.condition, "family": frame.family, "severity": frame.severity.astype("Int32"),
-        "seed": frame.seed, "params": params, "info": "{}", "status": "done", "error": None, "traceback": None,
+        "cell_key": frame.cell_key, "cell_id": np.arange(1, n_cells + 1, dtype=np.int32), "study": STUDY, "run_id": "bench", "type": "eval", "arm": frame.arm,
+        "condition": frame.condition, "axes": axes, "seed": frame.seed, "params": params, "info": "{}", "status": "done", "error": None, "traceback": None,
         "duration_s": 0.1, "device": "cpu", "peak_mem_mb": None, "started": pd.Timestamp("2025-01-01"),
         "finished": pd.Timestamp("2025-01-01"),
     })
@@ -150,10 +149,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from engine import results as R
+    from engine.kinds.shift import results as R
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "juxta.duckdb"
+        path = Path(tmp) / DB_NAME
         store = Store(path)
         t0 = time.perf_counter()
         rows = synthesise(store, args.examples, list(range(args.seeds)))

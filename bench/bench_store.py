@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from engine.store import PREDICTION_DTYPES, CellResult, Store
+from engine.core.store import PREDICTION_DTYPES, CellResult, Store
 
 AGGREGATE = """
 SELECT sc.arm, sc.condition, avg(p.correct::INT) AS accuracy, count(*) AS n

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from engine.errors import JuxtaError, os_reason
-from engine.store import Store
+from engine.core.errors import JuxtaError, os_reason
+from engine.core.queries import study_table_sql
+from engine.core.store import Store
 
 TABLES = ("studies", "runs", "cells", "metrics", "predictions", "curves", "artifacts")
 
@@ -40,17 +41,7 @@ def export_tables(store: Store, out: Path, fmt: str, study: str | None = None) -
         raise JuxtaError(f"Cannot write to {out}: {os_reason(exc)}.") from None
     written = []
     for table in TABLES:
-        if study is None:
-            sql = f"SELECT * FROM {table}"
-        elif table in ("studies", "runs"):
-            sql = f"SELECT * FROM {table} WHERE study = $study"
-        elif table == "cells":
-            sql = "SELECT c.* FROM cells c JOIN study_cells sc USING (cell_key) WHERE sc.study = $study"
-        elif table == "predictions":
-            sql = ("SELECT p.* FROM predictions p JOIN cells c USING (cell_id) JOIN study_cells sc USING (cell_key) "
-                   "WHERE sc.study = $study")
-        else:
-            sql = f"SELECT t.* FROM {table} t JOIN study_cells sc USING (cell_key) WHERE sc.study = $study"
+        sql = f"SELECT * FROM {table}" if study is None else study_table_sql(table)
         path = out / f"{table}.{fmt}"
         options = "(FORMAT csv, HEADER)" if fmt == "csv" else "(FORMAT parquet)"
         params = {"study": study} if study else {}

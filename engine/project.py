@@ -1,15 +1,20 @@
-"""A project: a folder of study files, its results database, artifacts and reports."""
+"""A project: a folder of study files, its results database, artifacts and reports.
+
+Above the kinds: a study file is read through its kind's spec (``engine.kinds``), planned and checked
+by its kind, and run by the kind-neutral coordinator with the kind's work functions.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from engine.errors import JuxtaError, StudyFileError
-from engine.execute import RunControl, RunEvent, RunSummary, run_plan
-from engine.plan import Plan, check_models, plan_study
-from engine.store import DB_NAME, Store
-from engine.study import STUDY_SUFFIX, Study, check_local_sources, load_study, study_files
+from engine.core.cells import Plan
+from engine.core.errors import JuxtaError, StudyFileError
+from engine.core.execute import RunControl, RunEvent, RunSummary, run_plan
+from engine.core.header import STUDY_SUFFIX, StudyFile, read_study_text, study_files, study_text
+from engine.core.store import DB_NAME, Store
+from engine.kinds import StudyKind, get_kind, parse_study_text
 
 
 class Project:
@@ -41,21 +46,31 @@ class Project:
             f"Project {self.root} has no study '{name}'; its studies are: {', '.join(paths) or 'none'}."
         )
 
-    def load_study(self, name: str) -> Study:
+    def load_study(self, name: str) -> StudyFile:
+        """The study file, validated by its kind's spec, with its name matching the file and its local files present."""
         path = self.study_path(name)
-        study = load_study(path)
+        text = read_study_text(path)
+        study = parse_study_text(text, str(path))
         stem = path.name[: -len(STUDY_SUFFIX)]
         if study.study.name != stem:
             raise StudyFileError(
                 str(path), [f"[study].name is '{study.study.name}' but the file is named '{stem}{STUDY_SUFFIX}'; make them match."]
             )
-        check_local_sources(study, self.root, str(path))
+        get_kind(study.kind).check_files(study, self.root, str(path), text)
         return study
 
+    def kind(self, name: str) -> StudyKind:
+        """The kind of a study (read from its file)."""
+        return get_kind(self.load_study(name).kind)
+
     def validate(self, name: str) -> Plan:
-        """Everything short of running: schema, sources, data, the cell plan, and each model against the data."""
+        """Everything short of running: schema, sources, data, the cell plan, and the kind's checks (each
+        model against the data, for shift)."""
         plan = self.plan(name)
-        check_models(plan, self.root, str(self.study_path(name)))
+        path = self.study_path(name)
+        problems = get_kind(plan.study.kind).check(plan.study, self.root, plan, study_text(path))
+        if problems:
+            raise StudyFileError(str(path), problems)
         return plan
 
     def store(self, read_only: bool = False) -> Store:
@@ -70,7 +85,7 @@ class Project:
             with self.store(read_only=True) as s:
                 artifacts = s.artifact_index()
         try:
-            return plan_study(study, self.root, artifacts)
+            return get_kind(study.kind).plan(study, self.root, artifacts)
         except StudyFileError as exc:
             raise StudyFileError(str(self.study_path(name)), exc.problems) from None
 
@@ -89,7 +104,16 @@ class Project:
             path = self.study_path(name)
             s = plan.study.study
             store.record_study(s.name, s.kind, s.title, path.read_text(encoding="utf-8"), path.name, plan.cells)
-            return run_plan(plan, self.root, store, on_event=on_event, control=control, backend=backend, workers=workers)
+            return run_plan(plan, self.root, store, get_kind(s.kind).work, on_event=on_event, control=control,
+                            backend=backend, workers=workers)
+
+    def results(self, name: str) -> Any:
+        """A study's results as its kind reads them (shift: ``ShiftResults``); read-only. The kind is the
+        one the study was run as (its file may have changed or gone since)."""
+        with self.store(read_only=True) as store:
+            row = store.con.execute("SELECT kind FROM studies WHERE study = ?", [name]).fetchone()
+            kind = get_kind(row[0]) if row else self.kind(name)
+            return kind.load_results(store, name)
 
 
 def open_project(path: str | Path) -> Project:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -50,6 +49,8 @@ def main() -> None:
     from app import theme
     from app.gui import create_window
     from app.settings import Settings
+    from engine.core.header import study_files
+    from engine.core.store import DB_NAME
 
     OUT.mkdir(parents=True, exist_ok=True)
     app, window = create_window(None, open_last=False)
@@ -68,7 +69,7 @@ def main() -> None:
 
     run_copy = Path(tempfile.mkdtemp()) / "digits-demo"  # quick to train: the Run page is caught mid-run
     run_copy.mkdir()
-    for study in args.project.glob("*.study.toml"):
+    for study in study_files(args.project):
         doc = tomlkit.parse(study.read_text(encoding="utf-8"))
         for m in doc.get("models", []):
             m["train"] = {"epochs": 2}
@@ -104,7 +105,7 @@ def main() -> None:
             wait_until(lambda: window.report_page.model() is not None, 120)
             wait(1500)
             shot("report", name, size)
-            (run_copy / "juxta.duckdb").unlink(missing_ok=True)
+            (run_copy / DB_NAME).unlink(missing_ok=True)
             window.open_project(run_copy)
             window.tree.select_study(first)
             window.run_study(first)

@@ -94,8 +94,8 @@ def shoot_study_page(out_dir: Path) -> None:
     from PySide6.QtWidgets import QApplication
 
     from app import theme
-    from engine.errors import StudyFileError
-    from engine.study import parse_study_text
+    from engine.core.errors import StudyFileError
+    from engine.kinds import parse_study_text
     from views.providers import StudyProviders
     from views.study_page import StudyPage
 

@@ -54,8 +54,8 @@ def main() -> None:
     font.setPointSizeF(9.5)
     app.setFont(font)
 
-    from engine.results import compare_arms, load_shift_results
-    from engine.store import Store
+    from engine.kinds.shift.results import compare_arms, load_shift_results
+    from engine.core.store import Store
     from views.results_page import ResultsPage
 
     for attempt in range(20):  # another process may hold the write lock for a moment

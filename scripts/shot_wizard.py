@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 
 from engine.data.base import DataOptions  # noqa: E402
 from engine.data.loaders import BUILTIN_DATASETS, load_data  # noqa: E402
-from engine.errors import JuxtaError, ModelError, SourceError, StudyFileError  # noqa: E402
+from engine.core.errors import JuxtaError, ModelError, SourceError, StudyFileError  # noqa: E402
 from engine.models.recipes import ARCHITECTURES, parse_builtin  # noqa: E402
-from engine.sources import parse_source  # noqa: E402
-from engine.study import check_local_sources, parse_study_text  # noqa: E402
+from engine.core.sources import parse_source  # noqa: E402
+from engine.kinds import get_kind, parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
 
 DEMO = ROOT / "projects" / "digits-demo"
@@ -148,7 +148,7 @@ def real_providers(root: Path) -> StudyProviders:
     def corruption_gallery(source: str, options: dict, names: list[str], severities: list[int]) -> dict:
         import torch
 
-        from engine.shift.corruptions import corrupt
+        from engine.conditions.corruptions import corrupt
 
         data = _load(source, _options(options))
         if data.modality != "image":
@@ -167,7 +167,7 @@ def real_providers(root: Path) -> StudyProviders:
     def validate(text: str) -> list[str]:
         try:
             study = parse_study_text(text, "study")
-            check_local_sources(study, root, "study")
+            get_kind(study.kind).check_files(study, root, "study", text)
         except StudyFileError as exc:
             return list(exc.problems)
         return []

@@ -17,7 +17,7 @@ from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.results import ShiftResults
+from engine.kinds.shift.results import ShiftResults
 from engine.stats import probit
 from views.theme import COLOURS
 

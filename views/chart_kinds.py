@@ -8,8 +8,8 @@ import pandas as pd
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.results import ShiftResults
-from engine.shift.catalog import condition_label, family_label
+from engine.kinds.shift.results import ShiftResults
+from engine.conditions.catalog import condition_label, family_label
 from engine.stats import probit
 from views.chart_base import ProbitAxis, ShiftChart, Theme, hoverable, hover_tip, pct, pts
 from views.theme import readable_on

@@ -8,8 +8,8 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
 
-from engine.results import ShiftResults
-from engine.shift.catalog import condition_label
+from engine.kinds.shift.results import ShiftResults
+from engine.conditions.catalog import condition_label
 from engine.stats import PairedComparison
 from views import charts as C
 from views.condition_combo import ConditionCombo

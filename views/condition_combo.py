@@ -1,5 +1,5 @@
 """A condition picker grouped by family: "Gaussian noise" then its severities, "label shift" then its
-strengths… Conditions are shown by their one display name (engine.shift.catalog) and identified by id."""
+strengths… Conditions are shown by their one display name (engine.conditions.catalog) and identified by id."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from engine.shift.catalog import condition_family, condition_label, family_label
+from engine.conditions.catalog import condition_family, condition_label, family_label
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 HEADER_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -25,7 +25,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as _canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Table, TableStyle
 
-from engine.report.model import Table as ModelTable
+from engine.report.schema import Table as ModelTable
 
 PAGE_W, PAGE_H = A4
 MARGIN_X = 20 * mm

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from engine.report.model import ReportModel, apply_options
+from engine.report.options import apply_options
+from engine.report.schema import ReportModel
 from views.theme import current, current_name, watch_theme
 
 ROLE = Qt.ItemDataRole.UserRole

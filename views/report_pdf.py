@@ -10,7 +10,7 @@ model is escaped before it reaches reportlab's paragraph markup, so a study call
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from reportlab.lib.units import mm
 from reportlab.platypus import (
@@ -19,7 +19,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from engine.report.model import ReportModel
+from engine.report.schema import ChartRef, ReportModel, StudySection
 from views.pdf_kit import (
     ACCENT,
     ACCENT_SOFT,
@@ -45,13 +45,16 @@ from views.pdf_kit import (
     simple_table,
     styles,
 )
+from views.report_parts import arm_colours, body_tables, fmt_duration, glance, scorecard
 
-if TYPE_CHECKING:  # pragma: no cover
-    from views.report_render import ReportRenderer
 
-def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path:
-    from views.report_render import arm_colours, body_tables, fmt_duration, glance, scorecard
+class FigureSource(Protocol):
+    """Where the PDF's charts come from (``views.report_render.ReportRenderer``, which calls this module)."""
 
+    def figure(self, section: StudySection, chart: ChartRef) -> Any: ...
+
+
+def build_pdf(model: ReportModel, renderer: FigureSource, out: Path) -> Path:
     s = styles()
     f = fonts()
     studies = model.included_studies
@@ -249,8 +252,8 @@ def build_pdf(model: ReportModel, renderer: "ReportRenderer", out: Path) -> Path
           f"{r['computed']} / {r['skipped']} / {r['failed']}"] for r in a.runs],
         [0.13, 0.13, 0.2, 0.1, 0.09, 0.17, 0.18], mono_cols={1}, right_cols={3, 6}))
     story.append(Spacer(1, 8))
-    story.append(simple_table(["Study", "Cell kind", "Cells", "Total compute", "Mean per cell"],
-                               [[c["study"], c["kind"], str(c["cells"]), fmt_duration(c["total_s"]), fmt_duration(c["mean_s"])]
+    story.append(simple_table(["Study", "Cell type", "Cells", "Total compute", "Mean per cell"],
+                               [[c["study"], c["type"], str(c["cells"]), fmt_duration(c["total_s"]), fmt_duration(c["mean_s"])]
                                 for c in a.compute], [0.24, 0.19, 0.15, 0.21, 0.21], right_cols={2, 3, 4}))
     story.append(heading("Models", 1))
     mrows = []

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from markupsafe import Markup, escape
 
-from engine.report.model import ChartRef, ReportModel, StudySection
+from engine.report.schema import ChartRef, ReportModel, StudySection
+from views.report_parts import arm_colours, body_tables, fmt_duration, glance, scorecard
 
 if TYPE_CHECKING:
     from views.theme import Colours
@@ -339,14 +340,6 @@ def _palette_colours() -> list[str]:
     return OKABE_ITO[:6]
 
 
-def arm_colours(section: StudySection) -> dict[str, str]:
-    from views.charts import ArmPalette
-
-    arms = list(section.results.arms) if section.results is not None else [a.id for a in section.compared]
-    pal = ArmPalette(arms, "light")
-    return {a: pal.color(a) for a in arms}
-
-
 def _chip_maker(section: StudySection) -> Callable[[str], Markup]:
     colours = arm_colours(section)
 
@@ -359,59 +352,9 @@ def _chip_maker(section: StudySection) -> Callable[[str], Markup]:
     return chip
 
 
-def scorecard(section: StudySection):
-    """The study's scorecard table (shown right after the key findings), if it is included."""
-    t = section.table("robustness")
-    return t if t is not None and t.included else None
-
-
-def body_tables(section: StudySection) -> list:
-    """The tables shown in the study's own section (the scorecard sits with the key findings)."""
-    return [t for t in section.included_tables if t.table_id != "robustness"]
-
-
-def glance(model: ReportModel) -> list[tuple[str, str]]:
-    """A few counts for the title page."""
-    studies = model.included_studies
-    if not studies:
-        return []
-    arms = sum(len(s.compared) for s in studies)
-    conds = sum(len(s.results.conditions) for s in studies if s.results is not None)
-    seeds = max((len(s.seeds) for s in studies), default=0)
-    done = sum(s.status.get("done", 0) for s in studies)
-    out = [(str(arms), "models compared" if arms != 1 else "model"), (str(conds), "test conditions"),
-           (str(seeds), "seeds per model" if seeds != 1 else "seed per model"), (f"{done:,}", "cells computed")]
-    if len(studies) > 1:
-        out.insert(0, (str(len(studies)), "studies"))
-    return out
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        return "—"
-    if s != s:
-        return "—"
-    if s < 1:
-        return f"{1000 * s:.0f} ms"
-    if s < 60:
-        return f"{s:.1f} s"
-    m, sec = divmod(int(round(s)), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min {sec:02d} s"
-
-
 def results_csv(model: ReportModel) -> str:
     frame = model.results_frame()
     return frame.to_csv(index=False, lineterminator="\n")
-
-
-def write_report_files(model: ReportModel, fmt: str, out: str | Path, renderer: ReportRenderer | None = None) -> list[Path]:
-    """Write one format of ``model`` to ``out`` (a folder for 'folder', a file otherwise)."""
-    return (renderer or ReportRenderer(model)).write(fmt, out)
 
 
 def clear_folder_report(folder: Path) -> None:

@@ -1,7 +1,7 @@
 """The Results page of a shift study: four linked charts, a metric table and a paired comparison.
 
 ``ResultsPage.set_results(results, compare)`` takes a ``ShiftResults`` (read in the background with
-``engine.results.load_shift_results``) and an optional ``compare(arm_a, arm_b, condition)`` callable
+``engine.kinds.shift.results.load_shift_results``) and an optional ``compare(arm_a, arm_b, condition)`` callable
 returning an ``engine.stats.PairedComparison`` (run here with ``views.tasks.run_in_background``, so it
 may be slow). Drawing works on the aggregated tables only, never on per-example rows.
 """
@@ -17,8 +17,8 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
 from engine.metrics import METRICS, PERCENT_METRICS
-from engine.results import ShiftResults
-from engine.shift.catalog import condition_label, family_label
+from engine.kinds.shift.results import ShiftResults
+from engine.conditions.catalog import condition_label, family_label
 from engine.stats import PairedComparison
 from views import charts as C
 from views.compare_panel import ComparePanelMixin, describe_comparison, describe_counts  # noqa: F401 (re-exported)

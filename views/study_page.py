@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics import METRICS
-from engine.shift.catalog import family_label
-from engine.study import STUDY_SUFFIX
+from engine.conditions.catalog import family_label
+from engine.core.header import STUDY_SUFFIX
 from views.providers import StudyProviders
 from views.study_wizard import cells_sentence, monospace_font, study_counts
 from views.theme import COLOURS, Colours, current, set_tone, watch_theme

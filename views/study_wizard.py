@@ -3,9 +3,9 @@
 Pages: Name → Models → Dataset → Conditions → Seeds & metrics → Review. Every edit regenerates the
 study file (``study_toml()``, written with tomlkit) and runs the engine's validator on it
 (``providers.validate``). Each problem is shown next to the field it concerns (found by its key path,
-``engine.errors.Problem.key``), in the field's words, and all of them on Review; a page with problems
+``engine.core.errors.Problem.key``), in the field's words, and all of them on Review; a page with problems
 cannot be left with Next, and Save and "Save and Run" stay disabled until the study is valid. Choices, ranges and defaults are
-read from the schema (``engine.study``) and the shift catalogue, so the forms follow the engine.
+read from the schema (``engine.kinds.shift.spec`` and the shared tables it uses) and the shift catalogue, so the forms follow the engine.
 
 The wizard never writes files: the app reads ``study_toml()`` when ``accepted`` fires and, after
 "Save and Run", also gets ``runRequested(name)``. Slow engine calls (describing a model, previewing
@@ -25,10 +25,12 @@ from tomlkit.items import AoT
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from engine.errors import StudyFileError
+from engine.core.errors import StudyFileError
 from engine.metrics import METRICS
-from engine.shift.catalog import SEVERITIES, condition_label, family_label
-from engine.study import SCHEMA_VERSION, DataSpec, ExecutionSpec, MetricsSpec, ShiftSpec, StudyMeta
+from engine.conditions.catalog import SEVERITIES, condition_label, family_label
+from engine.core.header import SCHEMA_VERSION, ExecutionSpec, MetricsSpec, StudyMeta
+from engine.data.spec import DataSpec
+from engine.kinds.shift.spec import ShiftSpec
 from views.providers import StudyProviders
 from views.tasks import LatestLoad, run_in_background
 from views.wizard.formatting import _numbers_text

@@ -7,11 +7,11 @@ import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 
-from engine.errors import DataError
+from engine.core.errors import DataError
 
 Modality = Literal["image", "tabular", "text"]
 
@@ -180,3 +180,25 @@ class DataOptions:
     hf_config: str | None = None
     image_size: int | None = None  # resize images to a square of this side (folders, HF); default: keep
     grayscale: bool = False
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "DataOptions":
+        """Options as a cell's spec stores them (a plain dict; unknown keys ignored)."""
+        raw = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        if raw.get("feature_columns"):
+            raw["feature_columns"] = tuple(raw["feature_columns"])
+        return cls(**raw)
+
+
+def split_rows(data: Dataset, spec: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The recorded split of a dataset: row positions per split name ("train", "validation", "test",
+    "all"), seeded and stratified, each capped at ``max_examples`` (a spec from ``engine.data.spec.data_spec``)."""
+    parts = stratified_split(data.y, spec["splits"], spec["split_seed"])
+    parts["all"] = np.arange(len(data), dtype=np.int64)
+    if spec.get("max_examples"):
+        rng = np.random.default_rng(spec["split_seed"])
+        for name in list(parts):
+            rows = parts[name]
+            if len(rows) > spec["max_examples"]:
+                parts[name] = np.sort(rng.choice(rows, spec["max_examples"], replace=False))
+    return parts

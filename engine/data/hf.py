@@ -26,8 +26,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from engine.data.base import Dataset, DataOptions, image_size_guard
-from engine.errors import DataError, SourceError
-from engine.sources import Source
+from engine.core.errors import DataError, SourceError
+from engine.core.sources import Source
 
 _TRUE = {"1", "ON", "YES", "TRUE"}
 _TEXT_NAMES = ("text", "sentence")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from engine.data.base import DataOptions, Dataset, image_size_guard
-from engine.errors import DataError, SourceError, os_reason
-from engine.sources import Source, parse_source
+from engine.data.base import DataOptions, Dataset, image_size_guard, split_rows
+from engine.core.errors import DataError, SourceError, os_reason
+from engine.core.sources import Source, parse_source
 
 BUILTIN_DATASETS = {
     "digits": "Handwritten digits 0–9 as 8×8 grey images (scikit-learn, 1,797 examples).",
@@ -43,6 +45,22 @@ def load_data(source: str | Source, root: Path, opts: DataOptions | None = None)
 def load_data_cached(source: str, root: str, opts: DataOptions) -> Dataset:
     """Per-process cache: workers evaluate many cells on the same data."""
     return load_data(source, Path(root), opts)
+
+
+def load_split(spec: dict[str, Any], root: Path, split: str) -> tuple[Dataset, Dataset]:
+    """The full dataset a cell's data spec names (``engine.data.spec.data_spec``) and one of its recorded
+    splits, both cached per process."""
+    opts = DataOptions.from_dict(spec.get("options") or {})
+    full = load_data_cached(spec["source"], str(root), opts)
+    rows = _split_rows(spec["source"], str(root), opts, json.dumps(spec["splits"], sort_keys=True), spec["split_seed"],
+                       spec.get("max_examples"))
+    return full, full.subset(rows[split])
+
+
+@lru_cache(maxsize=16)
+def _split_rows(source: str, root: str, opts: DataOptions, splits: str, seed: int, max_examples: int | None) -> dict:
+    full = load_data_cached(source, root, opts)
+    return split_rows(full, {"splits": json.loads(splits), "split_seed": seed, "max_examples": max_examples})
 
 
 def _existing(src: Source, root: Path) -> Path:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.data.base import Dataset, DataSummary, Modality
-from engine.errors import DataError, ModelError
+from engine.core.errors import DataError, ModelError
 
 if TYPE_CHECKING:  # torch stays out of import time
     import torch

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from engine.errors import SourceError
+from engine.core.errors import SourceError
 
 
 class Standardize(nn.Module):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.errors import ModelError, SourceError
+from engine.core.errors import ModelError, SourceError
 from engine.models.base import ModelInfo
-from engine.sources import parse_source
+from engine.core.sources import parse_source
 
 
 def describe_model(source: str, root: Path, artifacts: dict[str, str] | None = None) -> ModelInfo:

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ModelError, SourceError
+from engine.core.errors import ModelError, SourceError
 from engine.models.base import Classifier, ModelInfo, count_parameters
 from engine.models.hf_files import (
     BIN_PROBE_BYTES,
@@ -37,7 +37,7 @@ from engine.models.hf_files import (
     resolve_folder,
     safetensors_param_count,
 )
-from engine.sources import Source
+from engine.core.sources import Source
 
 if TYPE_CHECKING:  # torch and transformers stay out of import time
     import torch

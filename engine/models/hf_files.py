@@ -18,8 +18,8 @@ import struct
 import warnings
 from pathlib import Path
 
-from engine.errors import ModelError, SourceError, UnsafeModelError
-from engine.sources import Source
+from engine.core.errors import ModelError, SourceError, UnsafeModelError
+from engine.core.sources import Source
 
 CONFIG_NAME = "config.json"
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")

@@ -10,9 +10,9 @@ import json
 import math
 from pathlib import Path
 
-from engine.errors import ModelError, SourceError, UnsafeModelError
+from engine.core.errors import ModelError, SourceError, UnsafeModelError
 from engine.models.base import Classifier, ModelInfo
-from engine.sources import Source
+from engine.core.sources import Source
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".dill"}
 TORCH_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt"}

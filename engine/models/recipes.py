@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from engine.errors import SourceError
+from engine.core.errors import SourceError
 
 # name -> (modality, one-line description)
 ARCHITECTURES = {

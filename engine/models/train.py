@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from engine.data.base import Dataset
-from engine.errors import CancelledError
+from engine.core.errors import CancelledError
 from engine.models.base import ModelInfo, count_parameters
 from engine.models.builtin import build
 from engine.models.recipes import Recipe

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.core import queries as Q
+from engine.core.header import STUDY_SUFFIX
+from engine.core.sources import outside_path
 from engine.report.schema import Appendix, StudySection
-from engine.sources import outside_path
 
 # ---------------------------------------------------------------------------------------------
 # appendix
@@ -40,13 +42,13 @@ def _report_packages() -> dict[str, str]:
     return out
 
 
-def _appendix(store, project: Any, sections: list[StudySection], recorded: pd.DataFrame) -> Appendix:
+def build_appendix(store, project: Any, sections: list[StudySection], recorded: pd.DataFrame) -> Appendix:
     names = [s.name for s in sections]
     files = []
     for s in sections:
         rec = recorded[recorded.study == s.name].iloc[0]
         text = str(rec.spec_toml or "")
-        filename = str(rec.path or f"{s.name}.study.toml")
+        filename = str(rec.path or f"{s.name}{STUDY_SUFFIX}")
         disk = Path(project.root) / filename
         changed = False
         if disk.is_file():
@@ -78,36 +80,21 @@ def _appendix(store, project: Any, sections: list[StudySection], recorded: pd.Da
             packages.update({str(k): str(val) for k, val in v.items()})
             juxta_version = str(v.get("juxta", juxta_version))
 
-    cells = store.query(
-        """SELECT sc.study, sc.kind, sc.arm, sc.seed, c.device, c.duration_s, c.params
-           FROM study_cells sc JOIN cells c USING (cell_key) WHERE sc.study IN ? AND c.status = 'done'""", [names])
+    cells = Q.finished_cells(store, names)
     devices = sorted({str(d) for d in cells.device.dropna().unique()})
     compute = []
-    for (study, kind), g in cells.groupby(["study", "kind"], sort=True):
-        compute.append({"study": study, "kind": kind, "cells": int(len(g)), "total_s": float(g.duration_s.sum()),
+    for (study, cell_type), g in cells.groupby(["study", "type"], sort=True):
+        compute.append({"study": study, "type": cell_type, "cells": int(len(g)), "total_s": float(g.duration_s.sum()),
                         "mean_s": float(g.duration_s.mean())})
 
+    # what the models and data were: each kind says for its own cells; artifacts are anyone's
     models: dict[tuple[str, str, int], dict[str, Any]] = {}
-    data: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in cells[cells.kind == "eval"].itertuples():
-        try:
-            p = json.loads(r.params) if isinstance(r.params, str) else {}
-        except ValueError:
-            continue
-        m = p.get("model") or {}
-        key = (r.study, r.arm, int(r.seed))
-        if key not in models:
-            models[key] = {"study": r.study, "arm": r.arm, "seed": int(r.seed), "source": m.get("source", ""),
-                           "identity": m.get("identity", ""), "artifact": "", "sha256": "", "bytes": None}
-        d = p.get("data") or {}
-        dkey = (r.study, str(d.get("source", "")), str(d.get("fingerprint", "")))
-        if dkey not in data and d:
-            data[dkey] = {"study": r.study, "source": d.get("source", ""), "split": d.get("split", ""),
-                          "split_seed": d.get("split_seed"), "fingerprint": d.get("fingerprint") or "", "max_examples": d.get("max_examples")}
-    arts = store.query(
-        """SELECT sc.study, sc.arm, sc.seed, a.name, a.path, a.bytes, a.sha256, a.kind
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN artifacts a USING (cell_key)
-           WHERE sc.study IN ? AND c.status = 'done'""", [names])
+    for s in sections:
+        for row in s.models:
+            models.setdefault((row["study"], row["arm"], int(row["seed"])),
+                              {**row, "artifact": "", "sha256": "", "bytes": None})
+    data = {(row["study"], str(row["source"]), str(row.get("fingerprint", ""))): row for s in sections for row in s.data}
+    arts = Q.artifacts(store, names)
     for a in arts.itertuples():
         key = (a.study, a.arm, int(a.seed))
         entry = models.setdefault(key, {"study": a.study, "arm": a.arm, "seed": int(a.seed), "source": "", "identity": "",
@@ -120,7 +107,7 @@ def _appendix(store, project: Any, sections: list[StudySection], recorded: pd.Da
     model_rows = sorted(models.values(), key=lambda d: (d["study"], d["arm"], d["seed"]))
     for mrow in model_rows:
         mrow["n_params"] = n_params.get((mrow["study"], mrow["arm"]))
-    data_rows = sorted(data.values(), key=lambda d: (d["study"], d["source"]))
+    data_rows = sorted((dict(d) for d in data.values()), key=lambda d: (d["study"], d["source"]))
     _mark_outside(model_rows, Path(project.root), "model")
     _mark_outside(data_rows, Path(project.root), "data")
 

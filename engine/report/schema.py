@@ -1,7 +1,9 @@
-"""The report model's data: tables, chart references, study sections, the appendix, the report and its options.
+"""The report model's data: findings, tables, chart references, study sections, the appendix, the
+report and its options.
 
-Plain dataclasses (no Qt, no database): ``engine.report.model`` builds them and ``views.report_render``
-draws them.
+Plain dataclasses (no Qt, no database, no kind): a study kind builds its ``StudySection``
+(``StudyKind.report_section``), ``engine.report.model`` assembles the report, and ``views.report_render``
+draws it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import JuxtaError
-from engine.report.findings import Finding
+from engine.core.errors import JuxtaError
 
 REPORT_VERSION = 1
 
 
 # ---------------------------------------------------------------------------------------------
 # model
+
+
+@dataclass
+class Finding:
+    """One sentence for the key-findings box, with the numbers it rests on."""
+
+    text: str
+    kind: str  # what the sentence is about, e.g. clean_best | hardest_shift | largest_drop | note
+    study: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,9 +86,12 @@ class Arm:
 
 @dataclass
 class StudySection:
+    """One study's part of a report, built by its kind. ``status`` and ``notes`` about unfinished cells
+    and a changed study file are added by the assembly (``engine.report.model``)."""
+
     name: str
     title: str
-    kind: str
+    kind: str  # the study kind ("shift")
     question: str  # the study's title, or a generated question
     description: str  # the study file's own description
     description_in_words: str  # what was compared and how, generated from the study file
@@ -92,11 +106,14 @@ class StudySection:
     tables: list[Table]
     charts: list[ChartRef]
     findings: list[Finding]
-    status: dict[str, int]
+    status: dict[str, int] = field(default_factory=dict)  # planned, done, failed, missing cells
     notes: list[str] = field(default_factory=list)
     included: bool = True
-    results: Any = field(default=None, repr=False)  # engine.results.ShiftResults, for the charts
-    metric_frame: pd.DataFrame | None = field(default=None, repr=False)  # results.csv rows
+    results: Any = field(default=None, repr=False)  # the kind's results object (shift: ShiftResults), for the charts
+    metric_frame: pd.DataFrame | None = field(default=None, repr=False)  # results.csv rows: arm, condition, axes…, metric, …
+    glossary: list[tuple[str, str]] = field(default_factory=list)  # the kind's terms (conditions, methods), before metrics
+    models: list[dict[str, Any]] = field(default_factory=list)  # appendix rows: study, arm, seed, source, identity
+    data: list[dict[str, Any]] = field(default_factory=list)  # appendix rows: study, source, split, fingerprint, …
 
     def chart(self, chart_id: str) -> ChartRef | None:
         return next((c for c in self.charts if c.chart_id == chart_id), None)
@@ -123,7 +140,7 @@ class Appendix:
     devices: list[str]
     seeds: dict[str, list[int]]
     runs: list[dict[str, Any]]
-    compute: list[dict[str, Any]]  # study, kind, cells, total_s, mean_s
+    compute: list[dict[str, Any]]  # study, type (of cell), cells, total_s, mean_s
     juxta_version: str  # the version that ran the studies (latest run)
     report_juxta_version: str
     generated: str
@@ -151,13 +168,13 @@ class ReportModel:
         return next((s for s in self.studies if s.name == name), None)
 
     def results_frame(self) -> pd.DataFrame:
-        """Every metric of the included studies, one row per study × arm × condition × metric."""
+        """Every metric of the included studies, one row per study × arm × condition × metric (the columns
+        after ``study`` are each kind's metric frame's)."""
         frames = [s.metric_frame.assign(study=s.name) for s in self.included_studies if s.metric_frame is not None]
-        cols = ["study", "arm", "condition", "family", "severity", "metric", "value", "ci_low", "ci_high",
-                "seed_sd", "n_seeds", "n"]
         if not frames:
-            return pd.DataFrame(columns=cols)
-        return pd.concat(frames, ignore_index=True)[cols]
+            return pd.DataFrame(columns=["study", "arm", "condition", "metric", "value", "ci_low", "ci_high"])
+        frame = pd.concat(frames, ignore_index=True)
+        return frame[["study", *[c for c in frame.columns if c != "study"]]]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly summary (no data frames): title page, findings, sections, appendix."""

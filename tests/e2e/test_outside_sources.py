@@ -8,7 +8,8 @@ import pytest
 
 from app.cli import EXIT_OK, main
 from engine import open_project
-from engine.study import outside_project_sources, parse_study_text
+from engine.core.header import outside_project_sources
+from engine.kinds import get_kind, parse_study_text
 
 STUDY = """schema_version = 1
 [study]
@@ -40,17 +41,21 @@ def shared(tmp_path: Path) -> Path:
     return root
 
 
+def outside(study, root):
+    return outside_project_sources(get_kind(study.kind).sources(study), root)
+
+
 def test_engine_lists_sources_outside_the_project(shared):
     far = parse_study_text((shared / "far.study.toml").read_text())
-    ((key, value, path),) = outside_project_sources(far, shared)
+    ((key, value, path),) = outside(far, shared)
     assert key == ("data", "source") and value == "csv:../outside.csv" and path == (shared.parent / "outside.csv").resolve()
     near = parse_study_text((shared / "near.study.toml").read_text())
-    assert outside_project_sources(near, shared) == []
+    assert outside(near, shared) == []
     absolute_inside = near.model_copy(update={"data": near.data.model_copy(update={"source": f"csv:{shared / 'inside.csv'}"})})
-    assert outside_project_sources(absolute_inside, shared) == []
+    assert outside(absolute_inside, shared) == []
     (shared / "link.csv").symlink_to(shared.parent / "outside.csv")
     linked = near.model_copy(update={"data": near.data.model_copy(update={"source": "csv:link.csv"})})
-    assert [k for k, _, _ in outside_project_sources(linked, shared)] == [("data", "source")]
+    assert [k for k, _, _ in outside(linked, shared)] == [("data", "source")]
 
 
 def test_validate_warns_and_the_report_appendix_says_so(shared, capsys):
@@ -60,7 +65,7 @@ def test_validate_warns_and_the_report_appendix_says_so(shared, capsys):
     assert main(["validate", str(shared / "near.study.toml")]) == EXIT_OK
     assert "reads outside" not in capsys.readouterr().out
 
-    from engine.report import build_report
+    from engine.report.model import build_report
 
     project = open_project(shared)
     for name in ("far", "near"):

@@ -25,7 +25,7 @@ def test_describe_builtin_and_refusals(providers, project_dir):
     info = providers.describe_model("builtin:digits-cnn")
     assert info["architecture"] == "cnn" and info["n_params"] > 10_000 and len(info["class_names"]) == 10
     (project_dir / "m.pkl").write_bytes(b"x")
-    from engine.errors import UnsafeModelError
+    from engine.core.errors import UnsafeModelError
 
     with pytest.raises(UnsafeModelError):
         describe_model("file:m.pkl", project_dir)

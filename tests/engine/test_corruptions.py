@@ -1,4 +1,4 @@
-"""Tests for the batched image corruptions (engine.shift.corruptions)."""
+"""Tests for the batched image corruptions (engine.conditions.corruptions)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine.shift._kernels import Rng, hash32, mix64, mix64_array
-from engine.shift.corruptions import CORRUPTIONS, _poisson_cdf_count, _poisson_inverse, corrupt
+from engine.conditions._kernels import Rng, hash32, mix64, mix64_array
+from engine.conditions.corruptions import CORRUPTIONS, _poisson_cdf_count, _poisson_inverse, corrupt
 
 NAMES = list(CORRUPTIONS)
 RANDOM = {
@@ -297,7 +297,7 @@ def test_cuda_results_match_cpu():
 
 @pytest.mark.parametrize("width", [7, 16, 80])  # the product for short rows, strided passes for long
 def test_fancy_upsampling_is_three_quarters_near_one_quarter_far_with_the_edge_repeated(width):
-    from engine.shift._kernels import upsample_triangle
+    from engine.conditions._kernels import upsample_triangle
 
     x = torch.rand(2, 3, 5, width, generator=torch.Generator().manual_seed(width), dtype=torch.float64).float()
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from engine.data.base import DataOptions, stratified_split
 from engine.data.loaders import load_data
-from engine.errors import DataError, SourceError
+from engine.core.errors import DataError, SourceError
 
 
 def test_builtin_digits_are_8x8_images_in_unit_range(tmp_path):

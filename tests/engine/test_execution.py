@@ -13,14 +13,14 @@ import time
 import pytest
 
 from engine import RunControl, open_project
-from engine.store import Store
+from engine.core.store import Store
 from tests.conftest import write_study
 
 
 def assert_consistent(store: Store, study: str) -> None:
     """Every finished cell is whole: eval cells have metrics and one prediction per example."""
     rows = store.query(
-        """SELECT c.cell_key, c.kind, c.info,
+        """SELECT c.cell_key, c.type, c.info,
                   (SELECT count(*) FROM metrics m WHERE m.cell_key = c.cell_key) AS n_metrics,
                   (SELECT count(*) FROM predictions p WHERE p.cell_id = c.cell_id) AS n_preds,
                   (SELECT count(*) FROM artifacts a WHERE a.cell_key = c.cell_key) AS n_art
@@ -28,7 +28,7 @@ def assert_consistent(store: Store, study: str) -> None:
         [study],
     )
     for r in rows.itertuples():
-        if r.kind == "eval":
+        if r.type == "eval":
             assert r.n_metrics >= 5 and r.n_preds == json.loads(r.info)["examples"], r
         else:
             assert r.n_art == 1
@@ -190,7 +190,7 @@ def test_killed_run_leaves_a_consistent_database_and_resumes(project_dir):
 
 
 def test_a_seed_beyond_32_bits_runs_end_to_end(project_dir):
-    from engine.results import load_shift_results
+    from engine.kinds.shift.results import load_shift_results
 
     seed = 3_000_000_000
     write_study(project_dir, seeds=(seed,), severities=(1,))
@@ -210,12 +210,12 @@ def test_evaluations_take_every_model_in_turn_and_the_estimate_waits_for_data(pr
     events = []
     summary = open_project(project_dir).run("mini", on_event=events.append)
     assert summary.status == "done"
-    started = [e.cell for e in events if e.kind == "cell_started" and e.cell.kind == "eval"]
+    started = [e.cell for e in events if e.kind == "cell_started" and e.cell.type == "eval"]
     order = [(c.seed, c.condition, c.arm) for c in started]
     assert [arm for _, _, arm in order[:4]] == ["mlp", "cnn", "mlp", "cnn"]  # not all of one model first
     assert order == sorted(order, key=lambda o: (o[0], [c for _, c, _ in order].index(o[1]), o[2] != "mlp"))
     finished = [e for e in events if e.kind == "cell_finished"]
-    first_eval = next(i for i, e in enumerate(finished) if e.cell.kind == "eval")
+    first_eval = next(i for i, e in enumerate(finished) if e.cell.type == "eval")
     assert all(e.eta_s is None for e in finished[:first_eval])  # "estimating…": no evaluation timed yet
     assert all(e.eta_s is not None and e.eta_s >= 0 for e in finished[first_eval:])
     assert events[-1].kind == "finished" and events[-1].eta_s == 0.0
@@ -229,8 +229,8 @@ def _sleep(seconds: float) -> float:
 def test_the_hard_stop_kills_busy_loky_workers_at_once():
     from joblib import Parallel, delayed, parallel_config
 
-    from engine.execute import kill_loky_workers
-    from engine.lifeline import exit_with
+    from engine.core.execute import kill_loky_workers
+    from engine.core.lifeline import exit_with
 
     outcome = {}
 

@@ -21,9 +21,9 @@ PIL_Image = pytest.importorskip("PIL.Image")
 
 from engine.data.base import DataOptions  # noqa: E402
 from engine.data.hf import load_hf_dataset  # noqa: E402
-from engine.errors import DataError, ModelError, SourceError, UnsafeModelError  # noqa: E402
+from engine.core.errors import DataError, ModelError, SourceError, UnsafeModelError  # noqa: E402
 from engine.models.hf import describe_hf_model, load_hf_model  # noqa: E402
-from engine.sources import parse_source  # noqa: E402
+from engine.core.sources import parse_source  # noqa: E402
 
 VIT_LABELS = ["cat", "dog", "eel"]
 BERT_LABELS = ["negative", "positive"]

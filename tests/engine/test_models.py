@@ -10,12 +10,12 @@ import torch
 
 from engine.data.base import Dataset
 from engine.data.loaders import load_data
-from engine.errors import DataError, ModelError, SourceError, UnsafeModelError
+from engine.core.errors import DataError, ModelError, SourceError, UnsafeModelError
 from engine.models.builtin import build
 from engine.models.loaders import describe_file, load_model_file
 from engine.models.recipes import DEFAULT_RECIPES, Recipe, parse_builtin
 from engine.models.train import builtin_info, save_juxta_model, train_builtin
-from engine.sources import parse_source
+from engine.core.sources import parse_source
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn", "vit"])
@@ -168,9 +168,10 @@ def write_pets(folder, names=("cat", "dog"), side=8):
 
 
 def test_a_digits_model_on_cat_and_dog_folders_fails_its_cells_with_both_class_lists(trained, tmp_path):
-    from engine.cells import CellContext, execute_cell
-    from engine.plan import plan_study
-    from engine.study import parse_study_text
+    from engine.core.cells import CellContext, execute_cell
+    from engine.kinds import parse_study_text
+    from engine.kinds.shift.plan import plan_study
+    from engine.kinds.shift.work import eval_cell
 
     _, path, *_ = trained
     (tmp_path / "cnn.safetensors").write_bytes(path.read_bytes())
@@ -178,5 +179,5 @@ def test_a_digits_model_on_cat_and_dog_folders_fails_its_cells_with_both_class_l
     study = parse_study_text('schema_version = 1\n[study]\nname = "p"\n[[models]]\nid = "digits"\nsource = "file:cnn.safetensors"\n'
                              '[data]\nsource = "folder:pets"\nsplit = "all"\ngrayscale = true\n[metrics]\nbootstrap = 0\n')
     (cell,) = plan_study(study, tmp_path).cells
-    result = execute_cell(cell, CellContext(root=tmp_path))
+    result = execute_cell(cell, CellContext(root=tmp_path), eval_cell)
     assert result.status == "failed" and "(cat, dog) are not the classes of model 'digits' (0, 1, 2" in result.error

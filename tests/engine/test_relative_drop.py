@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from engine.results import relative_drop
+from engine.kinds.shift.results import relative_drop
 
 
 def test_relative_drop_per_arm_and_condition():

@@ -1,4 +1,4 @@
-"""The remaining-time estimate (engine.remaining), fed by a fake clock: deterministic."""
+"""The remaining-time estimate (engine.core.remaining), fed by a fake clock: deterministic."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import heapq
 
 import pytest
 
-from engine.remaining import RemainingTime
+from engine.core.remaining import RemainingTime
 
 
 class Clock:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.shift.resample import (
+from engine.conditions.resample import (
     Resampled,
     class_imbalance,
     dirichlet_label_shift,

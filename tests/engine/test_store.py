@@ -1,20 +1,50 @@
-"""Tests for the results database (engine.store): cell ids, computed columns, schema upgrades."""
+"""Tests for the results database (engine.core.store): cell ids, computed columns, schema upgrades."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import duckdb
 import numpy as np
 import pytest
 
-from engine.errors import JuxtaError
-from engine.store import SCHEMA_VERSION, CellResult, Store
+from engine.core.errors import JuxtaError
+from engine.core.store import SCHEMA_VERSION, CellResult, Store
+
+# The tables schema 3 (the last before study kinds) wrote; schema 2 had 32-bit seeds in them.
+SCHEMA_3 = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE studies (
+    study VARCHAR PRIMARY KEY, kind VARCHAR, title VARCHAR, spec_toml VARCHAR, path VARCHAR,
+    created TIMESTAMP, updated TIMESTAMP);
+CREATE TABLE study_cells (
+    study VARCHAR, cell_key VARCHAR, kind VARCHAR, arm VARCHAR, condition VARCHAR, family VARCHAR,
+    severity INTEGER, seed BIGINT, PRIMARY KEY (study, cell_key));
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY, study VARCHAR, started TIMESTAMP, finished TIMESTAMP, status VARCHAR,
+    host VARCHAR, backend VARCHAR, workers INTEGER, devices VARCHAR, versions JSON,
+    planned INTEGER, skipped INTEGER, done INTEGER, failed INTEGER);
+CREATE TABLE cells (
+    cell_key VARCHAR PRIMARY KEY, cell_id INTEGER, study VARCHAR, run_id VARCHAR, kind VARCHAR, arm VARCHAR,
+    condition VARCHAR, family VARCHAR, severity INTEGER, seed BIGINT, params JSON, info JSON,
+    status VARCHAR, error VARCHAR, traceback VARCHAR, duration_s DOUBLE, device VARCHAR,
+    peak_mem_mb DOUBLE, started TIMESTAMP, finished TIMESTAMP);
+CREATE TABLE metrics (
+    cell_key VARCHAR, metric VARCHAR, value DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n INTEGER);
+CREATE TABLE predictions (
+    cell_id INTEGER, position INTEGER, example INTEGER, label SMALLINT, prediction SMALLINT,
+    confidence REAL, energy REAL, nll REAL, brier REAL,
+    correct BOOLEAN GENERATED ALWAYS AS (label = prediction) VIRTUAL, "group" VARCHAR);
+CREATE TABLE curves (cell_key VARCHAR, step INTEGER, series VARCHAR, value DOUBLE);
+CREATE TABLE artifacts (
+    cell_key VARCHAR, kind VARCHAR, name VARCHAR, path VARCHAR, bytes BIGINT, sha256 VARCHAR);
+"""
 
 
 def _cell(key: str, arm: str = "a") -> SimpleNamespace:
-    return SimpleNamespace(key=key, study="s", kind="eval", arm=arm, condition="clean", family="clean",
-                           severity=None, seed=0, spec={"k": key})
+    return SimpleNamespace(key=key, study="s", type="eval", arm=arm, condition="clean",
+                           axes={"family": "clean", "severity": None}, seed=0, spec={"k": key})
 
 
 def _preds(n: int, wrong: int = 0) -> dict[str, np.ndarray]:
@@ -135,21 +165,93 @@ def test_a_run_in_progress_in_this_process_is_not_marked_interrupted(tmp_path):
 
 
 def test_a_schema_2_database_gets_64_bit_seeds_and_keeps_its_rows(tmp_path):
-    from engine.store import SCHEMA
-
     path = tmp_path / "juxta.duckdb"
     con = duckdb.connect(str(path))
-    con.execute(SCHEMA.replace("seed BIGINT", "seed INTEGER"))  # schema 2 stored 32-bit seeds
+    con.execute(SCHEMA_3.replace("seed BIGINT", "seed INTEGER"))  # schema 2 stored 32-bit seeds
     con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
     con.execute("INSERT INTO cells (cell_key, cell_id, study, seed, status) VALUES ('ka', 1, 's', 7, 'done')")
     con.execute("INSERT INTO study_cells VALUES ('s', 'ka', 'eval', 'a', 'clean', 'clean', NULL, 7)")
     con.close()
     big = 2**63 - 1
     with Store(path) as s:
-        assert s.query("SELECT value FROM meta WHERE key = 'schema_version'").value[0] == SCHEMA_VERSION == "3"
+        assert s.query("SELECT value FROM meta WHERE key = 'schema_version'").value[0] == SCHEMA_VERSION == "4"
         assert s.query("SELECT seed FROM study_cells").seed.tolist() == [7]
         kb = SimpleNamespace(**{**vars(_cell("kb")), "seed": big})
         s.record_study("s", "shift", "", "", "", [_cell("ka"), kb])
         s.write_cell(kb, "r", CellResult("kb", "done"))
         assert s.query("SELECT seed FROM cells ORDER BY cell_key").seed.tolist() == [7, big]
         assert s.query("SELECT seed FROM study_cells ORDER BY cell_key").seed.tolist() == [0, big]
+
+
+def _schema_3_database(path) -> None:
+    """A shift project's database as schema 3 wrote it: a training cell, and evaluation cells clean, under a
+    corruption and under label shift, with metrics, predictions, curves and a saved model."""
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA_3)
+    con.execute("""
+        INSERT INTO meta VALUES ('schema_version', '3');
+        INSERT INTO studies VALUES ('s', 'shift', 'T', 'schema_version = 1', 's.study.toml', now(), now());
+        INSERT INTO runs VALUES ('r', 's', now(), now(), 'done', 'h', 'loky', 2, 'cpu', '{}', 4, 0, 4, 0);
+        INSERT INTO study_cells VALUES
+            ('s', 'kt', 'train', 'cnn', 'train', 'train', NULL, 0),
+            ('s', 'kc', 'eval', 'cnn', 'clean', 'clean', NULL, 0),
+            ('s', 'kg', 'eval', 'cnn', 'gaussian_noise/3', 'gaussian_noise', 3, 0),
+            ('s', 'kd', 'eval', 'cnn', 'dirichlet/0.5', 'dirichlet', NULL, 0);
+        INSERT INTO cells (cell_key, cell_id, study, run_id, kind, arm, condition, family, severity, seed, params, info,
+                           status, duration_s, device)
+            SELECT cell_key, row_number() OVER (ORDER BY cell_key), study, 'r', kind, arm, condition, family, severity,
+                   seed, '{"condition": {"kind": "x"}}', '{"examples": 2}', 'done', 0.5, 'cpu' FROM study_cells;
+        INSERT INTO metrics SELECT cell_key, 'accuracy', 0.5, 0.1, 0.9, 2 FROM study_cells WHERE kind = 'eval';
+        INSERT INTO predictions (cell_id, position, example, label, prediction, confidence, energy, nll, brier)
+            SELECT c.cell_id, p.i, p.i, 1, p.i, 0.8, -1, 0.2, 0.1 FROM cells c, range(2) p(i) WHERE c.kind = 'eval';
+        INSERT INTO curves VALUES ('kt', 1, 'train_loss', 0.7), ('kt', 2, 'train_loss', 0.4);
+        INSERT INTO artifacts VALUES ('kt', 'model', 's/cnn/seed0', 'artifacts/models/x.safetensors', 10, 'abc');
+    """)
+    con.close()
+
+
+def test_a_schema_3_database_is_upgraded_to_kind_neutral_cells_without_losing_a_row(tmp_path):
+    path = tmp_path / "juxta.duckdb"
+    _schema_3_database(path)
+    tables = ("studies", "runs", "study_cells", "cells", "metrics", "predictions", "curves", "artifacts")
+    con = duckdb.connect(str(path), read_only=True)
+    before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    con.close()
+    with Store(path) as s:
+        assert s.query("SELECT value FROM meta WHERE key = 'schema_version'").value[0] == SCHEMA_VERSION == "4"
+        assert {t: s.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables} == before
+        for table in ("study_cells", "cells"):
+            columns = [r[0] for r in s.con.execute(f"DESCRIBE {table}").fetchall()]
+            assert "type" in columns and "axes" in columns
+            assert not {"kind", "family", "severity"} & set(columns)
+            rows = s.query(f"SELECT cell_key, type, axes FROM {table} ORDER BY cell_key")
+            assert rows.type.tolist() == ["eval", "eval", "eval", "train"]  # kc, kd, kg, kt
+            assert [json.loads(a) for a in rows["axes"]] == [
+                {"family": "clean", "severity": None}, {"family": "dirichlet", "severity": None},
+                {"family": "gaussian_noise", "severity": 3}, {}]
+        kept = s.query("SELECT cell_id, study, run_id, arm, condition, seed, status, duration_s, device FROM cells "
+                       "ORDER BY cell_key")
+        assert kept.cell_id.tolist() == [1, 2, 3, 4] and set(kept.run_id) == {"r"} and set(kept.status) == {"done"}
+        assert kept.condition.tolist() == ["clean", "dirichlet/0.5", "gaussian_noise/3", "train"]
+        joined = s.query("SELECT count(*) AS n FROM predictions p JOIN cells c USING (cell_id) WHERE c.type = 'eval'")
+        assert joined.n[0] == 6
+        assert s.artifact_index() == {"s/cnn/seed0": "artifacts/models/x.safetensors", "s/cnn": "artifacts/models/x.safetensors"}
+        s.record_study("s", "shift", "T", "", "s.study.toml", [_cell("kn")])  # and it takes new plans and cells
+        s.write_cell(_cell("kn"), "r2", CellResult("kn", "done", predictions=_preds(2)))
+        assert s.query("SELECT cell_id, axes FROM cells WHERE cell_key = 'kn'").iloc[0].tolist() == [
+            5, '{"family":"clean","severity":null}']
+
+
+def test_a_failed_upgrade_leaves_the_schema_3_database_as_it_was(tmp_path, monkeypatch):
+    from engine.core import store as store_module
+
+    path = tmp_path / "juxta.duckdb"
+    _schema_3_database(path)
+    monkeypatch.setattr(store_module, "MIGRATE_FROM_3", store_module.MIGRATE_FROM_3 + "\nSELECT error('disk full');")
+    with pytest.raises(duckdb.Error, match="disk full"):
+        Store(path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+    assert con.execute("SELECT count(*) FROM cells WHERE family IS NOT NULL").fetchone()[0] == 4
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%_v3'").fetchone()[0] == 0
+    con.close()

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from engine import open_project
-from engine.errors import JuxtaError
-from engine.store import CONNECTIONS, CellResult, Store
+from engine.core.errors import JuxtaError
+from engine.core.store import CONNECTIONS, CellResult, Store
 from tests.conftest import write_study
 from tests.engine.test_store import _cell
 

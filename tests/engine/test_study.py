@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import SourceError, StudyFileError
-from engine.sources import parse_source
-from engine.study import check_local_sources, load_study, parse_study_text
+from engine.core.errors import SourceError, StudyFileError
+from engine.core.sources import parse_source
+from engine.kinds import get_kind, load_study, parse_study_text
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """schema_version = 1
@@ -127,7 +127,7 @@ def test_duplicate_model_ids():
 def test_missing_file(tmp_path):
     s = parse_study_text(GOOD.replace("builtin:digits-cnn", "file:models/nope.safetensors"))
     with pytest.raises(StudyFileError) as info:
-        check_local_sources(s, tmp_path, "x.study.toml")
+        get_kind("shift").check_files(s, tmp_path, "x.study.toml")
     assert "models[0].source" in str(info.value) and "nope.safetensors" in str(info.value) and "does not exist" in str(info.value)
 
 
@@ -135,7 +135,7 @@ def test_corruptions_refused_on_table_files(tmp_path):
     (tmp_path / "t.csv").write_text("a,label\n1,0\n")
     s = parse_study_text(GOOD.replace("builtin:digits\"", "csv:t.csv\""))
     with pytest.raises(StudyFileError, match="image corruptions need image data"):
-        check_local_sources(s, tmp_path)
+        get_kind("shift").check_files(s, tmp_path)
 
 
 def test_load_study_missing_and_binary(tmp_path):
@@ -222,7 +222,7 @@ split = "all"
 
 
 def test_one_class_data_validates_with_a_warning(tmp_path):
-    from engine.plan import plan_study
+    from engine.kinds.shift.plan import plan_study
 
     (tmp_path / "one.csv").write_text("a,b,label\n1,2,cat\n3,4,cat\n5,6,cat\n")
     plan = plan_study(parse_study_text(ONE_CLASS), tmp_path)
@@ -230,3 +230,14 @@ def test_one_class_data_validates_with_a_warning(tmp_path):
     assert warning.key == ("data", "split") and "only one class ('cat')" in warning and "accuracy is meaningless" in warning
     (tmp_path / "two.csv").write_text("a,b,label\n1,2,cat\n3,4,dog\n5,6,cat\n")
     assert plan_study(parse_study_text(ONE_CLASS.replace("one.csv", "two.csv")), tmp_path).warnings == []
+
+
+def test_an_unknown_study_kind_names_the_known_ones_at_its_line():
+    (p,) = problems(GOOD.replace('name = "s"', 'name = "s"\nkind = "merge"'))
+    assert p.key == ("study", "kind") and p.line == 4
+    assert p.message == "unknown study kind 'merge'; expected one of shift"
+
+
+def test_a_kind_that_is_not_text_is_a_type_problem_of_that_field():
+    (p,) = problems(GOOD.replace('name = "s"', 'name = "s"\nkind = 3'))
+    assert p.key == ("study", "kind") and p.message == "The study kind must be text in quotes (got 3)"

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from engine import open_project
-from engine.results import metric_table
-from engine.store import Store
+from engine.kinds.shift.results import metric_table
+from engine.core.store import Store
 
 HEAD = 'schema_version = 1\n[study]\nname = "{name}"\nseeds = [0]\n'
 
@@ -126,7 +126,7 @@ def test_field_with_unknown_classes_is_refused(project_dir):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(project_dir / "field" / "zebra" / "z.png")
     body = '[[models]]\nid = "m"\nsource = "builtin:digits-mlp"\n[data]\nsource = "builtin:digits"\n[[shift.field]]\nid = "z"\nsource = "folder:field"\ngrayscale = true\n'
     (project_dir / "z.study.toml").write_text(HEAD.format(name="z") + body)
-    from engine.errors import StudyFileError
+    from engine.core.errors import StudyFileError
 
     with pytest.raises(StudyFileError, match="classes zebra .* are not classes of builtin:digits"):
         open_project(project_dir).plan("z")
@@ -170,7 +170,7 @@ bootstrap = 20
     project, summary = run(project_dir, "hf", body)
     assert summary.status == "failed"
     with project.store(read_only=True) as s:
-        cells = s.query("SELECT arm, status, error FROM cells WHERE kind = 'eval'")
+        cells = s.query("SELECT arm, status, error FROM cells WHERE type = 'eval'")
         by_arm = cells.groupby("arm").status.agg(set).to_dict()
         assert by_arm == {"hfvit": {"done"}, "mlp": {"done"}, "three-classes": {"failed"}}
         err = cells[cells.arm == "three-classes"].error.iloc[0]

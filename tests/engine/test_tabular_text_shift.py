@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.shift.tabular import TABULAR_SHIFTS, ShiftDef, hash_normal, hash_uniform, perturb_table
-from engine.shift.text import QWERTY_NEIGHBOURS, TEXT_SHIFTS, perturb_text
+from engine.conditions.tabular import TABULAR_SHIFTS, ShiftDef, hash_normal, hash_uniform, perturb_table
+from engine.conditions.text import QWERTY_NEIGHBOURS, TEXT_SHIFTS, perturb_text
 
 N, F = 2000, 12
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from engine import open_project
-from engine.errors import StudyFileError
+from engine.core.errors import StudyFileError
 from engine.models.base import ModelInfo
 from engine.models.builtin import build
 from engine.models.train import save_juxta_model

@@ -38,7 +38,7 @@ def report_project(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mini_model(report_project):
     from engine import open_project
-    from engine.report import build_report
+    from engine.report.model import build_report
 
     return build_report(open_project(report_project), studies=["mini"],
                         options={"author": "Model review board", "introduction": "Why we ran this.\n\nSecond paragraph."})

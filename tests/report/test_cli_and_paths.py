@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.report import resolve_output, write_report
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from engine.kinds.shift.report import findings as SF
 from engine.report import findings as F
 from engine.stats import LineFit, PairedComparison
 
@@ -59,10 +60,10 @@ def test_rounding_follows_the_interval():
 
 
 def test_condition_words():
-    info = F.ConditionInfo("dirichlet/0.3", "dirichlet", "label_shift", None, {"method": "dirichlet", "alpha": 0.3})
-    assert F.condition_words(info) == "label shift (Dirichlet α = 0.3)"
-    assert F.condition_words(F.ConditionInfo("gaussian_noise/5", "gaussian_noise", "corruption", 5)) == "Gaussian noise at severity 5"
-    assert F.condition_words(F.ConditionInfo("clean", "clean", "clean")) == "the clean test set"
+    info = SF.ConditionInfo("dirichlet/0.3", "dirichlet", "label_shift", None, {"method": "dirichlet", "alpha": 0.3})
+    assert SF.condition_words(info) == "label shift (Dirichlet α = 0.3)"
+    assert SF.condition_words(SF.ConditionInfo("gaussian_noise/5", "gaussian_noise", "corruption", 5)) == "Gaussian noise at severity 5"
+    assert SF.condition_words(SF.ConditionInfo("clean", "clean", "clean")) == "the clean test set"
 
 
 def study_table():
@@ -84,11 +85,11 @@ def test_hardest_shift_with_a_clear_and_a_tied_runner_up():
         calls.append((a, b, cond))
         return CLEAR
 
-    f = F.hardest_shift("s", acc, {}, clear, 1000, 0.95)
+    f = SF.hardest_shift("s", acc, {}, clear, 1000, 0.95)
     assert calls == [("b", "a", "fog/5")]
     assert f.text.startswith("Under fog at severity 5, the hardest condition in this study, b keeps 62% accuracy")
     assert "beyond noise" in f.text and "c falls to 30%" in f.text
-    tied = F.hardest_shift("s", acc, {}, lambda *a: TIE, 1000, 0.95)
+    tied = SF.hardest_shift("s", acc, {}, lambda *a: TIE, 1000, 0.95)
     assert "b (62%, 95%\u00a0CI 58–66) and a are tied within noise" in tied.text and "more than" not in tied.text
 
 
@@ -97,10 +98,10 @@ def test_largest_drop_and_dedup():
     clean = acc[acc.condition == "clean"].set_index("arm").value
     drop = acc[acc.condition != "clean"].assign(clean=lambda d: d.arm.map(clean))
     drop["drop"] = (drop.clean - drop.value) / drop.clean
-    f = F.largest_drop("s", acc, drop, {}, 0.95)
+    f = SF.largest_drop("s", acc, drop, {}, 0.95)
     assert f.evidence["arm"] == "c" and f.evidence["condition"] == "fog/5"
     assert "relative drop of 69%" in f.text and "averaged over severities 1 and 5 of fog it loses 37%" in f.text
-    all_f = F.shift_findings("s", acc, drop, None, {}, lambda *a: CLEAR)
+    all_f = SF.shift_findings("s", acc, drop, None, {}, lambda *a: CLEAR)
     hardest = next(x for x in all_f if x.kind == "hardest_shift")
     assert "c falls to" not in hardest.text  # said once, by the largest-drop finding
 
@@ -109,7 +110,7 @@ def test_no_loss_is_said_plainly():
     acc = acc_table([("a", "clean", "clean", None, 0.9, 0.88, 0.92), ("a", "x/1", "x", 1, 0.91, 0.89, 0.93)])
     drop = acc[acc.condition != "clean"].assign(clean=0.9)
     drop["drop"] = (drop.clean - drop.value) / drop.clean
-    f = F.largest_drop("s", acc, drop, {}, 0.95)
+    f = SF.largest_drop("s", acc, drop, {}, 0.95)
     assert f.text == "No shifted condition lowers any model's accuracy below its clean accuracy."
 
 
@@ -118,16 +119,16 @@ def test_effective_robustness_caveats():
                             "effective_robustness": [-0.02, 0.05]})
     points = per_arm.assign(seed=0)
     rob = SimpleNamespace(fit=LineFit(1.0, 0.0, 0.2, 2), per_arm=per_arm, points=points)
-    f = F.effective_robustness_leader("s", rob)
+    f = SF.effective_robustness_leader("s", rob)
     assert f.text.startswith("b has the highest effective robustness: +5.0 points")
     assert "only 2 models" in f.text and "R² 0.20" in f.text
-    assert F.effective_robustness_leader("s", SimpleNamespace(fit=None, per_arm=per_arm, points=points)) is None
+    assert SF.effective_robustness_leader("s", SimpleNamespace(fit=None, per_arm=per_arm, points=points)) is None
 
 
 def test_label_shift_finding():
     acc = acc_table([("a", "clean", "clean", None, 0.95, 0.93, 0.97), ("a", "dirichlet/1", "dirichlet", None, 0.94, 0.91, 0.97)])
-    infos = {"dirichlet/1": F.ConditionInfo("dirichlet/1", "dirichlet", "label_shift", None, {"method": "dirichlet", "alpha": 1.0})}
-    f = F.label_shift_change("s", acc, infos, 0.95)
+    infos = {"dirichlet/1": SF.ConditionInfo("dirichlet/1", "dirichlet", "label_shift", None, {"method": "dirichlet", "alpha": 1.0})}
+    f = SF.label_shift_change("s", acc, infos, 0.95)
     assert "no model's accuracy moves more than 1.0 point from" in f.text
     assert "the clean value lies inside that interval" in f.text
     assert np.isclose(f.evidence["change"], -0.01)

@@ -62,7 +62,7 @@ def renderer(mini_model):
 
     ensure_qapp()
     opts = {"comments": {"mini": {"drop": "Contrast is where the models differ."}}}
-    from engine.report import apply_options
+    from engine.report.options import apply_options
 
     return ReportRenderer(apply_options(mini_model, {**mini_model.options, **opts}))
 
@@ -146,7 +146,7 @@ def test_pdf(renderer, tmp_path):
 
 def test_user_text_is_escaped(report_project, tmp_path):
     from engine import open_project
-    from engine.report import build_report
+    from engine.report.model import build_report
     from views.report_render import ReportRenderer, ensure_qapp
 
     ensure_qapp()
@@ -188,7 +188,7 @@ def test_a_chart_that_fails_does_not_sink_the_report(mini_model, tmp_path):
 
 def test_two_studies_in_one_report(report_project, tmp_path):
     from engine import open_project
-    from engine.report import build_report
+    from engine.report.model import build_report
     from views.report_render import ReportRenderer, ensure_qapp
 
     ensure_qapp()

@@ -7,10 +7,11 @@ import re
 import pytest
 
 from engine import open_project
-from engine.errors import JuxtaError
-from engine.report import apply_options, build_report
-from engine.report.model import PairedPredictions
-from engine.results import compare_arms
+from engine.core.errors import JuxtaError
+from engine.report.model import build_report
+from engine.report.options import apply_options
+from engine.report.paired import PairedPredictions
+from engine.kinds.shift.results import compare_arms
 
 
 def test_title_page_sections_and_tables(mini_model):
@@ -85,7 +86,7 @@ def test_glossary_and_appendix(mini_model, report_project):
     assert a.data and re.fullmatch(r"[0-9a-f]{64}", a.data[0]["fingerprint"])
     assert "numpy" in a.packages and "juxta" in a.report_packages and a.devices == ["cpu"]
     assert a.seeds == {"mini": [0, 1]} and a.runs and a.runs[0]["duration_s"] > 0
-    assert {c["kind"] for c in a.compute} == {"train", "eval"}
+    assert {c["type"] for c in a.compute} == {"train", "eval"}
 
 
 def test_results_frame(mini_model):

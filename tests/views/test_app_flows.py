@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 
 from app.main_window import MainWindow
 from app.settings import Settings
-from engine.store import Store
+from engine.core.store import Store
 from tests.conftest import write_study
 from tests.engine.test_execution import assert_consistent
 

@@ -14,10 +14,10 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.errors import JuxtaError
-from engine.results import ShiftResults, compare_arms, load_shift_results
+from engine.core.errors import JuxtaError
+from engine.kinds.shift.results import ShiftResults, compare_arms, load_shift_results
 from engine.stats import PairedComparison
-from engine.store import Store
+from engine.core.store import Store
 from tests.conftest import write_study
 from views import charts as C
 from views.results_page import EMPTY_TEXT, ResultsPage, describe_comparison

@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.errors import StudyFileError  # noqa: E402
-from engine.study import parse_study_text  # noqa: E402
+from engine.core.errors import StudyFileError  # noqa: E402
+from engine.kinds import parse_study_text  # noqa: E402
 from views.providers import StudyProviders  # noqa: E402
 from views.study_page import StudyPage, problem_line  # noqa: E402
 

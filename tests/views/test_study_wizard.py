@@ -12,9 +12,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWizard  # noqa: E402
 
-from engine.errors import JuxtaError, StudyFileError  # noqa: E402
-from engine.shift.catalog import CORRUPTION_DESCRIPTIONS, CORRUPTION_NAMES, SEVERITIES  # noqa: E402
-from engine.study import parse_study_text  # noqa: E402
+from engine.core.errors import JuxtaError, StudyFileError  # noqa: E402
+from engine.conditions.catalog import CORRUPTION_DESCRIPTIONS, CORRUPTION_NAMES, SEVERITIES  # noqa: E402
+from engine.kinds import parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
 from views.study_wizard import StudyWizard, page_of, study_counts  # noqa: E402
 from tests.views.contrast import low_contrast  # noqa: E402
@@ -561,7 +561,7 @@ def test_problem_routing_by_key_path_and_counts():
 def test_corruption_descriptions_cover_the_catalogue():
     assert tuple(CORRUPTION_DESCRIPTIONS) == CORRUPTION_NAMES
     assert all(d.endswith(".") for d in CORRUPTION_DESCRIPTIONS.values())
-    torch_corruptions = pytest.importorskip("engine.shift.corruptions")
+    torch_corruptions = pytest.importorskip("engine.conditions.corruptions")
     assert {k: v.description for k, v in torch_corruptions.CORRUPTIONS.items()} == CORRUPTION_DESCRIPTIONS
 
 
@@ -630,8 +630,8 @@ def test_the_wizard_writes_no_colour_of_its_own():
 
 
 def test_shift_names_come_from_the_catalog(qtbot, wizard):
-    """One display name per condition (engine.shift.catalog), the same as the results page and report."""
-    from engine.shift.catalog import TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES, condition_label, family_label
+    """One display name per condition (engine.conditions.catalog), the same as the results page and report."""
+    from engine.conditions.catalog import TABULAR_SHIFT_NAMES, TEXT_SHIFT_NAMES, condition_label, family_label
 
     c = wizard.conditions_page
     for name in CORRUPTION_NAMES:

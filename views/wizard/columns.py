@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.errors import DataError
-from engine.sources import parse_source
+from engine.core.errors import DataError
+from engine.core.sources import parse_source
 
 
 def _looks_like_a_number(text: str) -> bool:

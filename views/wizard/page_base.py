@@ -1,6 +1,6 @@
 """The base of every wizard page: title, step line, and each problem shown next to its field.
 
-A problem is a :class:`FieldProblem`: the study-file key path it concerns (``engine.errors.Problem.key``,
+A problem is a :class:`FieldProblem`: the study-file key path it concerns (``engine.core.errors.Problem.key``,
 e.g. ``("shift", "label_shift", "tweak_one", 0)``) and a sentence. A page registers the note under
 each of its fields with the key paths it answers for (:meth:`_Page.add_note`); a problem goes to the
 note with the longest matching key, or to the page's own note at the bottom.
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWizardPage
 
-from engine.study_messages import field_words
+from engine.core.messages import field_words
+from engine.kinds.shift.spec import ShiftStudy
 from views.theme import current, watch_theme
 from views.wizard.widgets import FieldNote
 
@@ -115,7 +116,7 @@ class _Page(QWizardPage):
         """An engine message about ``key`` in this page's words for the field."""
         _, noun = self._note_for(key)
         if noun:
-            theirs = field_words(key)
+            theirs = field_words(key, ShiftStudy.WORDS)
             theirs = theirs[:1].upper() + theirs[1:]
             if message.startswith(theirs + " "):
                 return noun + message[len(theirs):]

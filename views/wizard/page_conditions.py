@@ -25,15 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.shift.catalog import (
+from engine.conditions.catalog import (
     CORRUPTION_DESCRIPTIONS,
     CORRUPTION_NAMES,
     SEVERITIES,
     TABULAR_SHIFT_NAMES,
     TEXT_SHIFT_NAMES,
 )
-from engine.shift.tabular import TABULAR_SHIFTS  # numpy only
-from engine.shift.text import TEXT_SHIFTS  # numpy only
+from engine.conditions.tabular import TABULAR_SHIFTS  # numpy only
+from engine.conditions.text import TEXT_SHIFTS  # numpy only
 from views.wizard.formatting import _fmt_num, _numbers_text, _parse_numbers
 from views.wizard.page_base import FieldProblem, _Page
 from views.wizard.widgets import (

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.study import DataSpec
+from engine.data.spec import DataSpec
 from views.providers import DatasetPreview, ModelChoice
 from views.wizard.columns import table_columns
 from views.wizard.formatting import _project_relative

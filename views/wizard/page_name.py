@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
-from engine.study import STUDY_SUFFIX
+from engine.core.header import STUDY_SUFFIX
 from views.wizard.page_base import FieldProblem, _Page
 from views.wizard.widgets import FieldNote, _help, _set_tab_order, _stacked
 

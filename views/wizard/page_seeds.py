@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.metrics import METRICS
-from engine.study import METRIC_NAMES, ExecutionSpec, MetricsSpec
+from engine.core.header import ExecutionSpec, MetricsSpec
 from views.wizard.formatting import _parse_numbers
 from views.wizard.page_base import FieldProblem, _Page
 from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
@@ -71,7 +71,7 @@ class SeedsPage(_Page):
         mcol.setSpacing(2)
         self.metric_checks: dict[str, QCheckBox] = {}
         defaults = _schema_default(MetricsSpec, "names")
-        for name in METRIC_NAMES:
+        for name in METRICS:
             meta = METRICS.get(name)
             label = meta.label if meta else name.replace("_", " ")
             desc = meta.description if meta else ""

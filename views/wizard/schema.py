@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from engine.shift.catalog import SEVERITIES
+from engine.conditions.catalog import SEVERITIES
 
 
 def _schema_choices(model: Any, name: str) -> tuple[str, ...]:
@@ -26,7 +26,7 @@ def _schema_default(model: Any, name: str) -> Any:
 def study_counts(raw: dict[str, Any]) -> dict[str, Any]:
     """Models, conditions, seeds and planned cells of a parsed study file (a plain dict).
 
-    Mirrors ``engine.plan.conditions`` without loading data: a group shift without an explicit
+    Mirrors ``engine.kinds.shift.plan.conditions`` without loading data: a group shift without an explicit
     group list adds one condition per group of the data, which is unknown here (``groups_unknown``).
     """
     study = raw.get("study") or {}

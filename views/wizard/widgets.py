@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from engine.shift.catalog import family_label
+from engine.conditions.catalog import family_label
 from views.theme import Colours, current, set_tone, watch_theme
 
 # the α slider: nice values on a log scale (1–1.5–2–3–5–7 per decade), 0.05 … 100
@@ -40,7 +40,7 @@ SPLIT_LABELS = {
 
 
 def shift_name(family: str) -> str:
-    """A shift family's one display name (engine.shift.catalog), capitalised to head a checkbox or a list."""
+    """A shift family's one display name (engine.conditions.catalog), capitalised to head a checkbox or a list."""
     label = family_label(family)
     return label[:1].upper() + label[1:]
 

@@ -1,4 +1,4 @@
-"""Batched building blocks for the image corruptions in ``engine.shift.corruptions``.
+"""Batched building blocks for the image corruptions in ``engine.conditions.corruptions``.
 
 Three kinds of pieces live here:
 

@@ -17,26 +17,28 @@ from typing import Any, Iterable
 import duckdb
 import numpy as np
 
-from engine.errors import JuxtaError
+from engine.core.errors import JuxtaError
 
 DB_NAME = "juxta.duckdb"
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
+# Schema 4 is kind-neutral: a cell has a ``type`` ("train", "eval", "ft.train", …) and ``axes``, a JSON
+# object of what charts group by, kind-specific (shift: {"family": …, "severity": …}).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS studies (
     study VARCHAR PRIMARY KEY, kind VARCHAR, title VARCHAR, spec_toml VARCHAR, path VARCHAR,
     created TIMESTAMP, updated TIMESTAMP);
 CREATE TABLE IF NOT EXISTS study_cells (
-    study VARCHAR, cell_key VARCHAR, kind VARCHAR, arm VARCHAR, condition VARCHAR, family VARCHAR,
-    severity INTEGER, seed BIGINT, PRIMARY KEY (study, cell_key));
+    study VARCHAR, cell_key VARCHAR, type VARCHAR, arm VARCHAR, condition VARCHAR, axes JSON,
+    seed BIGINT, PRIMARY KEY (study, cell_key));
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, study VARCHAR, started TIMESTAMP, finished TIMESTAMP, status VARCHAR,
     host VARCHAR, backend VARCHAR, workers INTEGER, devices VARCHAR, versions JSON,
     planned INTEGER, skipped INTEGER, done INTEGER, failed INTEGER);
 CREATE TABLE IF NOT EXISTS cells (
-    cell_key VARCHAR PRIMARY KEY, cell_id INTEGER, study VARCHAR, run_id VARCHAR, kind VARCHAR, arm VARCHAR,
-    condition VARCHAR, family VARCHAR, severity INTEGER, seed BIGINT, params JSON, info JSON,
+    cell_key VARCHAR PRIMARY KEY, cell_id INTEGER, study VARCHAR, run_id VARCHAR, type VARCHAR, arm VARCHAR,
+    condition VARCHAR, axes JSON, seed BIGINT, params JSON, info JSON,
     status VARCHAR, error VARCHAR, traceback VARCHAR, duration_s DOUBLE, device VARCHAR,
     peak_mem_mb DOUBLE, started TIMESTAMP, finished TIMESTAMP);
 CREATE TABLE IF NOT EXISTS metrics (
@@ -51,9 +53,10 @@ CREATE TABLE IF NOT EXISTS artifacts (
 """
 CELL_TABLES = ("metrics", "curves", "artifacts", "cells")  # keyed by cell_key; predictions by cell_id
 CELL_COLUMNS = (
-    "cell_key", "cell_id", "study", "run_id", "kind", "arm", "condition", "family", "severity", "seed", "params",
+    "cell_key", "cell_id", "study", "run_id", "type", "arm", "condition", "axes", "seed", "params",
     "info", "status", "error", "traceback", "duration_s", "device", "peak_mem_mb", "started", "finished",
 )
+PLAN_COLUMNS = ("study", "cell_key", "type", "arm", "condition", "axes", "seed")
 # Storage types of the stored prediction columns (``correct`` is computed from label and
 # prediction); workers convert before sending, so the single writer only joins arrays and the
 # rows cross the process boundary at half the size.
@@ -62,9 +65,9 @@ PREDICTION_DTYPES = {
     "energy": np.float32, "nll": np.float32, "brier": np.float32,
 }
 CELL_TYPES = {  # columns whose values may all be None in a batch, or need a width
-    "cell_id": "int32", "severity": "int32", "seed": "int64", "error": "string", "traceback": "string",
+    "cell_id": "int32", "seed": "int64", "error": "string", "traceback": "string",
     "duration_s": "float64", "peak_mem_mb": "float64", "started": "timestamp[us]", "finished": "timestamp[us]",
-    "params": "string", "info": "string", "device": "string", "family": "string",
+    "params": "string", "info": "string", "device": "string", "axes": "string",
 }
 # Schema 1 kept the 32-character cell_key and a stored ``correct`` on every prediction row; a small
 # integer id per cell and a computed ``correct`` make a million rows about a third faster to insert.
@@ -79,10 +82,20 @@ INSERT INTO predictions BY NAME
     SELECT c.cell_id, p.* EXCLUDE (cell_key, correct) FROM predictions_v1 p JOIN cells c USING (cell_key);
 DROP TABLE predictions_v1;
 """
-# Schema 2 stored seeds as 32-bit integers, though a study may name any seed up to 2**63 - 1.
-MIGRATE_FROM_2 = """
-ALTER TABLE cells ALTER COLUMN seed TYPE BIGINT;
-ALTER TABLE study_cells ALTER COLUMN seed TYPE BIGINT;
+# Schemas 1-3 were written by shift studies alone: a cell had a ``kind`` ("train" or "eval", now its
+# ``type``) and ``family`` and ``severity`` columns (now its ``axes``; a training cell's family was
+# the placeholder "train" and it has no axes); schema 2 also stored seeds as 32-bit integers. The old
+# tables are set aside, the new ones created, the rows copied (seeds widen on the way) and the old
+# tables dropped, all in the upgrade's one transaction.
+AXES_FROM_3 = ("CASE WHEN kind = 'train' THEN '{}' "
+               "ELSE json_object('family', family, 'severity', severity)::VARCHAR END")
+MIGRATE_FROM_3 = f"""
+INSERT INTO study_cells BY NAME
+    SELECT study, cell_key, kind AS type, arm, condition, {AXES_FROM_3} AS axes, seed FROM study_cells_v3;
+INSERT INTO cells BY NAME
+    SELECT * EXCLUDE (kind, family, severity), kind AS type, {AXES_FROM_3} AS axes FROM cells_v3;
+DROP TABLE study_cells_v3;
+DROP TABLE cells_v3;
 """
 
 
@@ -271,7 +284,7 @@ class Store:
     def record_study(self, name: str, kind: str, title: str, spec_toml: str, path: str, cells: Iterable[Any]) -> None:
         """Remember a study's file and which cells make up its current plan."""
         now = _now()
-        rows = [(name, c.key, c.kind, c.arm, c.condition, c.family, c.severity, c.seed) for c in cells]
+        rows = [(name, c.key, c.type, c.arm, c.condition, _axes(c), c.seed) for c in cells]
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.execute(
@@ -282,13 +295,7 @@ class Store:
             )
             self.con.execute("DELETE FROM study_cells WHERE study = ?", [name])
             if rows:
-                import pandas as pd
-
-                frame = pd.DataFrame(rows, columns=["study", "cell_key", "kind", "arm", "condition", "family", "severity", "seed"])
-                frame["severity"] = frame["severity"].astype("Int32")
-                self.con.register("_plan_rows", frame)
-                self.con.execute("INSERT INTO study_cells SELECT * FROM _plan_rows")
-                self.con.unregister("_plan_rows")
+                self._insert("study_cells", _table(PLAN_COLUMNS, rows, {"seed": "int64", "axes": "string"}))
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -320,12 +327,16 @@ class Store:
             out.setdefault(base, path)
         return out
 
-    def artifact_for_cell(self, cell_key: str) -> str | None:
-        row = self.con.execute(
-            "SELECT path FROM artifacts JOIN cells USING (cell_key) WHERE cell_key = ? AND artifacts.kind = 'model' AND cells.status = 'done'",
-            [cell_key],
-        ).fetchone()
-        return row[0] if row else None
+    def outcomes(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        """cell key -> (status, error, path of the model it saved or None), for the keys with a row."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = self.con.execute(
+            """SELECT c.cell_key, c.status, c.error,
+                      (SELECT min(a.path) FROM artifacts a WHERE a.cell_key = c.cell_key AND a.kind = 'model')
+               FROM cells c WHERE c.cell_key IN (SELECT unnest(?))""", [keys]).fetchall()
+        return {k: (status, error, path) for k, status, error, path in rows}
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -379,7 +390,7 @@ class Store:
             for cell, r in batch:
                 started = datetime.fromtimestamp(r.started, timezone.utc).replace(tzinfo=None) if r.started else None
                 cell_rows.append((
-                    cell.key, ids[cell.key], cell.study, run_id, cell.kind, cell.arm, cell.condition, cell.family, cell.severity,
+                    cell.key, ids[cell.key], cell.study, run_id, cell.type, cell.arm, cell.condition, _axes(cell),
                     cell.seed, json.dumps(cell.spec, default=str), json.dumps(r.info, default=str), r.status,
                     r.error, r.traceback, r.duration_s, r.device, r.peak_mem_mb, started, now,
                 ))
@@ -419,20 +430,19 @@ class Store:
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str | None:
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
-    if not exists:
+    if not _has_table(con, "meta"):
         return None
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return row[0] if row else None
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Create missing tables and bring an older database up to this version; a database already
-    at this version is not written to."""
+    """Create missing tables and bring an older database up to this version, in one transaction; a
+    database already at this version is not written to."""
     version = _version(con)
     if version == SCHEMA_VERSION:
         return
-    if version is not None and version not in ("1", "2"):
+    if version is not None and version not in ("1", "2", "3"):
         raise JuxtaError(
             f"The results database {path} has schema version {version}, which this Juxta does not "
             f"know (it writes version {SCHEMA_VERSION}); open it with the Juxta that wrote it."
@@ -441,16 +451,31 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         if version == "1":
             con.execute(MIGRATE_FROM_1)
+        if version is not None:
+            con.execute("ALTER TABLE cells RENAME TO cells_v3")
+            if not _has_table(con, "study_cells"):  # schema 1 kept no plans
+                con.execute("CREATE TABLE study_cells (study VARCHAR, cell_key VARCHAR, kind VARCHAR, arm VARCHAR, "
+                            "condition VARCHAR, family VARCHAR, severity INTEGER, seed BIGINT)")
+            con.execute("ALTER TABLE study_cells RENAME TO study_cells_v3")
         con.execute(SCHEMA)
+        if version is not None:
+            con.execute(MIGRATE_FROM_3)
         if version == "1":
             con.execute(MIGRATE_FROM_1_AFTER)
-        if version in ("1", "2"):
-            con.execute(MIGRATE_FROM_2)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def _axes(cell: Any) -> str:
+    """A cell's axes as stored: compact JSON."""
+    return json.dumps(cell.axes, separators=(",", ":"), default=str)
 
 
 def _table(names: tuple[str, ...], rows: list[tuple], types: dict[str, Any] | None = None):

@@ -1,51 +1,36 @@
-"""A study section's tables (accuracy, best model per condition, robustness, metrics) and chart references."""
+"""A shift study's report tables (accuracy, best model per condition, scorecard, metrics) and chart references."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from engine import results as R
-from engine.metrics import METRICS
+from engine.conditions.catalog import CORRUPTION_DESCRIPTIONS, FAMILY_LABELS
+from engine.kinds.shift import results as R
+from engine.kinds.shift.report.findings import ConditionInfo, condition_words, family_words, info_for, short_label
+from engine.metrics import METRICS, PERCENT_METRICS
 from engine.report import findings as F
-from engine.report.findings import ConditionInfo
+from engine.report.findings import cell_pct, cell_num
 from engine.report.schema import ChartRef, StudySection, Table, TableCell
-from engine.shift.catalog import CORRUPTION_DESCRIPTIONS
-
-PCT_METRICS = {"accuracy", "macro_f1", "ece", "worst_group_accuracy"}
 
 
 # ---------------------------------------------------------------------------------------------
 # tables
 
 
-def _cell_pct(v: float, lo: float, hi: float, bold: bool = False, digits: int = 1) -> TableCell:
-    if v is None or not np.isfinite(v):
-        return TableCell("\u2014", muted=True)
-    sub = f"{100 * lo:.{digits}f}{F.EN_DASH}{100 * hi:.{digits}f}" if np.isfinite(lo) and np.isfinite(hi) else ""
-    return TableCell(F.signed(f"{100 * v:.{digits}f}"), F.signed(sub), bold=bold)
-
-
-def _cell_num(v: float, lo: float, hi: float, digits: int = 3, bold: bool = False) -> TableCell:
-    if v is None or not np.isfinite(v):
-        return TableCell("\u2014", muted=True)
-    sub = f"{lo:.{digits}f}{F.EN_DASH}{hi:.{digits}f}" if np.isfinite(lo) and np.isfinite(hi) else ""
-    return TableCell(F.signed(f"{v:.{digits}f}"), F.signed(sub), bold=bold)
-
-
 def _condition_label(condition: str, infos: dict[str, ConditionInfo], family_level: bool = False) -> str:
     if condition == "clean":
         return "clean"
     base = condition.split(" (mean of")[0]
-    if family_level and base in F.FAMILY_WORDS:
-        return F.family_words(base)
+    if family_level and base in FAMILY_LABELS:
+        return family_words(base)
     info = infos.get(condition)
     if info is not None:
-        return F.short_label(info)
+        return short_label(info)
     return condition
 
 
-def _tables(section: StudySection, results, infos, compare, metric_frame: pd.DataFrame) -> list[Table]:
+def tables(section: StudySection, results, infos, compare, metric_frame: pd.DataFrame) -> list[Table]:
     acc = results.accuracy
     arms = list(results.arms)
     level = section.level
@@ -63,7 +48,7 @@ def _tables(section: StudySection, results, infos, compare, metric_frame: pd.Dat
         for arm in arms:
             r = g[g.arm == arm]
             row.append(TableCell("\u2014", muted=True) if r.empty else
-                       _cell_pct(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], bold=bool(np.isclose(r.value.iloc[0], best))))
+                       cell_pct(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], bold=bool(np.isclose(r.value.iloc[0], best))))
         rows.append(row)
     graded = acc.severity.notna().any()
     tables.append(Table(
@@ -88,7 +73,7 @@ def _tables(section: StudySection, results, infos, compare, metric_frame: pd.Dat
         row = [TableCell(arm, arm=arm)]
         if arm in clean.index:
             c = clean.loc[arm]
-            row.append(_cell_pct(c.value, c.ci_low, c.ci_high))
+            row.append(cell_pct(c.value, c.ci_low, c.ci_high))
         else:
             row.append(TableCell("\u2014", muted=True))
         row.append(TableCell(F.signed(f"{100 * shifted_mean[arm]:.1f}")) if arm in shifted_mean.index else TableCell("\u2014", muted=True))
@@ -135,14 +120,14 @@ def _tables(section: StudySection, results, infos, compare, metric_frame: pd.Dat
                     best_v = cm[cm.metric == m].value.max() if METRICS.get(m) is None or METRICS[m].higher_is_better else cm[cm.metric == m].value.min()
                     r0 = r.iloc[0]
                     bold = bool(np.isclose(r0.value, best_v))
-                    row.append(_cell_pct(r0.value, r0.ci_low, r0.ci_high, bold) if m in PCT_METRICS
-                               else _cell_num(r0.value, r0.ci_low, r0.ci_high, 3, bold))
+                    row.append(cell_pct(r0.value, r0.ci_low, r0.ci_high, bold) if m in PERCENT_METRICS
+                               else cell_num(r0.value, r0.ci_low, r0.ci_high, 3, bold))
                 mrows.append(row)
             heads = []
             for m in names:
                 d = METRICS.get(m)
                 arrow = "" if d is None else (" \u2191" if d.higher_is_better else " \u2193")
-                heads.append((d.label if d else m) + (" (%)" if m in PCT_METRICS else "") + arrow)
+                heads.append((d.label if d else m) + (" (%)" if m in PERCENT_METRICS else "") + arrow)
             tables.append(Table("metrics_clean", "All metrics on the clean test set",
                                 f"{seeds_txt.capitalize()}, {lv} intervals underneath; \u2191 higher is better, \u2193 lower is better; "
                                 "the best value per column is in bold. The glossary explains each metric.",
@@ -156,7 +141,7 @@ def _tables(section: StudySection, results, infos, compare, metric_frame: pd.Dat
         for arm in arms:
             r = g[g.arm == arm]
             row.append(TableCell("\u2014", muted=True) if r.empty else
-                       _cell_pct(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], bold=bool(np.isclose(r.value.iloc[0], best))))
+                       cell_pct(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], bold=bool(np.isclose(r.value.iloc[0], best))))
         frows.append(row)
     tables.append(Table("accuracy_full", "Accuracy under every condition",
                         f"Accuracy (%) per condition and severity, {seeds_txt}, {lv} intervals underneath.",
@@ -183,7 +168,7 @@ def _best_table(section: StudySection, acc: pd.DataFrame, infos, compare, lv: st
         best = ranked.iloc[0]
         label = _condition_label(cond, infos)
         if len(ranked) == 1:
-            rows.append([TableCell(label), TableCell(best.arm, arm=best.arm), _cell_pct(best.value, best.ci_low, best.ci_high),
+            rows.append([TableCell(label), TableCell(best.arm, arm=best.arm), cell_pct(best.value, best.ci_low, best.ci_high),
                          TableCell("\u2014", muted=True), TableCell("\u2014", muted=True), TableCell("only one model", muted=True)])
             continue
         tied = []
@@ -205,7 +190,7 @@ def _best_table(section: StudySection, acc: pd.DataFrame, infos, compare, lv: st
         else:
             who = TableCell(best.arm, arm=best.arm, bold=True)
             verdict_cell = TableCell(v.label, F.p_text(v.p))
-        rows.append([TableCell(label), who, _cell_pct(best.value, best.ci_low, best.ci_high), TableCell(runner.arm, arm=runner.arm),
+        rows.append([TableCell(label), who, cell_pct(best.value, best.ci_low, best.ci_high), TableCell(runner.arm, arm=runner.arm),
                      diff, verdict_cell])
     return Table(
         "best", "Best model per condition",
@@ -220,7 +205,7 @@ def _best_table(section: StudySection, acc: pd.DataFrame, infos, compare, lv: st
 # charts
 
 
-def _charts(results, infos: dict[str, ConditionInfo]) -> list[ChartRef]:
+def charts(results, infos: dict[str, ConditionInfo]) -> list[ChartRef]:
     charts: list[ChartRef] = []
     fams = list(results.corruption_families)
     drop = results.drop
@@ -230,7 +215,7 @@ def _charts(results, infos: dict[str, ConditionInfo]) -> list[ChartRef]:
         ranked = list(means.sort_values(ascending=False, kind="stable").index)
     default_fams = set(ranked[:3])
     for fam in ranked:
-        words = F.family_words(fam)
+        words = family_words(fam)
         desc = CORRUPTION_DESCRIPTIONS.get(fam, "")
         charts.append(ChartRef(
             f"severity:{fam}", "severity", {"family": fam, "default": fam in default_fams},
@@ -256,9 +241,8 @@ def _charts(results, infos: dict[str, ConditionInfo]) -> list[ChartRef]:
         for c in conds:
             if c != "clean" and c != hardest:
                 continue
-            words = F.condition_words(F.info_for(c, infos))
+            words = condition_words(info_for(c, infos))
             charts.append(ChartRef(f"reliability:{c}", "reliability", {"condition": c, "default": c == "clean"},
                                    f"Reliability on {words}" if c == "clean" else f"Reliability under {words}",
                                    "Legend entries give each model's expected calibration error (ECE).", included=c == "clean"))
     return charts
-

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.shift.tabular import ShiftDef, check_index, check_seed, salt_for
+from engine.conditions.tabular import ShiftDef, check_index, check_seed, salt_for
 
 __all__ = ["TEXT_SHIFTS", "perturb_text", "QWERTY_NEIGHBOURS"]
 

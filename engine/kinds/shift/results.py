@@ -15,44 +15,18 @@ import numpy as np
 import pandas as pd
 
 from engine import stats as S
-from engine.store import Store
+from engine.core import queries as Q
+from engine.core.errors import JuxtaError
+from engine.core.store import Store
+from engine.kinds.shift.spec import AXES
 
 MEAN_METRICS = {"accuracy": "correct", "nll": "nll", "brier": "brier"}
 
 
-def status_table(store: Store, study: str) -> pd.DataFrame:
-    """Per kind of cell: how many are planned, done, failed, missing."""
-    return store.query(
-        """
-        SELECT sc.kind, count(*) AS planned,
-               count(*) FILTER (WHERE c.status = 'done') AS done,
-               count(*) FILTER (WHERE c.status = 'failed') AS failed,
-               count(*) FILTER (WHERE c.status IS NULL) AS missing,
-               sum(c.duration_s) AS compute_s
-        FROM study_cells sc LEFT JOIN cells c USING (cell_key)
-        WHERE sc.study = ? GROUP BY sc.kind ORDER BY sc.kind DESC
-        """,
-        [study],
-    )
-
-
-def failures(store: Store, study: str) -> pd.DataFrame:
-    return store.query(
-        """SELECT sc.arm, sc.condition, sc.seed, c.error FROM study_cells sc JOIN cells c USING (cell_key)
-           WHERE sc.study = ? AND c.status = 'failed' ORDER BY sc.arm, sc.condition, sc.seed""",
-        [study],
-    )
-
-
 def cell_metrics(store: Store, study: str) -> pd.DataFrame:
-    """One row per finished eval cell and metric (the long format charts start from)."""
-    return store.query(
-        """SELECT sc.arm, sc.condition, sc.family, sc.severity, sc.seed, m.metric, m.value, m.ci_low, m.ci_high, m.n,
-                  c.device, c.duration_s
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN metrics m USING (cell_key)
-           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'""",
-        [study],
-    )
+    """One row per finished eval cell and metric (the long format charts start from): arm, condition,
+    family, severity, seed, metric, value, ci_low, ci_high, n, device, duration_s."""
+    return Q.finished_metrics(store, study, "eval", AXES)
 
 
 def metric_table(store: Store, study: str, metric: str = "accuracy", n_resamples: int = 1000,
@@ -89,32 +63,10 @@ def _pooled_intervals(store: Store, study: str, metric: str, n_resamples: int, l
     """
     column = MEAN_METRICS[metric]
     level = S._check_level(level)
-    con = store.con
-    groups = con.execute(
-        """SELECT arm, condition FROM (SELECT DISTINCT sc.arm, sc.condition
-           FROM study_cells sc JOIN cells c USING (cell_key)
-           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done') ORDER BY arm, condition""",
-        [study],
-    ).fetchall()
+    groups, cols = Q.example_values(store, study, "eval", column)
     if not groups:
         return {}
-    con.register("_pooled_groups", pd.DataFrame({"arm": [g[0] for g in groups], "condition": [g[1] for g in groups],
-                                                 "gid": np.arange(len(groups), dtype=np.int64)}))
-    try:
-        cols = con.execute(
-            f"""SELECT g.gid, p.example, CAST(p.{column} AS DOUBLE) AS v
-                FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
-                JOIN _pooled_groups g ON g.arm = sc.arm AND g.condition = sc.condition
-                WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
-                ORDER BY g.gid, p.example""",
-            [study],
-        ).fetchnumpy()
-    finally:
-        con.unregister("_pooled_groups")
-    gid = np.asarray(cols["gid"], dtype=np.int64)
-    example = np.asarray(cols["example"], dtype=np.int64)
-    v = cols["v"]
-    v = v.astype(np.float64).filled(np.nan) if np.ma.isMaskedArray(v) else np.asarray(v, dtype=np.float64)  # NULL -> NaN
+    gid, example, v = cols["gid"], cols["example"], cols["v"]
     out: dict = {}
     if len(v) == 0:
         return out
@@ -132,7 +84,7 @@ def _pooled_intervals(store: Store, study: str, metric: str, n_resamples: int, l
 
     even: dict[int, list[tuple[tuple, np.ndarray, float]]] = {}  # cluster count -> [((arm, condition), cluster means, value)]
     for k, (a, b) in enumerate(zip(g_start, g_end)):
-        key = (groups[int(gid[a])][0], groups[int(gid[a])][1])
+        key = groups[int(gid[a])]
         sizes = run_size[r_bounds[k]:r_bounds[k + 1]]
         if n_resamples > 0 and np.all(sizes == sizes[0]) and np.all(np.isfinite(v[a:b])):
             x = run_sum[r_bounds[k]:r_bounds[k + 1]] / sizes[0]
@@ -209,13 +161,8 @@ class Robustness:
 
 def effective_robustness(store: Store, study: str, kinds: tuple[str, ...] = ("corruption",)) -> Robustness:
     """Accuracy on the line: fit shifted vs clean accuracy in probit space across arms × seeds."""
-    acc = store.query(
-        """SELECT sc.arm, sc.seed, sc.condition, sc.family, m.value
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN metrics m USING (cell_key)
-           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND m.metric = 'accuracy'
-             AND (sc.condition = 'clean' OR json_extract_string(c.params, '$.condition.kind') IN ?)""",
-        [study, list(kinds)],
-    )
+    acc = Q.finished_metrics(store, study, "eval", AXES, metric="accuracy", params={"condition_kind": "$.condition.kind"})
+    acc = acc[(acc.condition == "clean") | acc.condition_kind.isin(kinds)]
     clean = acc[acc.condition == "clean"].set_index(["arm", "seed"]).value.rename("id_acc")
     shifted = acc[acc.condition != "clean"].groupby(["arm", "seed"]).value.mean().rename("shifted_acc")
     points = pd.concat([clean, shifted], axis=1).dropna().reset_index()
@@ -236,13 +183,8 @@ def ood_detection(store: Store, study: str) -> pd.DataFrame:
     Positive class: the shifted example (see ``engine.stats.OOD_CONVENTION``). Scores come from the
     stored max-softmax confidence and energy; seeds are pooled.
     """
-    preds = store.query(
-        """SELECT sc.arm, sc.condition, sc.seed, p.confidence, p.energy
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
-           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
-             AND json_extract_string(c.params, '$.condition.kind') IN ('clean', 'corruption', 'tabular', 'text', 'field')""",
-        [study],
-    )
+    preds = Q.predictions(store, study, "eval", ("confidence", "energy"),
+                          param_in=("$.condition.kind", ("clean", "corruption", "tabular", "text", "field")))
     rows = []
     for arm, g in preds.groupby("arm"):
         clean = g[g.condition == "clean"]
@@ -262,35 +204,19 @@ def ood_detection(store: Store, study: str) -> pd.DataFrame:
 def compare_arms(store: Store, study: str, arm_a: str, arm_b: str, condition: str = "clean",
                  n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> S.PairedComparison:
     """Paired comparison of two arms on the same examples (same condition, seeds and positions)."""
-    preds = store.query(
-        """SELECT sc.arm, sc.seed, p.position, p.correct
-           FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
-           WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done' AND sc.condition = ? AND sc.arm IN (?, ?)
-           ORDER BY sc.arm, sc.seed, p.position""",
-        [study, condition, arm_a, arm_b],
-    )
+    preds = Q.predictions(store, study, "eval", ("correct",), conditions=[condition], arms=[arm_a, arm_b],
+                          order=("arm", "seed", "position"))
     a = preds[preds.arm == arm_a].set_index(["seed", "position"]).correct
     b = preds[preds.arm == arm_b].set_index(["seed", "position"]).correct
     joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").sort_index()
     if joined.empty:
-        from engine.errors import JuxtaError
-
         raise JuxtaError(f"No shared examples for '{arm_a}' and '{arm_b}' under condition '{condition}' in study '{study}'.")
     return S.paired_comparison(joined.a.to_numpy(), joined.b.to_numpy(), n_resamples=n_resamples, seed=seed, level=level)
 
 
 def reliability_bins(store: Store, study: str, n_bins: int = 15) -> pd.DataFrame:
     """Reliability diagram data per arm and condition (seeds pooled), with the ECE binning convention."""
-    frame = store.query(
-        f"""SELECT sc.arm, sc.condition,
-                   least(greatest(ceil(p.confidence * {n_bins}) - 1, 0), {n_bins - 1})::INT AS bin,
-                   avg(p.confidence) AS confidence, avg(p.correct::INT) AS accuracy, count(*) AS count
-            FROM study_cells sc JOIN cells c USING (cell_key) JOIN predictions p USING (cell_id)
-            WHERE sc.study = ? AND sc.kind = 'eval' AND c.status = 'done'
-            GROUP BY ALL ORDER BY sc.arm, sc.condition, bin""",
-        [study],
-    )
-    return frame
+    return Q.reliability(store, study, "eval", n_bins)
 
 
 @dataclass

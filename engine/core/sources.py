@@ -7,10 +7,11 @@ The same string works in the GUI, study files and the CLI, e.g. ``builtin:digits
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import SourceError
+from engine.core.errors import SourceError, os_reason
 
 MODEL_SCHEMES = ("builtin", "file", "hf", "artifact")
 DATA_SCHEMES = ("builtin", "folder", "csv", "parquet", "hf")
@@ -78,3 +79,18 @@ def parse_source(text: str, *, kind: str = "model") -> Source:
         if not revision:
             raise SourceError(f"Source '{text}' ends with '@' but gives no revision.")
     return Source(scheme, rest, revision)
+
+
+def hash_path(path: Path) -> str:
+    """sha256 of a file, or of every file in a folder (names and contents): a local source's identity."""
+    h = hashlib.sha256()
+    try:
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for p in files:
+            h.update(str(p.relative_to(path) if path.is_dir() else p.name).encode())
+            with p.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    except OSError as exc:
+        raise SourceError(f"Cannot read {exc.filename or path}: {os_reason(exc)}.") from None
+    return h.hexdigest()

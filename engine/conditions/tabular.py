@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["ShiftDef", "TABULAR_SHIFTS", "perturb_table", "hash_uniform", "hash_normal"]
+from engine.conditions.catalog import SEVERITIES
 
-SEVERITIES = (1, 2, 3, 4, 5)
+__all__ = ["ShiftDef", "TABULAR_SHIFTS", "perturb_table", "hash_uniform", "hash_normal"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""The coordinator: plan → skip finished cells → joblib workers → one DuckDB transaction per cell.
+"""The coordinator: plan → skip finished cells → phases → joblib workers → one DuckDB transaction per cell.
+
+Knows no kind. Phases are the topological levels of the cells' dependencies (``Cell.depends_on``): a
+cell runs once every cell it depends on has finished, in this run or an earlier one. The work
+function of a cell comes from the mapping its kind gives (cell type -> function); before dispatch
+the coordinator attaches ``inputs["artifacts"]`` (dependency key -> saved model path) and fails,
+without running it, a cell whose dependency failed.
 
 joblib is the one execution interface (``loky`` local processes by default, ``dask`` for a
 cluster, ``sequential`` in-process). Results stream back unordered; the coordinator is the only
@@ -8,6 +14,7 @@ hard (workers are terminated); a cancelled cell is never written, so a resumed r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import queue
@@ -17,12 +24,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
-from engine.cells import CellContext, execute_cell
-from engine.plan import Cell, Plan
-from engine.remaining import RemainingTime
-from engine.store import CellResult, Store
+from engine.core.cells import Cell, CellContext, Plan, WorkFunction, execute_cell
+from engine.core.remaining import RemainingTime
+from engine.core.store import CellResult, Store
 
 EventKind = Literal["planned", "cell_started", "cell_progress", "cell_finished", "finished", "log"]
 
@@ -44,7 +50,7 @@ class RunEvent:
     device: str = ""
     duration_s: float = 0.0
     elapsed_s: float = 0.0
-    eta_s: float | None = None  # seconds left (engine.remaining); None while estimating
+    eta_s: float | None = None  # seconds left (engine.core.remaining); None while estimating
     cells: list[Cell] | None = None  # "planned" only: the cells this run will compute
 
 
@@ -80,18 +86,26 @@ class RunControl:
             self._cancel_file.parent.mkdir(parents=True, exist_ok=True)
             self._cancel_file.touch()
         if self._terminate is not None:
-            timer = threading.Timer(self.grace_s, self._terminate)
+            timer = threading.Timer(self.grace_s, self._hard_stop)
             timer.daemon = True
             timer.start()
+
+    def _hard_stop(self) -> None:
+        """Terminate the workers if the run is still going: a run that stopped softly within the grace
+        period has handed back its workers (the next run may be using them)."""
+        terminate = self._terminate
+        if terminate is not None:
+            terminate()
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
 
-def _work(cell: Cell, device: str, root: str, progress: Any, cancel_file: str, workers: int) -> CellResult:
-    """Runs in a worker process."""
-    from engine.device import configure_worker_threads
+def _work(cell: Cell, work: WorkFunction, device: str, root: str, progress: Any, cancel_file: str,
+          workers: int) -> CellResult:
+    """Runs in a worker process (``work`` is a module-level function: pickled by reference)."""
+    from engine.core.device import configure_worker_threads
 
     configure_worker_threads(workers)
     last = [0.0]
@@ -108,7 +122,7 @@ def _work(cell: Cell, device: str, root: str, progress: Any, cancel_file: str, w
         except Exception:  # a queue unreachable from this worker (remote cluster): run without it
             progress = None
     ctx = CellContext(device=device, root=Path(root), progress_fn=report, cancel_file=cancel_file)
-    return execute_cell(cell, ctx)
+    return execute_cell(cell, ctx, work)
 
 
 def _versions() -> dict[str, str]:
@@ -127,19 +141,25 @@ def run_plan(
     plan: Plan,
     root: Path,
     store: Store,
+    work: Mapping[str, WorkFunction],
     *,
     on_event: Callable[[RunEvent], None] | None = None,
     control: RunControl | None = None,
     backend: str | None = None,
     workers: int | None = None,
 ) -> RunSummary:
-    """Run the unfinished cells of a plan; returns when all are written, failed or cancelled."""
+    """Run the unfinished cells of a plan with ``work`` (cell type -> work function, from the study's
+    kind); returns when all are written, failed or cancelled."""
+    missing = sorted({c.type for c in plan.cells} - set(work))
+    if missing:
+        raise ValueError(f"no work function for cell type(s) {', '.join(missing)}")
     emit = on_event or (lambda e: None)
     control = control or RunControl()
     study = plan.study
     t_start = time.perf_counter()
     finished = store.finished_keys(c.key for c in plan.cells)
     todo = [c for c in plan.cells if c.key not in finished]
+    phases = _phases(todo, list(work))
     skipped = len(plan.cells) - len(todo)
     summary = RunSummary(None, study.name, "up-to-date", len(plan.cells), skipped)
     emit(RunEvent("planned", total=len(todo), skipped=skipped, cells=todo))
@@ -147,7 +167,7 @@ def run_plan(
         emit(RunEvent("finished", total=0, skipped=skipped, status="up-to-date"))
         return summary
 
-    from engine.device import available_devices, default_workers
+    from engine.core.device import available_devices, default_workers
 
     execution = study.execution
     backend = backend or execution.backend
@@ -208,7 +228,7 @@ def run_plan(
         if len(pending) >= 32 or result.duration_s >= 0.25 or time.perf_counter() - first_pending[0] >= 0.25:
             flush()
 
-    phases = [[c for c in todo if c.kind == "train"], _interleaved([c for c in todo if c.kind == "eval"])]
+    planned = {c.key: c for c in plan.cells}
     status = "done"
     try:
         with _Executor(backend, n_workers, execution.address, control) as ex:
@@ -216,8 +236,9 @@ def run_plan(
                 if not phase or control.cancelled:
                     continue
                 ready = []
+                outcomes = store.outcomes({d for c in phase for d in c.depends_on})
                 for cell in phase:
-                    blocked = _attach_inputs(cell, store, execution.batch_size)
+                    blocked = _attach_inputs(cell, outcomes, planned, execution.batch_size)
                     if blocked:
                         not_run.add(cell.key)
                         record(cell, CellResult(cell.key, "failed", error=blocked))
@@ -225,7 +246,7 @@ def run_plan(
                         ready.append(cell)
                 for i, cell in enumerate(ready):
                     cell.inputs["device"] = devices[i % len(devices)]
-                for result in ex.map(ready, str(root), cancel_file, n_workers, emit, progress_event, by_key):
+                for result in ex.map(ready, work, str(root), cancel_file, n_workers, emit, progress_event, by_key):
                     record(by_key[result.cell_key], result)
                     if control.cancelled and ex.hard_stopped:
                         break
@@ -238,17 +259,13 @@ def run_plan(
         raise
     finally:
         flush()
-        if status == "error":
-            pass
-        elif control.cancelled and state["done"] + state["failed"] < len(todo):
+        if status != "error" and control.cancelled and state["done"] + state["failed"] < len(todo):
             status = "cancelled"
-        elif state["failed"]:
+        elif status != "error" and state["failed"]:
             status = "failed"
         store.finish_run(run_id, status, state["done"], state["failed"], ",".join(sorted(set(devices))))
-        try:
+        with contextlib.suppress(OSError):  # run ids are unique: a cancel file left behind stops nothing
             cancel_file.unlink(missing_ok=True)
-        except OSError:
-            pass
     summary.status = status
     summary.done, summary.failed = state["done"], state["failed"]
     summary.cancelled = len(todo) - state["done"] - state["failed"] if status == "cancelled" else summary.cancelled
@@ -257,11 +274,36 @@ def run_plan(
     return summary
 
 
-def _interleaved(cells: list[Cell]) -> list[Cell]:
-    """Evaluation cells by seed, then condition, then model (the plan lists them model by model).
+def _phases(cells: list[Cell], types: list[str]) -> list[list[Cell]]:
+    """The cells to run in waves: the topological levels of ``depends_on`` among ``cells`` (a dependency
+    not among them has finished before or will never run; dispatch checks which). Each level is
+    ordered by cell type (in the kind's order), then interleaved (``_interleaved``)."""
+    todo = {c.key: c for c in cells}
+    level: dict[str, int] = {}
 
-    Every model's cells then finish early in the run, so the remaining-time estimate learns each
-    model's cost from the start and live results show every model; one seed at a time keeps the
+    def depth(key: str, seen: tuple[str, ...] = ()) -> int:
+        if key not in level:
+            if key in seen:
+                raise ValueError(f"cells depend on each other in a cycle: {', '.join(seen)}")
+            deps = [d for d in todo[key].depends_on if d in todo]
+            level[key] = 1 + max((depth(d, (*seen, key)) for d in deps), default=-1)
+        return level[key]
+
+    for key in todo:
+        depth(key)
+    rank = {t: i for i, t in enumerate(types)}
+    waves: list[list[Cell]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for c in cells:
+        waves[level[c.key]].append(c)
+    return [[c for t in sorted({c.type for c in w}, key=rank.__getitem__) for c in _interleaved([c for c in w if c.type == t])]
+            for w in waves]
+
+
+def _interleaved(cells: list[Cell]) -> list[Cell]:
+    """Cells of one type by seed, then condition, then arm (a plan lists them arm by arm).
+
+    Every arm's cells then finish early in the run, so the remaining-time estimate learns each
+    arm's cost from the start and live results show every arm; one seed at a time keeps the
     few models in use within each worker's model cache.
     """
     rank: dict[str, dict[Any, int]] = {"seed": {}, "condition": {}, "arm": {}}
@@ -272,25 +314,27 @@ def _interleaved(cells: list[Cell]) -> list[Cell]:
 
 
 def _group(cell: Cell) -> tuple[str, str]:
-    """Cells whose durations are alike, for the remaining-time estimate: same kind, same model."""
-    return cell.kind, cell.arm
+    """Cells whose durations are alike, for the remaining-time estimate: same type, same arm."""
+    return cell.type, cell.arm
 
 
-def _attach_inputs(cell: Cell, store: Store, batch_size: int) -> str | None:
-    """Fill what a cell needs at dispatch time; return a reason if it cannot run."""
+def _attach_inputs(cell: Cell, outcomes: dict[str, tuple[str, str | None, str | None]], planned: dict[str, Cell],
+                   batch_size: int) -> str | None:
+    """Fill what a cell needs at dispatch time; return why it cannot run, if it cannot.
+
+    ``outcomes``: dependency key -> (status, error, saved model path) as written so far."""
     cell.inputs["batch_size"] = batch_size
-    if cell.kind != "eval":
-        return None
-    if cell.depends_on:
-        path = store.artifact_for_cell(cell.depends_on)
-        if path is None:
-            row = store.con.execute("SELECT error FROM cells WHERE cell_key = ?", [cell.depends_on]).fetchone()
-            why = f": {row[0]}" if row and row[0] else ""
-            return f"Not run because training model '{cell.arm}' (seed {cell.seed}) failed{why}"
-        cell.inputs["model_path"] = path
-    ident = cell.spec["model"]["identity"]
-    if ident.startswith("artifact:"):
-        cell.inputs["model_path"] = ident.split(":", 1)[1]
+    artifacts: dict[str, str] = {}
+    for dep in cell.depends_on:
+        status, error, path = outcomes.get(dep, ("missing", None, None))
+        if status != "done":
+            what = planned[dep].label() if dep in planned else f"cell {dep}"
+            if status == "missing":
+                return f"Not run because {what} has not run"
+            return f"Not run because {what} failed" + (f": {error}" if error else "")
+        if path is not None:
+            artifacts[dep] = path
+    cell.inputs["artifacts"] = artifacts
     return None
 
 
@@ -320,7 +364,7 @@ class _Executor:
         if self.backend != "sequential":
             from multiprocessing.managers import SyncManager
 
-            from engine.lifeline import exit_with
+            from engine.core.lifeline import exit_with
 
             self._manager = SyncManager()
             self._manager.start(initializer=exit_with, initargs=(os.getpid(),))
@@ -337,11 +381,11 @@ class _Executor:
             self._cluster.close()
 
     def _worker_options(self) -> dict[str, Any]:
-        """loky workers exit with the coordinator (``engine.lifeline``); the same arguments every run,
+        """loky workers exit with the coordinator (``engine.core.lifeline``); the same arguments every run,
         so loky keeps reusing its workers."""
         if self.backend != "loky":
             return {}
-        from engine.lifeline import exit_with
+        from engine.core.lifeline import exit_with
 
         return {"initializer": exit_with, "initargs": (os.getpid(),)}
 
@@ -353,7 +397,8 @@ class _Executor:
         elif self._client is not None:
             self._client.restart(wait_for_workers=False)
 
-    def map(self, cells: list[Cell], root: str, cancel_file: Path, workers: int, emit, progress_event, by_key):
+    def map(self, cells: list[Cell], work: Mapping[str, WorkFunction], root: str, cancel_file: Path, workers: int,
+            emit, progress_event, by_key):
         """Yield results as they finish (unordered), forwarding in-cell progress to ``emit``."""
         from joblib import Parallel, delayed, parallel_config
 
@@ -364,13 +409,14 @@ class _Executor:
                 if self.control.cancelled:
                     return
                 emit(progress_event("cell_started", cell=cell, device=cell.inputs["device"]))
-                yield _work(cell, cell.inputs["device"], root, _Direct(emit, progress_event, by_key), str(cancel_file), 1)
+                yield _work(cell, work[cell.type], cell.inputs["device"], root, _Direct(emit, progress_event, by_key),
+                            str(cancel_file), 1)
             return
         q = self._manager.Queue()
         pump = _Pump(q, emit, progress_event, by_key)
         pump.start()
         try:
-            tasks = (delayed(_work)(c, c.inputs["device"], root, q, str(cancel_file), workers) for c in cells)
+            tasks = (delayed(_work)(c, work[c.type], c.inputs["device"], root, q, str(cancel_file), workers) for c in cells)
             with parallel_config(backend=self.backend, n_jobs=self.workers, **self._worker_options()):
                 gen = Parallel(return_as="generator_unordered", pre_dispatch="2*n_jobs")(tasks)
                 try:

@@ -3,22 +3,27 @@
 pydantic reports ``{'loc': ('shift', 'label_shift', 'tweak_one', 0), 'type': 'less_than', ...}``; a
 person should read "A tweak-one share must be more than 0 and less than 1 (got 1.5)" next to that
 field in a form, and ``line 14: shift.label_shift.tweak_one[0]: ...`` on the console. Both come from
-one :class:`engine.errors.Problem`.
+one :class:`engine.core.errors.Problem`.
 """
 
 from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 import annotated_types
 from pydantic import BaseModel
 
-from engine.errors import Problem, key_text
+from engine.core.errors import Problem, key_text
 
-# Key path (indices dropped) -> what the field is called; a pair is (the list, one of its entries).
-FIELD_WORDS: dict[str, str | tuple[str, str]] = {
+Words = Mapping[str, "str | tuple[str, str]"]
+
+# Key path (indices dropped) -> what the field is called; a pair is (the list, one of its entries). A
+# key "*.name" names a field wherever its table is (the data columns of any dataset table). These are
+# the header's words; a kind's spec adds its own tables' words (``StudyFile.WORDS``).
+HEADER_WORDS: dict[str, str | tuple[str, str]] = {
     "schema_version": "schema_version",
     "study": "the [study] table",
     "study.name": "the study name",
@@ -26,49 +31,6 @@ FIELD_WORDS: dict[str, str | tuple[str, str]] = {
     "study.title": "the title",
     "study.description": "the description",
     "study.seeds": ("the seeds", "a seed"),
-    "models": ("the [[models]] list", "a [[models]] entry"),
-    "models.id": "the model id",
-    "models.source": "the model source",
-    "models.trust_remote_code": "the trust_remote_code setting",
-    "models.train": "the training overrides",
-    "models.train.epochs": "the number of training epochs",
-    "models.train.lr": "the learning rate",
-    "models.train.batch_size": "the training batch size",
-    "models.train.weight_decay": "the weight decay",
-    "data": "the [data] table",
-    "data.source": "the dataset source",
-    "data.split": "the evaluated split",
-    "data.splits": "the split shares",
-    "data.splits.train": "the train share",
-    "data.splits.validation": "the validation share",
-    "data.splits.test": "the test share",
-    "data.split_seed": "the split seed",
-    "data.max_examples": "the maximum number of examples",
-    "label_column": "the label column",
-    "text_column": "the text column",
-    "image_column": "the image column",
-    "group_column": "the group column",
-    "feature_columns": ("the feature columns", "a feature column"),
-    "hf_split": "the Hugging Face split",
-    "hf_config": "the Hugging Face configuration",
-    "image_size": "the image size",
-    "grayscale": "the grayscale setting",
-    "shift": "the [shift] table",
-    "shift.clean": "the clean setting",
-    "shift.corruptions": ("the corruptions", "a corruption"),
-    "shift.severities": ("the severities", "a severity"),
-    "shift.tabular": ("the table shifts", "a table shift"),
-    "shift.text": ("the text shifts", "a text shift"),
-    "shift.label_shift": "the label shift settings",
-    "shift.label_shift.dirichlet_alpha": ("the Dirichlet α values", "a Dirichlet α"),
-    "shift.label_shift.tweak_one": ("the tweak-one shares", "a tweak-one share"),
-    "shift.label_shift.imbalance_ratio": ("the imbalance ratios", "an imbalance ratio"),
-    "shift.group_shift": "the group shift settings",
-    "shift.group_shift.shares": ("the group shares", "a group share"),
-    "shift.group_shift.groups": ("the groups", "a group"),
-    "shift.field": ("the field datasets", "a [[shift.field]] entry"),
-    "shift.field.id": "the field dataset id",
-    "shift.field.source": "the field dataset source",
     "metrics": "the [metrics] table",
     "metrics.names": ("the metric names", "a metric name"),
     "metrics.bootstrap": "the number of bootstrap resamples",
@@ -80,8 +42,6 @@ FIELD_WORDS: dict[str, str | tuple[str, str]] = {
     "execution.device": "the device",
     "execution.batch_size": "the batch size",
 }
-_DATA_COLUMNS = ("label_column", "text_column", "image_column", "group_column", "feature_columns", "hf_split",
-                 "hf_config", "image_size", "grayscale")
 
 _TYPE_WORDS = {
     "int_type": "a whole number",
@@ -100,15 +60,16 @@ _TYPE_WORDS = {
 _BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
-def field_words(key: tuple[str | int, ...]) -> str:
-    """What a key is called in plain words: ``('shift', 'label_shift', 'tweak_one', 0)`` -> 'a tweak-one share'."""
+def field_words(key: tuple[str | int, ...], words: Words = HEADER_WORDS) -> str:
+    """What a key is called in plain words: ``('shift', 'label_shift', 'tweak_one', 0)`` -> 'a tweak-one share'
+    (with the shift kind's ``words``)."""
     names = [p for p in key if not isinstance(p, int)]
     if not names:
         return "the study file"
-    dotted = ".".join(names)
-    words = FIELD_WORDS.get(dotted)
-    if words is None and names[-1] in _DATA_COLUMNS and names[0] in ("data", "shift"):
-        words = FIELD_WORDS[names[-1]]
+    found = words.get(".".join(names))
+    if found is None and len(names) > 1:
+        found = words.get(f"*.{names[-1]}")
+    words = found
     if words is None:
         words = f"'{names[-1]}'"
     if isinstance(words, tuple):
@@ -158,13 +119,14 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def explain(err: dict[str, Any], model: type[BaseModel], text: str) -> Problem:
-    """Turn one pydantic error into a :class:`Problem` in the field's words, with its key and line."""
+def explain(err: dict[str, Any], model: type[BaseModel], text: str, words: Words | None = None) -> Problem:
+    """Turn one pydantic error into a :class:`Problem` in the field's words (``words``, by default the
+    model's own ``WORDS``), with its key and line."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "literal["))))
     line = line_of(text, loc)
     kind = err["type"]
     value = err.get("input")
-    noun = field_words(loc)
+    noun = field_words(loc, words if words is not None else getattr(model, "WORDS", HEADER_WORDS))
     if kind == "extra_forbidden":
         parent = f"[{key_text(loc[:-1])}]" if loc[:-1] else "the top level"
         allowed = allowed_keys(model, loc[:-1])

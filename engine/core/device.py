@@ -22,7 +22,7 @@ def _probe() -> tuple[list[str], list[str]]:
     coordinator) asks a short-lived subprocess: importing torch holds the GIL for seconds, which
     would freeze a window's event loop."""
     if "torch" not in sys.modules:
-        code = "import json, engine.device as d; print(json.dumps(d._probe_here()))"
+        code = "import json, engine.core.device as d; print(json.dumps(d._probe_here()))"
         try:
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
             cuda, mps = json.loads(out.stdout.strip().splitlines()[-1])

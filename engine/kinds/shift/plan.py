@@ -1,29 +1,36 @@
-"""Planning: a study file becomes content-hashed cells (arm × condition × seed).
+"""Planning a shift study: its file becomes content-hashed cells, model × condition × seed, plus a
+training cell per built-in model and seed.
 
-A cell's key hashes everything its result depends on: its spec, the fingerprints of its inputs and
-the engine's version of that computation. A key that finished once is never computed again.
+Cell types and what their specs hold (the key hashes the spec, so these must stay as they are for
+existing results to be reused):
+
+* ``train``: arch, recipe, data (with the training rows' fingerprint), seed, source;
+* ``eval``: model (id, source, identity, trust_remote_code), data (with the evaluated rows'
+  fingerprint), condition (id, kind, family, severity, parameters), metrics, seed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.data.base import Dataset, DataSummary, stratified_split
+from engine.core.cells import Cell, Plan, cell_key
+from engine.core.errors import JuxtaError, Problem, StudyFileError
+from engine.core.header import outside_project_warnings
+from engine.core.messages import problem_at
+from engine.core.sources import parse_source
+from engine.data.base import Dataset, DataSummary, split_rows
 from engine.data.loaders import load_data
-from engine.errors import JuxtaError, Problem, SourceError, StudyFileError, os_reason
+from engine.data.spec import data_spec
+from engine.kinds.shift.spec import ShiftStudy, source_entries
+from engine.models.identity import model_identity
 from engine.models.recipes import DEFAULT_RECIPES, parse_builtin
-from engine.sources import parse_source
-from engine.study import ModelSpec, Study, outside_project_warnings, study_text
-from engine.study_messages import problem_at
 
-# Bump an entry when the computation behind that kind of cell changes its results.
-# Bumped when a computation's results change, so earlier results are not reused as if current.
-# eval 2: corruption noise drawn from pools, whole-pixel motion blur, JPEG chroma from its real extent.
-COMPUTE_VERSION = {"train": 1, "eval": 2}
+# Bump an entry when the computation behind that type of cell changes its results, so earlier results
+# are not reused as if current. eval 2: corruption noise drawn from pools, whole-pixel motion blur,
+# JPEG chroma from its real extent.
+VERSIONS = {"train": 1, "eval": 2}
 
 
 @dataclass(frozen=True)
@@ -36,82 +43,22 @@ class Condition:
 
 
 @dataclass
-class Cell:
-    """One unit of work. ``spec`` is hashed into ``key``; ``inputs`` is filled at dispatch time."""
+class ShiftPlan(Plan):
+    """A shift study's plan, with what validation compares models against."""
 
-    key: str
-    study: str
-    kind: Literal["train", "eval"]
-    arm: str
-    condition: str
-    family: str
-    severity: int | None
-    seed: int
-    spec: dict[str, Any]
-    depends_on: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-
-    def label(self) -> str:
-        sev = f" severity {self.severity}" if self.severity else ""
-        what = "train" if self.kind == "train" else self.family + sev
-        return f"{self.arm} · {what} · seed {self.seed}"
-
-
-@dataclass
-class Plan:
-    """A study's cells, plus what validation found worth saying that does not stop a run (``warnings``)."""
-
-    study: Study
-    cells: list[Cell]
-    data_fingerprint: str
-    split_sizes: dict[str, int]
-    warnings: list[Problem] = field(default_factory=list)
-    # What validation compares models against: (key path of the source, summary) for [data] and each field dataset.
+    # (key path of the source, summary) for [data] and each field dataset
     datasets: list[tuple[tuple[str | int, ...], DataSummary]] = field(default_factory=list)
-    artifacts: dict[str, str] = field(default_factory=dict)
 
     @property
     def train_cells(self) -> list[Cell]:
-        return [c for c in self.cells if c.kind == "train"]
+        return self.of_type("train")
 
     @property
     def eval_cells(self) -> list[Cell]:
-        return [c for c in self.cells if c.kind == "eval"]
+        return self.of_type("eval")
 
 
-def cell_key(kind: str, spec: dict[str, Any]) -> str:
-    blob = json.dumps({"kind": kind, "version": COMPUTE_VERSION[kind], "spec": spec}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-def data_spec(study: Study) -> dict[str, Any]:
-    d = study.data
-    return {
-        "source": d.source,
-        "options": d.model_dump(exclude={"source", "split", "splits", "split_seed", "max_examples"}),
-        "split": d.split,
-        "splits": d.splits.model_dump(),
-        "split_seed": d.split_seed,
-        "max_examples": d.max_examples,
-    }
-
-
-def split_rows(data: Dataset, spec: dict[str, Any]) -> dict[str, Any]:
-    """The recorded split of a dataset: row positions per split name (seeded, stratified)."""
-    import numpy as np
-
-    parts = stratified_split(data.y, spec["splits"], spec["split_seed"])
-    parts["all"] = np.arange(len(data), dtype=np.int64)
-    if spec.get("max_examples"):
-        rng = np.random.default_rng(spec["split_seed"])
-        for name in list(parts):
-            rows = parts[name]
-            if len(rows) > spec["max_examples"]:
-                parts[name] = np.sort(rng.choice(rows, spec["max_examples"], replace=False))
-    return parts
-
-
-def conditions(study: Study, data: Dataset, fields: dict[str, Dataset]) -> list[Condition]:
+def conditions(study: ShiftStudy, data: Dataset, fields: dict[str, Dataset]) -> list[Condition]:
     """Expand the [shift] table into conditions, refusing shifts that do not fit the data."""
     s = study.shift
     out: list[Condition] = []
@@ -161,56 +108,10 @@ def conditions(study: Study, data: Dataset, fields: dict[str, Dataset]) -> list[
     return out
 
 
-def model_identity(m: ModelSpec, root: Path, train_key: str | None, artifacts: dict[str, str]) -> str:
-    """What a model's results depend on: a training key, a file hash, a hub id and revision."""
-    src = parse_source(m.source, kind="model")
-    if src.scheme == "builtin":
-        return f"train:{train_key}"
-    if src.scheme == "artifact":
-        if src.value not in artifacts:
-            raise SourceError(
-                f"Model '{m.id}': artifact '{src.value}' does not exist yet; run the study that makes it first "
-                f"(known artifacts: {', '.join(sorted(artifacts)) or 'none'})."
-            )
-        return f"artifact:{artifacts[src.value]}"
-    if src.is_local_path:
-        path = src.path(root)
-        if not path.exists():
-            raise SourceError(f"Model '{m.id}': {path} does not exist.")
-        return f"file:{hash_path(path)}"
-    return f"hf:{src.value}@{_cached_commit(src.value, src.revision) or src.revision or 'main'}"
-
-
-def _cached_commit(repo_id: str, revision: str | None) -> str | None:
-    """The commit a hub revision resolves to in the local cache, so a moved branch re-plans cells."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        path = snapshot_download(repo_id, revision=revision, local_files_only=True, allow_patterns=["config.json"])
-    except Exception:  # not cached (or not reachable): the cell itself reports that clearly
-        return None
-    return Path(path).name
-
-
-def hash_path(path: Path) -> str:
-    """sha256 of a file, or of every file in a folder (names and contents)."""
-    h = hashlib.sha256()
-    try:
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for p in files:
-            h.update(str(p.relative_to(path) if path.is_dir() else p.name).encode())
-            with p.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-    except OSError as exc:
-        raise SourceError(f"Cannot read {exc.filename or path}: {os_reason(exc)}.") from None
-    return h.hexdigest()
-
-
-def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None) -> Plan:
+def plan_study(study: ShiftStudy, root: Path, artifacts: dict[str, str] | None = None) -> ShiftPlan:
     """Expand a validated study into cells. Loads the data once to fingerprint and check it."""
     artifacts = artifacts or {}
-    dspec = data_spec(study)
+    dspec = data_spec(study.data)
     data = load_data(study.data.source, root, study.data.options())
     parts = split_rows(data, dspec)
     eval_rows = parts[study.data.split]
@@ -239,8 +140,8 @@ def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None
                     data.subset(parts["train"]).fingerprint() if train_source is None else f"builtin:{train_source}"
                 )
                 tspec = {"arch": arch, "recipe": recipe.as_dict(), "data": tdspec, "seed": seed, "source": m.source}
-                train_key = cell_key("train", tspec)
-                cells.append(Cell(train_key, study.name, "train", m.id, "train", "train", None, seed, tspec))
+                train_key = cell_key("train", VERSIONS["train"], tspec)
+                cells.append(Cell(train_key, study.name, "train", m.id, "train", seed, tspec))
             ident = model_identity(m, root, train_key, artifacts)
             for c in conds:
                 spec = {
@@ -250,26 +151,36 @@ def plan_study(study: Study, root: Path, artifacts: dict[str, str] | None = None
                     "metrics": metrics,
                     "seed": seed,
                 }
-                key = cell_key("eval", spec)
-                cells.append(Cell(key, study.name, "eval", m.id, c.id, c.family, c.severity, seed, spec, depends_on=train_key))
+                key = cell_key("eval", VERSIONS["eval"], spec)
+                cells.append(Cell(key, study.name, "eval", m.id, c.id, seed, spec,
+                                  axes={"family": c.family, "severity": c.severity},
+                                  depends_on=(train_key,) if train_key else ()))
     sizes = {k: int(len(v)) for k, v in parts.items()}
-    warnings = outside_project_warnings(study, root) + data_warnings(study, data.subset(eval_rows))
+    warnings = outside_project_warnings(source_entries(study), root) + data_warnings(study, data.subset(eval_rows))
     datasets = [(("data", "source"), data.summary())]
     datasets += [(("shift", "field", i, "source"), fields[f.id].summary()) for i, f in enumerate(study.shift.field)]
-    return Plan(study, cells, fingerprint, sizes, warnings=warnings, datasets=datasets, artifacts=artifacts)
+    n_eval, n_train = sum(c.type == "eval" for c in cells), sum(c.type == "train" for c in cells)
+    split = study.data.split
+    summary = (_count(n_eval, "evaluation cell") + (f" and {_count(n_train, 'training cell')}" if n_train else "")
+               + f"; {split} split {_count(sizes.get(split, 0), 'example')}")
+    return ShiftPlan(study, cells, warnings=warnings, artifacts=artifacts, summary=summary, datasets=datasets)
 
 
-def check_models(plan: Plan, root: Path, path: str = "<study>") -> None:
-    """Check every model against the data without running it; raise StudyFileError listing each problem.
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def model_problems(plan: ShiftPlan, root: Path, text: str | None = None) -> list[Problem]:
+    """Every model checked against the data without running it; one problem per model that will not work.
 
     What can be known cheaply: whether the model will load (headers, configs, refused pickles, the
     offline hub cache) and whether it fits the data (modality, input shape, number and names of classes,
-    for the evaluated data and every field dataset). Each problem names the model and its source.
+    for the evaluated data and every field dataset). Each problem names the model and its source;
+    ``text`` is the study file's, for line numbers.
     """
     from engine.models.base import check_fits
     from engine.models.describe import check_architecture, inspect_model
 
-    text = study_text(path)
     (_, main), *fields = plan.datasets
     problems: list[Problem] = []
     for i, m in enumerate(plan.study.models):
@@ -288,11 +199,10 @@ def check_models(plan: Plan, root: Path, path: str = "<study>") -> None:
                 check_fits(info, replace(summary, class_names=main.class_names), m.id)
         except JuxtaError as exc:
             problems.append(problem_at(text, key, str(exc)))
-    if problems:
-        raise StudyFileError(path, problems)
+    return problems
 
 
-def data_warnings(study: Study, evaluated: Dataset) -> list[Problem]:
+def data_warnings(study: ShiftStudy, evaluated: Dataset) -> list[Problem]:
     """What makes results from the evaluated split hard to read, though they can be computed."""
     import numpy as np
 

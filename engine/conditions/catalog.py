@@ -28,7 +28,7 @@ TEXT_SHIFT_NAMES: tuple[str, ...] = ("char_typos", "word_drop")
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 # One plain sentence per corruption, for pickers and tooltips (kept equal to the descriptions in
-# engine.shift.corruptions.CORRUPTIONS, which imports torch; a test checks both).
+# engine.conditions.corruptions.CORRUPTIONS, which imports torch; a test checks both).
 CORRUPTION_DESCRIPTIONS: dict[str, str] = {
     "gaussian_noise": "Adds fine random grain to every pixel, like a photo taken in poor light.",
     "shot_noise": "Adds grain that grows with brightness, like a camera sensor catching too little light.",

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from engine.shift._kernels import (
+from engine.conditions._kernels import (
     Rng,
     apply_pairs,
     apply_separable,

@@ -1,0 +1,1 @@
+"""The shift kind's report section: findings, tables, charts and words (built by ``section.shift_section``)."""

@@ -1,1 +1,0 @@
-"""Distribution-shift tooling: in-memory image corruptions and related shifts."""
