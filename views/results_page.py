@@ -234,6 +234,10 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
 
     # -- public API -------------------------------------------------------------------------
 
+    def empty_text(self) -> str:
+        """What the page says while it has no results to draw."""
+        return self._empty.text()
+
     @property
     def results(self) -> ShiftResults | None:
         return self._results
