@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from engine.errors import ModelError
-from engine.kinds.finetune.wrapping import base_module
+from engine.kinds.finetune.wrapping import base_module, plain_named_modules, unwrap_layer
 from engine.models.base import Classifier
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def layout_of(model: Classifier) -> Layout:
 def _check_head(module: "nn.Module", head: str, n_classes: int, model: Classifier) -> None:
     from torch import nn
 
-    layer = module.get_submodule(head)
+    layer = unwrap_layer(module.get_submodule(head))
     if not isinstance(layer, nn.Linear) or (n_classes and layer.out_features != n_classes):
         raise not_a_classifier(model, f"its layer '{head}' is not a linear layer with {n_classes} outputs")
 
@@ -94,7 +94,7 @@ def _last_class_linear(module: "nn.Module", n_classes: int, model: Classifier) -
 
     if n_classes < 2:
         raise not_a_classifier(model, f"it names {n_classes} class{'es' if n_classes != 1 else ''}")
-    found = [name for name, m in module.named_modules() if isinstance(m, nn.Linear) and m.out_features == n_classes]
+    found = [name for name, m in plain_named_modules(module) if isinstance(m, nn.Linear) and m.out_features == n_classes]
     if not found:
         raise not_a_classifier(model, f"no linear layer in it has {n_classes} outputs (one per class)")
     return found[-1]

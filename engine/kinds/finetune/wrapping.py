@@ -40,3 +40,25 @@ def merged_copy(module: "nn.Module") -> "nn.Module":
     if is_peft(clone):
         return clone.merge_and_unload()
     return clone
+
+
+_PEFT_PARTS = ("original_module", "modules_to_save", "base_layer")
+
+
+def unwrap_layer(module: "nn.Module") -> "nn.Module":
+    """The plain layer inside a PEFT layer wrapper (a tuner layer or a modules_to_save copy)."""
+    while True:
+        if hasattr(module, "original_module"):
+            module = module.original_module
+        elif callable(getattr(module, "get_base_layer", None)) and module.get_base_layer() is not module:
+            module = module.get_base_layer()
+        else:
+            return module
+
+
+def plain_named_modules(module: "nn.Module"):
+    """``named_modules`` with PEFT's wrappers seen through: each wrapped layer once, under its own
+    name, as the plain layer it wraps."""
+    for name, m in module.named_modules():
+        if not any(part in name.split(".") for part in _PEFT_PARTS):
+            yield name, unwrap_layer(m)

@@ -22,6 +22,12 @@ def inverted(data: Dataset) -> Dataset:
     return out
 
 
+def first_classes(data: Dataset, k: int) -> Dataset:
+    """The examples of the first k classes, as a k-class dataset."""
+    rows = np.flatnonzero(data.y < k)
+    return Dataset(data.source + f"[:{k}]", data.modality, np.asarray(data.x)[rows], data.y[rows], data.class_names[:k])
+
+
 @pytest.fixture(scope="session")
 def digits() -> dict[str, Dataset]:
     """source: 600 clean digits; train / val: 300 / 200 inverted digits (the new domain)."""
