@@ -104,7 +104,7 @@ def tiny_bert(tmp_path_factory) -> Classifier:
     folder = tmp_path_factory.mktemp("tiny-bert")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+    tokenizer = BertTokenizerFast.from_pretrained(str(folder))  # reads vocab.txt (works on transformers 4 and 5)
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
@@ -128,3 +128,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sentiment_bert(tiny_bert) -> Classifier:
+    """The tiny BERT pretrained (fully) on sentiment, standing in for a pretrained checkpoint."""
+    from engine.kinds.finetune.training import TrainConfig
+    from engine.kinds.finetune.tune import tune
+
+    return tune(tiny_bert, text_data(600, 5), None, "full", None, TrainConfig(epochs=6, lr=1e-2, batch_size=32)).model
