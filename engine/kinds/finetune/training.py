@@ -4,8 +4,8 @@ A method hands the loop one or more :class:`Stage` s (LP-FT has two: probe the h
 each names the module to put in training mode, the parameters to update and where its inputs come
 from (the dataset through the model, or cached features for a probe). The recipe, the same for all:
 
-* AdamW (weight decay 0 by default: decay pulls weights toward zero, not toward the base), one
-  optimizer per stage over that stage's parameters;
+* AdamW (weight decay 0 by default: decay pulls weights toward zero, not toward the base; fused
+  where torch supports it), one optimizer per stage over that stage's parameters;
 * learning rate per step: cosine decay from the stage's lr to 0 over the stage (default), or
   constant; no warm-up;
 * cross-entropy on the target labels (mapped to the model's outputs), plus a method's regulariser
@@ -114,6 +114,7 @@ class TrainRecord:
     steps: int
     seconds: float  # wall time of the whole run, validation included
     train_seconds: float  # wall time of the training steps alone
+    train_cpu_seconds: float  # CPU time of this process during the training steps (steadier on a shared machine)
     memory: PeakMemory
     stages: list[tuple[str, int, int]] = field(default_factory=list)  # (name, first epoch, last epoch)
 
@@ -169,7 +170,7 @@ def train(
             "with more memory."
         ) from None
     assert meter.result is not None
-    return TrainRecord(points, step, clock.total(), clock.training, meter.result, spans)
+    return TrainRecord(points, step, clock.total(), clock.training, clock.training_cpu, meter.result, spans)
 
 
 def _run_stage(stage, feed, config, callbacks, rng, points, step, total_epochs, clock, label) -> int:
@@ -180,7 +181,7 @@ def _run_stage(stage, feed, config, callbacks, rng, points, step, total_epochs, 
     lr = stage.lr if stage.lr is not None else config.lr
     n = len(feed.train_y)
     per_epoch = max(1, math.ceil(n / config.batch_size))
-    opt = torch.optim.AdamW(stage.params, lr=lr, weight_decay=config.weight_decay)
+    opt = adamw(stage.params, lr, config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(config.schedule, epochs * per_epoch))
     autocast, scaler = _precision(config)
     device = feed.train_y.device
@@ -237,6 +238,17 @@ def _run_stage(stage, feed, config, callbacks, rng, points, step, total_epochs, 
         callbacks.on_epoch(point)
         callbacks.progress(epoch / total_epochs, f"{stage.name}: epoch {epoch}/{total_epochs}")
     return step
+
+
+def adamw(params: list, lr: float, weight_decay: float):
+    """AdamW, fused where torch has a fused kernel for these parameters (CPU and CUDA since torch
+    2.4: one kernel for all tensors, 2–5× faster steps on small models), else the default one."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 def _raise_if_diverged(first_bad, bad_value, epoch: int, lr: float, label: str) -> None:
@@ -323,18 +335,20 @@ def _precision(config: TrainConfig):
 
 
 class _Clock:
-    """Wall time of the run, and of the training steps alone (validation excluded)."""
+    """Wall time of the run, and wall and CPU time of the training steps alone (no validation)."""
 
     def __init__(self) -> None:
         self.began = time.perf_counter()
         self.training = 0.0
-        self._lap = 0.0
+        self.training_cpu = 0.0
+        self._lap = self._lap_cpu = 0.0
 
     def start(self) -> None:
-        self._lap = time.perf_counter()
+        self._lap, self._lap_cpu = time.perf_counter(), time.process_time()
 
     def stop(self) -> None:
         self.training += time.perf_counter() - self._lap
+        self.training_cpu += time.process_time() - self._lap_cpu
 
     def total(self) -> float:
         return time.perf_counter() - self.began
