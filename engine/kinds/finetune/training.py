@@ -18,8 +18,8 @@ from (the dataset through the model, or cached features for a probe). The recipe
 
 Learning curves (training loss, validation loss and accuracy per epoch) go to ``callbacks.on_epoch``
 as they are measured, so a GUI can draw them live. ``callbacks.cancelled`` is asked between batches.
-Non-finite losses are tracked on the device without a synchronisation per step and reported at the
-end of the epoch as "training diverged at step N"; running out of memory becomes a plain message.
+Each step's loss is written to a slot on the device (no synchronisation per step); at the end of the
+epoch a non-finite one is reported as "training diverged at step N"; running out of memory becomes a plain message.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class TrainConfig:
 
     epochs: int = 5
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float | None = None  # None: the method's default for the model (Method.lr_for)
     weight_decay: float = 0.0
     schedule: Literal["cosine", "constant"] = "cosine"
     max_grad_norm: float | None = None  # clip the gradient norm when set
@@ -55,6 +55,12 @@ class TrainConfig:
     device: str = "cpu"
     mixed_precision: bool = True  # used on CUDA only
     eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ValueError("epochs and batch sizes must be at least 1")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"the learning rate must be positive, got {self.lr}")
 
 
 @dataclass
@@ -179,6 +185,8 @@ def _run_stage(stage, feed, config, callbacks, rng, points, step, total_epochs, 
 
     epochs = stage.epochs or config.epochs
     lr = stage.lr if stage.lr is not None else config.lr
+    if lr is None:
+        raise ValueError("No learning rate: set TrainConfig.lr or the stage's (tune() sets the method's default).")
     n = len(feed.train_y)
     per_epoch = max(1, math.ceil(n / config.batch_size))
     opt = adamw(stage.params, lr, config.weight_decay)
@@ -189,12 +197,11 @@ def _run_stage(stage, feed, config, callbacks, rng, points, step, total_epochs, 
         epoch = len(points) + 1
         set_train_mode(stage.module)
         order = rng.permutation(n)
-        loss_sum = torch.zeros((), device=device)
-        first_bad = torch.full((), -1, dtype=torch.long, device=device)
-        bad_value = torch.zeros((), device=device)
+        losses = torch.zeros(per_epoch, device=device)  # one slot per step: no synchronisation per step
+        first_step = step + 1
         clock.start()
         try:
-            for start in range(0, n, config.batch_size):
+            for i, start in enumerate(range(0, n, config.batch_size)):
                 if callbacks.cancelled():
                     raise CancelledError()
                 rows = order[start : start + config.batch_size]
@@ -220,20 +227,16 @@ def _run_stage(stage, feed, config, callbacks, rng, points, step, total_epochs, 
                 sched.step()
                 if stage.after_step is not None:
                     stage.after_step(step)
-                detached = loss.detach()
-                loss_sum += detached * len(rows)
-                newly_bad = (first_bad < 0) & ~torch.isfinite(detached)
-                first_bad = torch.where(newly_bad, step, first_bad)
-                bad_value = torch.where(newly_bad, detached, bad_value)
+                losses[i] = loss.detach() * (len(rows) / n)
         except (CancelledError, TrainingError):
             raise
         except Exception:
-            _raise_if_diverged(first_bad, bad_value, epoch, lr, label)  # a NaN may have broken the step
+            _raise_if_diverged(losses, first_step, epoch, lr, label)  # a NaN may have broken the step
             raise
-        _raise_if_diverged(first_bad, bad_value, epoch, lr, label)
+        train_loss = _raise_if_diverged(losses, first_step, epoch, lr, label)
         clock.stop()
         val_loss, val_acc = evaluate(stage.module, feed, config) if feed.val_batch is not None else (None, None)
-        point = EpochPoint(epoch, stage.name, float(loss_sum) / n, val_loss, val_acc, sched.get_last_lr()[0], clock.total())
+        point = EpochPoint(epoch, stage.name, train_loss, val_loss, val_acc, sched.get_last_lr()[0], clock.total())
         points.append(point)
         callbacks.on_epoch(point)
         callbacks.progress(epoch / total_epochs, f"{stage.name}: epoch {epoch}/{total_epochs}")
@@ -251,14 +254,20 @@ def adamw(params: list, lr: float, weight_decay: float):
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def _raise_if_diverged(first_bad, bad_value, epoch: int, lr: float, label: str) -> None:
-    bad = int(first_bad)
-    if bad >= 0:
-        what = "NaN" if math.isnan(float(bad_value)) else "infinite"
-        raise TrainingError(
-            f"Training diverged at step {bad} (epoch {epoch}): the loss of {label} became {what}. Try a lower "
-            f"learning rate than {lr:g}."
-        )
+def _raise_if_diverged(losses, first_step: int, epoch: int, lr: float, label: str) -> float:
+    """The epoch's mean training loss, or a TrainingError naming the first step whose loss was not
+    finite (``losses`` holds each step's loss weighted by its share of the epoch's examples)."""
+    import torch
+
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return float(losses.sum())
+    index = int((~finite).nonzero()[0, 0])
+    what = "NaN" if math.isnan(float(losses[index])) else "infinite"
+    raise TrainingError(
+        f"Training diverged at step {first_step + index} (epoch {epoch}): the loss of {label} became {what}. "
+        f"Try a lower learning rate than {lr:g}."
+    )
 
 
 def evaluate(module: "nn.Module", feed: Feed, config: TrainConfig) -> tuple[float, float]:

@@ -9,7 +9,7 @@ what was trained.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from engine.data.base import Dataset
@@ -60,8 +60,9 @@ def tune(
     features: FeatureCache | None = None,
 ) -> Tuned:
     """Tune a copy of ``base`` on ``train_data`` with ``method`` (validation accuracy per epoch on
-    ``val_data`` when given). ``features`` caches pre-head features for probes (default: one cache
-    per process)."""
+    ``val_data`` when given). Without a learning rate in ``config``, the method's default for this
+    model is used (and recorded in the result's ``config``). ``features`` caches pre-head features
+    for probes (default: one cache per process)."""
     import torch
 
     config = config or TrainConfig()
@@ -69,6 +70,8 @@ def tune(
     p = m.parse(params)
     if not m.trains:
         raise ModelError(f"{m.title} is not trained; it is computed from a tuned model (see methods.{m.name}).")
+    if config.lr is None:
+        config = replace(config, lr=m.lr_for(base.info))
     check_classifier(base)
     model = copy_classifier(base)
     check_fits_input(model, train_data)

@@ -41,7 +41,7 @@ def test_full_weights_of_a_builtin_are_a_juxta_model_file(tmp_path, digits, cnn_
     from engine.models.loaders import read_juxta_header
 
     meta = json.loads(read_juxta_header(a)["tuned"])
-    assert meta == {"base": "builtin:digits-cnn", "method": "bitfit", "params": {}, "lr": 1e-3, "epochs": 1, "seed": 0,
+    assert meta == {"base": "builtin:digits-cnn", "method": "bitfit", "params": {}, "lr": 3e-2, "epochs": 1, "seed": 0,
                     "head_replaced": False}
 
 

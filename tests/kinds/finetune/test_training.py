@@ -124,3 +124,14 @@ def test_frozen_normalisation_layers_keep_their_statistics():
     assert model.training and model[0].training
     assert not model[1].training  # weight frozen: running statistics frozen too
     assert model[2].training
+
+
+def test_without_a_learning_rate_the_methods_default_for_the_model_is_used(digits, mlp_base, tiny_bert):
+    from engine.kinds.finetune.methods import get_method
+
+    tuned = tune(mlp_base, digits["train"], None, "bitfit", None, TrainConfig(epochs=1))
+    assert tuned.config.lr == get_method("bitfit").default_lr == 3e-2
+    assert tuned.record.points[0].lr < 3e-2  # cosine from that rate
+    assert get_method("bitfit").lr_for(tiny_bert.info) == get_method("bitfit").pretrained_lr
+    with pytest.raises(ValueError, match="the learning rate must be positive"):
+        TrainConfig(lr=0.0)
