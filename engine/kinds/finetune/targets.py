@@ -7,8 +7,8 @@ The default is what a study file shows and a user may change (``target_modules``
 * built-in ViT: the feed-forward layers of each encoder block (``linear1``, ``linear2``); its
   attention is one ``nn.MultiheadAttention`` per block, which only LoRA can wrap (``self_attn``);
 * transformers models (BERT-like, ViT, …): PEFT's own per-model default for the method (e.g.
-  ``query``, ``value`` for BERT with LoRA), or the attention's query and value projections when PEFT
-  has none for that model type;
+  ``query``, ``value`` for BERT with LoRA), or the attention's query and value projections by their
+  usual names when PEFT has none for that model type (or its names are not in the model);
 * any other model (e.g. a CNN from the hub): every layer the method can wrap, except the head.
 
 Names follow PEFT's rule: a full module name, or its last parts (``linear1`` matches
@@ -63,8 +63,10 @@ def default_targets(module: "nn.Module", layout: Layout, peft_type: str, support
         return [n for n in names if any(_supported(m, supports) for _, m in _matches(module, layout, n))]
     if layout.family == "transformers":
         mapped = _peft_mapping(peft_type).get(layout.model_type or "")
-        if isinstance(mapped, list) and mapped:
-            return list(mapped)
+        if isinstance(mapped, list):  # PEFT's names, when this model (version) still has them
+            present = [n for n in mapped if any(_supported(m, supports) for _, m in _matches(module, layout, n))]
+            if present:
+                return present
         found = sorted({name.rsplit(".", 1)[-1] for name, m in _layers(module, layout)
                         if name.rsplit(".", 1)[-1] in _ATTENTION_NAMES and _supported(m, supports)})
         if found:

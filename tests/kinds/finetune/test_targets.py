@@ -125,3 +125,21 @@ def test_lora_trains_the_builtin_vit_with_its_defaults(digits):
     tuned = tune(vit, digits["train"], None, "lora", {"rank": 4}, TrainConfig(epochs=1))
     wrapped = sorted(n for n, _ in tuned.model.module.named_modules() if n.endswith("lora_A"))
     assert len(wrapped) == 4 and all(".linear" in n for n in wrapped)
+
+
+def test_a_transformers_vision_model_without_a_peft_default_gets_its_query_and_value(digits):
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from engine.models.hf import HFImageClassifier
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=8, patch_size=4, num_channels=1, hidden_size=16, num_hidden_layers=1,
+                       num_attention_heads=2, intermediate_size=32, num_labels=10)
+    module = ViTForImageClassification(config).eval()
+    info = ModelInfo("test:tiny-vit", "ViTForImageClassification", 0, [str(i) for i in range(10)], "image")
+    vit = HFImageClassifier(module, info, size=(8, 8), channels=1, mean=None, std=None)
+    layout = layout_of(vit)
+    assert (layout.family, layout.model_type, layout.head, layout.head_module) == ("transformers", "vit", "classifier", "classifier")
+    assert _defaults(vit, "lora") in (["query", "value"], ["q_proj", "v_proj"])  # transformers 4, 5
+    tuned = tune(vit, digits["train"], None, "lora", {"rank": 2}, TrainConfig(epochs=1))
+    assert sum(n.endswith("lora_A") for n, _ in tuned.model.module.named_modules()) == 2
