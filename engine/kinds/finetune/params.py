@@ -52,10 +52,6 @@ class ParamCount:
         return out
 
 
-def count_parameters(module: "nn.Module") -> int:
-    return int(sum(p.numel() for p in module.parameters()))
-
-
 def count_trained(module: "nn.Module", trained: Iterable["nn.Parameter"], layout: Layout, base: int) -> ParamCount:
     """Counts for ``module`` (the model as tuned, PEFT-wrapped or not) given the parameters trained."""
     ids = {id(p) for p in trained}

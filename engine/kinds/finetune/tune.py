@@ -20,10 +20,10 @@ from engine.kinds.finetune.head import HeadFit, check_classifier, fit_head
 from engine.kinds.finetune.layout import Layout
 from engine.kinds.finetune.methods import get_method
 from engine.kinds.finetune.methods.base import Method, MethodParams, PrepareContext
-from engine.kinds.finetune.params import ParamCount, count_parameters, count_trained
+from engine.kinds.finetune.params import ParamCount, count_trained
 from engine.kinds.finetune.training import Callbacks, Feed, Stage, TrainConfig, TrainRecord, train
 from engine.kinds.finetune.wrapping import base_module, copy_classifier
-from engine.models.base import Classifier, check_fits, label_mapping
+from engine.models.base import Classifier, check_fits, count_parameters, label_mapping
 
 
 @dataclass
