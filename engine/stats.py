@@ -486,3 +486,65 @@ def ood_detection(in_logits, out_logits, T: float = 1.0) -> dict[str, dict[str, 
         name: {"auroc": auroc(pos, neg), "aupr": aupr(pos, neg), "fpr95": fpr_at_tpr(pos, neg, 0.95)}
         for name, (pos, neg) in oriented.items()
     }
+
+
+# --------------------------------------------------------------------------------------------
+# flips between two models on the same examples
+
+
+@dataclass(frozen=True)
+class Flips:
+    """Negative and positive flips of a new model against a reference (Yan et al., CVPR 2021).
+
+    A negative flip is an example the reference got right and the new model gets wrong; a positive
+    flip the reverse. Rates are over all ``n`` examples (NFR = negatives / n), with intervals.
+    """
+
+    n: int
+    negative: int
+    positive: int
+    negative_rate: Interval
+    positive_rate: Interval
+    new_error_rate: float
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> Interval:
+    """Wilson score interval for a proportion k / n (stays inside [0, 1], sensible at k = 0)."""
+    level = _check_level(level)
+    if n <= 0:
+        raise ValueError("A proportion needs at least one example.")
+    if not 0 <= k <= n:
+        raise ValueError(f"k must lie between 0 and n ({n}), got {k}.")
+    p = k / n
+    z = float(_sp.ndtri(1.0 - (1.0 - level) / 2.0))
+    denom = 1.0 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return Interval(p, float(max(0.0, center - half)), float(min(1.0, center + half)), int(n))
+
+
+def flips(
+    reference_correct, new_correct, level: float = 0.95, clusters=None, n_resamples: int = 1000, seed: int | None = 0
+) -> Flips:
+    """Flips of ``new`` against ``reference`` on the same examples (same order).
+
+    Wilson intervals; with ``clusters`` (e.g. the example id when seeds are pooled) a cluster
+    bootstrap of the per-example flip indicators instead, so repeated examples are not counted as
+    independent.
+    """
+    ref = _as_correct(reference_correct, "reference_correct")
+    new = _as_correct(new_correct, "new_correct")
+    if len(ref) != len(new):
+        raise ValueError(f"Flips compare the same examples: {len(ref)} vs {len(new)} predictions.")
+    n = len(ref)
+    if n == 0:
+        raise ValueError("Flips of zero examples.")
+    neg = ref & ~new
+    pos = ~ref & new
+    if clusters is None:
+        neg_iv = wilson_interval(int(neg.sum()), n, level)
+        pos_iv = wilson_interval(int(pos.sum()), n, level)
+    else:
+        neg_iv = bootstrap_mean(neg.astype(np.float64), n_resamples, seed, level, clusters)
+        pos_iv = bootstrap_mean(pos.astype(np.float64), n_resamples, seed, level, clusters)
+    return Flips(n, int(neg.sum()), int(pos.sum()), neg_iv, pos_iv, float(1.0 - new.mean()))
