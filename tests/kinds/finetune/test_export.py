@@ -21,7 +21,7 @@ from engine.kinds.finetune.export import (
 from engine.kinds.finetune.training import TrainConfig
 from engine.kinds.finetune.tune import tune
 from engine.models.loaders import load_model_file
-from engine.sources import parse_source
+from engine.core.sources import parse_source
 from tests.kinds.finetune.conftest import first_classes, logits
 
 
