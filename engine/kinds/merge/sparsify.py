@@ -1,0 +1,163 @@
+"""Sparsifying task vectors: magnitude trim (TIES), random drop (DARE), outlier band (Breadcrumbs),
+rank-dependent drop (DELLA), and the rescaling conventions.
+
+The magnitude trim finds the k-th largest magnitude by *selection*, not by sorting: a sample of the
+magnitudes brackets the threshold, two counting passes confirm the bracket, and only the few values
+inside it are ranked exactly. That is a handful of linear passes instead of an ``n log n`` argsort
+(mergekit) or a full ``kthvalue`` copy — the difference the TIES figure in bench/ measures.
+
+A tensor too small to trim (``int(density·numel) == 0``, e.g. a 1-element ``logit_scale``) keeps its
+single largest element instead of failing (mergekit stops on it); :func:`trim_count` reports when
+that floor applied.
+"""
+
+from __future__ import annotations
+
+import torch
+
+RESCALE_EPS = 1e-7
+_SAMPLE = 1 << 16
+_EXACT_BELOW = 1 << 18
+
+
+def trim_count(density: float, numel: int) -> tuple[int, bool]:
+    """``(k, floored)``: how many elements a trim keeps, at least one; ``floored`` when that rule applied."""
+    k = int(density * numel)
+    return (1, True) if k < 1 and numel > 0 else (k, False)
+
+
+def kth_largest(a: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th largest value of a flat non-negative tensor (1 ≤ k ≤ numel), by sampled bracketing."""
+    n = a.numel()
+    rank = n - k + 1  # ascending rank of the k-th largest
+    if n <= _EXACT_BELOW:
+        return torch.kthvalue(a, rank).values
+    gen = torch.Generator(device="cpu").manual_seed(n)
+    sample = a[torch.randint(n, (_SAMPLE,), generator=gen).to(a.device)]
+    q = rank / n
+    spread = 5.0 * (q * (1 - q) / _SAMPLE) ** 0.5 + 2.0 / _SAMPLE
+    lo_rank = max(1, int((q - spread) * _SAMPLE))
+    hi_rank = min(_SAMPLE, int((q + spread) * _SAMPLE) + 1)
+    lo = torch.kthvalue(sample, lo_rank).values if q - spread > 0 else a.new_tensor(float("-inf"))
+    hi = torch.kthvalue(sample, hi_rank).values if q + spread < 1 else a.new_tensor(float("inf"))
+    below = int((a < lo).sum())
+    band = a[(a >= lo) & (a <= hi)]
+    if below < rank <= below + band.numel():
+        return torch.kthvalue(band, rank - below).values
+    return torch.kthvalue(a, rank).values  # the bracket missed (rare): exact on everything
+
+
+def topk_mask(a: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean mask of exactly k largest entries of flat non-negative ``a``; ties at the threshold are
+    kept in index order. Zeros never need keeping (they contribute nothing), so a zero threshold
+    keeps only the positive entries."""
+    if k >= a.numel():
+        return torch.ones_like(a, dtype=torch.bool)
+    thr = kth_largest(a, k)
+    if thr <= 0:
+        return a > 0
+    mask = a >= thr
+    extra = int(mask.sum()) - k
+    if extra > 0:  # ties at the threshold: drop the last ones in index order
+        ties = (a == thr).nonzero().flatten()
+        mask[ties[ties.numel() - extra:]] = False
+    return mask
+
+
+def kth_smallest_mask(a: torch.Tensor, density: float) -> torch.Tensor:
+    """FusionBench's rule: keep entries ≥ the (n − int(n·density))-th smallest magnitude."""
+    n = a.numel()
+    rank = n - int(n * density)
+    if rank < 1:
+        return torch.ones_like(a, dtype=torch.bool)
+    return a >= kth_largest(a, n - rank + 1)
+
+
+def rescale_l1(original: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+    """mergekit's rescale: scale ``masked`` to the L1 norm of ``original`` (skipped when either is < 1e-7)."""
+    before = original.abs().sum()
+    after = masked.abs().sum()
+    if before < RESCALE_EPS or after < RESCALE_EPS:
+        return masked
+    return masked * (before / after)
+
+
+def magnitude(delta: torch.Tensor, density: float, rule: str = "top_k", rescale: str | None = None) -> tuple[torch.Tensor, bool]:
+    """Keep the largest magnitudes (``rule``: 'top_k' or 'kth_smallest'); returns (tensor, floored)."""
+    if density >= 1:
+        return delta, False
+    flat = delta.reshape(-1)
+    a = flat.abs() if flat.dtype == torch.float32 else flat.abs().float()
+    floored = False
+    if rule == "top_k":
+        k, floored = trim_count(density, flat.numel())
+        mask = topk_mask(a, k)
+    else:
+        mask = kth_smallest_mask(a, density)
+    del a
+    masked = (flat * mask).reshape(delta.shape)
+    if rescale == "l1_match":
+        masked = rescale_l1(delta, masked)
+    return masked, floored
+
+
+def bernoulli_drop(delta: torch.Tensor, density: float, generator: torch.Generator, rescale: str | None) -> torch.Tensor:
+    """DARE: keep each element with probability ``density``; rescale by L1 match or by 1/density."""
+    if density >= 1:
+        return delta
+    work = delta if delta.dtype in (torch.float32, torch.float64) else delta.float()
+    keep = torch.rand(work.shape, generator=generator, device="cpu").to(work.device) < density
+    masked = work * keep
+    if rescale == "l1_match":
+        masked = rescale_l1(work, masked)
+    elif rescale == "inverse_keep":
+        masked = masked / density
+    return masked.to(delta.dtype)
+
+
+def outlier_band(delta: torch.Tensor, density: float, gamma: float, rescale: str | None = None) -> tuple[torch.Tensor, bool]:
+    """Breadcrumbs (mergekit's rule, per tensor): drop the ``int(γ·n)`` largest magnitudes and enough of
+    the smallest to keep ``int(density·n)``. mergekit's slice ``[n_bot:-n_top]`` empties the whole
+    tensor when ``n_top`` is 0; here the band is ``[n_bot, n − n_top)`` as intended."""
+    if density >= 1:
+        return delta, False
+    flat = delta.reshape(-1)
+    n = flat.numel()
+    target, floored = trim_count(density, n)
+    n_top = int(gamma * n)
+    n_bot = n - target - n_top
+    if n_bot < 0:
+        n_top += n_bot
+        n_bot = 0
+    order = torch.sort(flat.abs().float(), stable=True).indices
+    mask = torch.zeros(n, dtype=torch.bool, device=flat.device)
+    mask[order[n_bot:n - n_top]] = True
+    masked = (flat * mask).reshape(delta.shape)
+    if rescale == "l1_match":
+        masked = rescale_l1(delta, masked)
+    elif rescale == "inverse_keep":
+        masked = masked / density
+    return masked, floored
+
+
+def della_drop(delta: torch.Tensor, density: float, epsilon: float, generator: torch.Generator, rescale: str | None) -> torch.Tensor:
+    """DELLA (mergekit's MagPrune): within each row, keep probability rises linearly with magnitude rank
+    from ``density − ε`` to ``density + ε``; then rescale. A one-element row (where mergekit divides
+    0 by 0) gets the middle probability, ``density``."""
+    if density >= 1:
+        return delta
+    shape = delta.shape
+    work = delta.float() if delta.dtype not in (torch.float32, torch.float64) else delta
+    rows = work.unsqueeze(0) if work.dim() < 2 else work
+    ranks = rows.abs().argsort(dim=1).argsort(dim=1).to(work.dtype) + 1
+    lo = ranks.min(dim=1, keepdim=True).values
+    hi = ranks.max(dim=1, keepdim=True).values
+    rank_norm = torch.where(hi > lo, (ranks - lo) / (hi - lo).clamp(min=1), torch.full_like(ranks, 0.5)).clamp(0, 1)
+    probs = (density - epsilon) + rank_norm * 2 * epsilon
+    keep = torch.rand(probs.shape, generator=generator, device="cpu").to(probs.device) < probs
+    masked = rows * keep
+    if rescale == "l1_match":
+        masked = rescale_l1(rows, masked)
+    elif rescale == "inverse_keep":
+        masked = masked / probs
+    return masked.to(delta.dtype).reshape(shape)

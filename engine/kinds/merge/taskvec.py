@@ -1,0 +1,133 @@
+"""The task-vector family (task arithmetic, TIES, DARE, Breadcrumbs, DELLA): one routine, mergekit's
+order of operations, the conventions as switches.
+
+For each tensor: ``δᵢ = θᵢ − θ_base`` → sparsify each δᵢ with that model's density → weight →
+(consensus methods) elect a sign per element and keep only the agreeing entries → sum → divide
+(``normalize``: by the summed weights kept at each element) → ×λ → ``θ_base + merged``.
+Deltas are processed one model at a time, so memory stays at a few copies of one tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from engine.kinds.merge.methods.base import Params, TensorJob
+from engine.kinds.merge.sparsify import bernoulli_drop, della_drop, magnitude, outlier_band
+
+Sparsification = Literal["magnitude", "random", "outliers", "della"] | None
+
+
+class TaskVectorOptions(Params):
+    """Global parameters shared by the task-vector family (defaults differ per method)."""
+
+    normalize: bool = Field(False, description="divide the merged update by the summed weights of the models kept at "
+                                               "each element (a weighted mean instead of a sum)")
+    rescale: bool = Field(False, description="after dropping entries, rescale what is left (to the tensor's L1 norm "
+                                             "in the mergekit preset, by 1/density in the paper preset)")
+    lambda_: float = Field(1.0, alias="lambda", description="scales the merged update before it is added to the base")
+    int8_mask: bool = Field(False, description="mergekit's memory saver for the sign mask; changes no number here")
+
+
+class TaskVectorModelParams(Params):
+    weight: float = Field(1.0, description="how much this model's update counts")
+    density: float = Field(1.0, gt=0, le=1, description="share of this model's update entries kept (1 keeps all)")
+
+
+class BreadcrumbsModelParams(TaskVectorModelParams):
+    gamma: float = Field(0.01, ge=0, lt=1, description="share of the largest update entries dropped as outliers "
+                                                       "(no effect while density is 1)")
+
+
+class DellaModelParams(TaskVectorModelParams):
+    epsilon: float = Field(0.15, gt=0, lt=0.5, description="how much the keep probability rises from the smallest to "
+                                                          "the largest entries (density ± ε must stay inside (0, 1))")
+
+
+def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus: bool) -> torch.Tensor:
+    """Merge one tensor with the task-vector family's steps (see the module docstring)."""
+    base = job.base
+    conv = job.conventions
+    opts = job.options
+    rescale = conv.dare_rescale if getattr(opts, "rescale", False) else None
+    weights: list[float] = []
+    deltas: list[torch.Tensor] = []
+    for i, (x, p) in enumerate(zip(job.tensors, job.model_params)):
+        d = x.to(base.dtype) - base if x.dtype != base.dtype else x - base
+        density = getattr(p, "density", 1.0)
+        if sparsification == "magnitude":
+            d, floored = magnitude(d, density, conv.trim_rule, "l1_match" if rescale else None)
+            if floored:
+                job.notes.append(f"{job.name}: too small to trim at density {density:g}; kept its largest entry")
+        elif sparsification == "random":
+            d = bernoulli_drop(d, density, job.generator(i), rescale)
+        elif sparsification == "outliers":
+            d, floored = outlier_band(d, density, p.gamma, rescale)
+            if floored:
+                job.notes.append(f"{job.name}: too small to trim at density {density:g}; kept one entry")
+        elif sparsification == "della":
+            d = della_drop(d, density, p.epsilon, job.generator(i), rescale)
+        weights.append(float(p.weight))
+        deltas.append(d)
+    if not deltas:
+        return base.clone()
+    normalize = opts.normalize if conv.aggregation == "method" else conv.aggregation == "mean"
+    if consensus:
+        mixed, divisor = _consensus_sum(deltas, weights, conv.sign_election == "weighted", conv.zero_sign)
+    else:
+        mixed = _weighted_sum(deltas, weights)
+        total = sum(weights)
+        divisor = 1.0 if abs(total) < 1e-8 else total
+    del deltas
+    if normalize:
+        mixed = mixed / divisor
+    lam = float(opts.lambda_)
+    if lam != 1:
+        mixed = mixed * lam
+    return (base + mixed).to(base.dtype)
+
+
+def _weighted_sum(deltas: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    out = deltas[0] * weights[0]
+    for d, w in zip(deltas[1:], weights[1:]):
+        out.add_(d, alpha=w)
+    return out
+
+
+def elect_signs(values: list[torch.Tensor], zero_sign: str) -> torch.Tensor:
+    """+1/−1 (0 only when the majority itself is 0) per element: the sign of the sum of ``values``; an
+    exact zero sum elects +1 ('plus', mergekit) or the majority sign of the elected vector
+    ('majority', FusionBench)."""
+    total = values[0].clone()
+    for v in values[1:]:
+        total.add_(v)
+    if zero_sign == "plus":
+        return torch.where(total >= 0, 1, -1).to(torch.int8)
+    signs = torch.sign(total).to(torch.int8)
+    majority = int(torch.sign(signs.sum(dtype=torch.int64)))
+    return torch.where(signs == 0, torch.tensor(majority, dtype=torch.int8), signs)
+
+
+def _consensus_sum(deltas: list[torch.Tensor], weights: list[float], weighted: bool, zero_sign: str):
+    """Sum of the entries whose sign agrees with the elected one, and the summed weights kept per element.
+
+    As in mergekit, a trimmed (zero) entry agrees with no sign, so it adds to neither the sum nor the
+    divisor; an elected sign of 0 keeps the negative entries (FusionBench's rule)."""
+    if weighted:  # the deltas are fresh tensors: weight them in place
+        weighted_deltas = [d.mul_(w) if w != 1 else d for d, w in zip(deltas, weights)]
+        voters = weighted_deltas
+    else:
+        weighted_deltas = [d * w if w != 1 else d for d, w in zip(deltas, weights)]
+        voters = deltas
+    elected = elect_signs(voters, zero_sign)
+    positive = elected > 0
+    mixed = torch.zeros_like(deltas[0])
+    divisor = torch.zeros_like(deltas[0])
+    for v, wd, w in zip(voters, weighted_deltas, weights):
+        agree = torch.where(positive, v > 0, v < 0)
+        mixed.add_(torch.where(agree, wd, 0))
+        divisor.add_(agree, alpha=w)
+    divisor[divisor == 0] = 1
+    return mixed, divisor
