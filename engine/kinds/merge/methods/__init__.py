@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from engine.errors import JuxtaError
 from engine.kinds.merge.methods import (
     adamerging, breadcrumbs, breadcrumbs_ties, consensus, dare_linear, dare_ties, della, della_linear, fisher, karcher,
     linear, lines, model_stock, multislerp, nearswap, nuslerp, passthrough, pcb, ram, regmean, sce, slerp,
@@ -22,7 +21,9 @@ def get_method(name: str) -> Method:
     try:
         return METHODS[name]
     except KeyError:
-        raise JuxtaError(f"Unknown merge method '{name}'; the methods are: {', '.join(METHODS)}.") from None
+        from engine.kinds.merge.checks import MergeError
+
+        raise MergeError(f"Unknown merge method '{name}'; the methods are: {', '.join(METHODS)}.") from None
 
 
 __all__ = ["METHODS", "Method", "TensorJob", "get_method"]
