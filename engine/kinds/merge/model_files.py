@@ -13,7 +13,9 @@ from engine.kinds.merge.safetensors_io import Entry, SafetensorsFile
 
 
 class ModelFiles:
-    """Tensor names, dtypes and shapes of one model, and reads of single tensors."""
+    """Tensor names, dtypes and shapes of one model, and reads of single tensors (each a fresh copy)."""
+
+    fresh_reads = True
 
     def __init__(self, path: str | Path, label: str | None = None):
         self.path = Path(path).expanduser()

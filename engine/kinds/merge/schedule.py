@@ -50,6 +50,7 @@ class Schedule:
     head_models: list[int] = field(default_factory=list)  # which models' heads are kept, in order
     conventions: Conventions = field(default_factory=lambda: PRESETS["mergekit"])
     seed: int = 0
+    owned: bool = False  # sources return fresh tensors on every read (files): methods may work in place
     num_layers: dict[str, int] = field(default_factory=dict)  # output layers per stack (slices)
 
 
@@ -186,15 +187,19 @@ def build_schedule(plan: MergePlan, open_source) -> Schedule:
     index = {n: i for i, n in enumerate(names)}
     check_architectures(sources)
     resolver = Resolver(plan, method)
+    owned = all(getattr(s, "fresh_reads", False) for s in sources)
     if plan.slices:
-        return _slices_schedule(plan, method, sources, index, resolver, compute, out_dtype)
+        sched = _slices_schedule(plan, method, sources, index, resolver, compute, out_dtype)
+        sched.owned = owned
+        return sched
     uses_base = method.base != "unused" and plan.base_model is not None
     inputs = [m for m in plan.models if not (uses_base and m.model == plan.base_model)]
     check_counts(method, len(inputs), plan.base_model is not None, len(inputs) + (1 if uses_base else 0))
     base_i = index[plan.base_model] if uses_base else None
     input_idx = [index[m.model] for m in inputs]
     ref = sources[base_i] if base_i is not None else sources[input_idx[0]]
-    sched = Schedule(method, sources, [], compute, head_models=input_idx, conventions=plan.conventions, seed=plan.seed)
+    sched = Schedule(method, sources, [], compute, head_models=input_idx, conventions=plan.conventions, seed=plan.seed,
+                     owned=owned)
     depth = depth_positions(ref.names())
     all_idx = ([base_i] if base_i is not None else []) + input_idx
     _check_extra_tensors(sources, all_idx, ref, plan)

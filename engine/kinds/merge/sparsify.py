@@ -82,8 +82,10 @@ def rescale_l1(original: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
     return masked * (before / after)
 
 
-def magnitude(delta: torch.Tensor, density: float, rule: str = "top_k", rescale: str | None = None) -> tuple[torch.Tensor, bool]:
-    """Keep the largest magnitudes (``rule``: 'top_k' or 'kth_smallest'); returns (tensor, floored)."""
+def magnitude(delta: torch.Tensor, density: float, rule: str = "top_k", rescale: str | None = None,
+              inplace: bool = False) -> tuple[torch.Tensor, bool]:
+    """Keep the largest magnitudes (``rule``: 'top_k' or 'kth_smallest'); returns (tensor, floored).
+    ``inplace``: zero the dropped entries of ``delta`` itself (the caller owns it)."""
     if density >= 1:
         return delta, False
     flat = delta.reshape(-1)
@@ -94,10 +96,14 @@ def magnitude(delta: torch.Tensor, density: float, rule: str = "top_k", rescale:
         mask = topk_mask(a, k)
     else:
         mask = kth_smallest_mask(a, density)
+    before = a.sum() if rescale == "l1_match" else None
     del a
-    masked = (flat * mask).reshape(delta.shape)
-    if rescale == "l1_match":
-        masked = rescale_l1(delta, masked)
+    masked = flat.mul_(mask) if inplace and flat.data_ptr() == delta.data_ptr() else flat * mask
+    masked = masked.reshape(delta.shape)
+    if before is not None:
+        after = masked.abs().sum()
+        if before >= RESCALE_EPS and after >= RESCALE_EPS:
+            masked = masked * (before / after).to(masked.dtype)
     return masked, floored
 
 

@@ -6,6 +6,10 @@ written to its final place on a third while the next is merged. At most two tens
 output are alive at a time, so models larger than memory merge. Output shards are written in place
 (see safetensors_io), so nothing waits for a whole shard.
 
+glibc keeps freed blocks of up to 32 MiB for reuse by default, which would keep every mid-sized
+tensor ever freed; before a merge the mmap threshold is fixed at 1 MiB (:func:`return_freed_memory`)
+so a freed tensor goes back to the system at once.
+
 With ``trim_scope = "task_vector"`` (the paper preset) the method sees each model's whole flattened
 task vector at once, as the papers' and FusionBench's code do: that path holds every model in
 memory.
@@ -26,6 +30,21 @@ from engine.kinds.merge.safetensors_io import ShardedWriter
 from engine.kinds.merge.schedule import Schedule, TensorTask
 
 Progress = Callable[[int, int, str], None]
+_M_MMAP_THRESHOLD = -3
+
+
+def return_freed_memory() -> None:
+    """Make glibc give large freed blocks (≥ 1 MiB) back to the system immediately (no-op elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return
 
 
 @dataclass
@@ -65,7 +84,7 @@ def _compute(sched: Schedule, task: TensorTask, loaded: dict[str, Any], notes: l
         return loaded["inputs"][0]
     job = TensorJob(name=task.out, base=loaded["base"], tensors=loaded["inputs"], model_params=task.model_params,
                     options=task.options, conventions=sched.conventions, seed=sched.seed, is_embed=task.is_embed,
-                    notes=notes)
+                    notes=notes, owned=sched.owned)
     out = sched.method.merge_tensor(job)
     if tuple(out.shape) != tuple(task.shape):
         raise MergeError(f"{sched.method.name} produced shape {tuple(out.shape)} for '{task.out}', expected {task.shape}.")
@@ -75,6 +94,7 @@ def _compute(sched: Schedule, task: TensorTask, loaded: dict[str, Any], notes: l
 def run_schedule(sched: Schedule, emit: Callable[[TensorTask, torch.Tensor], None], progress: Progress | None = None,
                  device: str = "cpu", notes: list[str] | None = None) -> None:
     """Merge every task in order, handing each result to ``emit`` (write it or keep it)."""
+    return_freed_memory()
     notes = notes if notes is not None else []
     tasks = sched.tasks
     if sched.conventions.trim_scope == "task_vector" and sched.method.base != "unused":

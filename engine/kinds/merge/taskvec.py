@@ -55,10 +55,13 @@ def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus
     weights: list[float] = []
     deltas: list[torch.Tensor] = []
     for i, (x, p) in enumerate(zip(job.tensors, job.model_params)):
-        d = x.to(base.dtype) - base if x.dtype != base.dtype else x - base
+        if job.owned and x.dtype == base.dtype and x.data_ptr() != base.data_ptr():
+            d = x.sub_(base)  # a fresh copy read for this merge: reuse its memory
+        else:
+            d = x.to(base.dtype) - base
         density = getattr(p, "density", 1.0)
         if sparsification == "magnitude":
-            d, floored = magnitude(d, density, conv.trim_rule, "l1_match" if rescale else None)
+            d, floored = magnitude(d, density, conv.trim_rule, "l1_match" if rescale else None, inplace=True)
             if floored:
                 job.notes.append(f"{job.name}: too small to trim at density {density:g}; kept its largest entry")
         elif sparsification == "random":
@@ -82,15 +85,15 @@ def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus
         divisor = 1.0 if abs(total) < 1e-8 else total
     del deltas
     if normalize:
-        mixed = mixed / divisor
+        mixed.div_(divisor)
     lam = float(opts.lambda_)
     if lam != 1:
-        mixed = mixed * lam
-    return (base + mixed).to(base.dtype)
+        mixed.mul_(lam)
+    return base.add_(mixed) if job.owned else base + mixed
 
 
 def _weighted_sum(deltas: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
-    out = deltas[0] * weights[0]
+    out = deltas[0].mul_(weights[0]) if weights[0] != 1 else deltas[0]  # the deltas are fresh: reuse the first
     for d, w in zip(deltas[1:], weights[1:]):
         out.add_(d, alpha=w)
     return out
@@ -123,11 +126,14 @@ def _consensus_sum(deltas: list[torch.Tensor], weights: list[float], weighted: b
         voters = deltas
     elected = elect_signs(voters, zero_sign)
     positive = elected > 0
-    mixed = torch.zeros_like(deltas[0])
+    del elected
+    mixed: torch.Tensor | None = None
     divisor = torch.zeros_like(deltas[0])
     for v, wd, w in zip(voters, weighted_deltas, weights):
         agree = torch.where(positive, v > 0, v < 0)
-        mixed.add_(torch.where(agree, wd, 0))
+        wd.mul_(agree)  # wd is a fresh tensor no one reads after this
+        mixed = wd if mixed is None else mixed.add_(wd)
         divisor.add_(agree, alpha=w)
+        del agree
     divisor[divisor == 0] = 1
     return mixed, divisor

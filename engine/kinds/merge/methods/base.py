@@ -46,6 +46,7 @@ class TensorJob:
     seed: int = 0
     is_embed: bool = False
     notes: list[str] = field(default_factory=list)
+    owned: bool = False  # the input tensors are fresh copies the method may overwrite (files, not a caller's dict)
 
     def generator(self, model_index: int) -> torch.Generator:
         """A generator seeded by (seed, tensor name, model index): results do not depend on the order or
