@@ -70,7 +70,7 @@ def adamerging(base: Mapping[str, torch.Tensor], experts: Sequence[Mapping[str, 
         if opts.clamp:
             with torch.no_grad():
                 lam.clamp_(0, 1)
-        curve.append(float(loss))
+        curve.append(float(loss.detach()))
     with torch.no_grad():
         final = {k: v.detach().clone() for k, v in merged(lam).items()}
     coeffs = lam.detach().clone()
