@@ -1,10 +1,10 @@
 """Sparsifying task vectors: magnitude trim (TIES), random drop (DARE), outlier band (Breadcrumbs),
 rank-dependent drop (DELLA), and the rescaling conventions.
 
-The magnitude trim finds the k-th largest magnitude by *selection*, not by sorting: a sample of the
-magnitudes brackets the threshold, two counting passes confirm the bracket, and only the few values
-inside it are ranked exactly. That is a handful of linear passes instead of an ``n log n`` argsort
-(mergekit) or a full ``kthvalue`` copy — the difference the TIES figure in bench/ measures.
+The magnitude trim finds the k-th largest magnitude by *selection*, not by sorting: numpy's
+introselect (``np.partition``) is linear and about ten times faster on the CPU than torch's
+``kthvalue``, let alone mergekit's ``n log n`` argsort — the difference the TIES figure in bench/
+measures.
 
 A tensor too small to trim (``int(density·numel) == 0``, e.g. a 1-element ``logit_scale``) keeps its
 single largest element instead of failing (mergekit stops on it); :func:`trim_count` reports when
@@ -13,11 +13,10 @@ that floor applied.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 RESCALE_EPS = 1e-7
-_SAMPLE = 1 << 16
-_EXACT_BELOW = 1 << 18
 
 
 def trim_count(density: float, numel: int) -> tuple[int, bool]:
@@ -27,37 +26,31 @@ def trim_count(density: float, numel: int) -> tuple[int, bool]:
 
 
 def kth_largest(a: torch.Tensor, k: int) -> torch.Tensor:
-    """The k-th largest value of a flat non-negative tensor (1 ≤ k ≤ numel), by sampled bracketing."""
+    """The k-th largest value of a flat non-negative tensor (1 ≤ k ≤ numel), by selection: numpy's
+    introselect (``np.partition``) on the CPU — linear time, no sort — and ``kthvalue`` elsewhere."""
     n = a.numel()
-    rank = n - k + 1  # ascending rank of the k-th largest
-    if n <= _EXACT_BELOW:
-        return torch.kthvalue(a, rank).values
-    gen = torch.Generator(device="cpu").manual_seed(n)
-    sample = a[torch.randint(n, (_SAMPLE,), generator=gen).to(a.device)]
-    q = rank / n
-    spread = 5.0 * (q * (1 - q) / _SAMPLE) ** 0.5 + 2.0 / _SAMPLE
-    lo_rank = max(1, int((q - spread) * _SAMPLE))
-    hi_rank = min(_SAMPLE, int((q + spread) * _SAMPLE) + 1)
-    lo = torch.kthvalue(sample, lo_rank).values if q - spread > 0 else a.new_tensor(float("-inf"))
-    hi = torch.kthvalue(sample, hi_rank).values if q + spread < 1 else a.new_tensor(float("inf"))
-    below = int((a < lo).sum())
-    band = a[(a >= lo) & (a <= hi)]
-    if below < rank <= below + band.numel():
-        return torch.kthvalue(band, rank - below).values
-    return torch.kthvalue(a, rank).values  # the bracket missed (rare): exact on everything
+    if a.device.type != "cpu" or a.dtype not in (torch.float32, torch.float64):
+        return torch.kthvalue(a.float(), n - k + 1).values
+    values = a.numpy()
+    return torch.tensor(np.partition(values, n - k)[n - k], dtype=a.dtype)
 
 
-def topk_mask(a: torch.Tensor, k: int) -> torch.Tensor:
+def count_true(mask: torch.Tensor) -> int:
+    """Number of True entries (numpy's count is many times faster than summing a bool tensor)."""
+    return int(np.count_nonzero(mask.numpy())) if mask.device.type == "cpu" else int(torch.count_nonzero(mask))
+
+
+def topk_mask(a: torch.Tensor, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """Boolean mask of exactly k largest entries of flat non-negative ``a``; ties at the threshold are
     kept in index order. Zeros never need keeping (they contribute nothing), so a zero threshold
-    keeps only the positive entries."""
+    keeps only the positive entries. ``out``: a bool buffer to fill."""
     if k >= a.numel():
-        return torch.ones_like(a, dtype=torch.bool)
+        return torch.ones_like(a, dtype=torch.bool) if out is None else out.fill_(True)
     thr = kth_largest(a, k)
     if thr <= 0:
-        return a > 0
-    mask = a >= thr
-    extra = int(mask.sum()) - k
+        return torch.gt(a, 0, out=out) if out is not None else a > 0
+    mask = torch.ge(a, thr, out=out) if out is not None else a >= thr
+    extra = count_true(mask) - k
     if extra > 0:  # ties at the threshold: drop the last ones in index order
         ties = (a == thr).nonzero().flatten()
         mask[ties[ties.numel() - extra:]] = False
@@ -83,22 +76,30 @@ def rescale_l1(original: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
 
 
 def magnitude(delta: torch.Tensor, density: float, rule: str = "top_k", rescale: str | None = None,
-              inplace: bool = False) -> tuple[torch.Tensor, bool]:
+              inplace: bool = False, scratch: torch.Tensor | None = None,
+              mask_buffer: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
     """Keep the largest magnitudes (``rule``: 'top_k' or 'kth_smallest'); returns (tensor, floored).
-    ``inplace``: zero the dropped entries of ``delta`` itself (the caller owns it)."""
+    ``inplace``: zero the dropped entries of ``delta`` itself (the caller owns it); ``scratch`` (float)
+    and ``mask_buffer`` (bool), shaped like ``delta``, spare allocations when given."""
     if density >= 1:
         return delta, False
     flat = delta.reshape(-1)
-    a = flat.abs() if flat.dtype == torch.float32 else flat.abs().float()
+    if flat.dtype == torch.float32 and scratch is not None:
+        a = torch.abs(flat, out=scratch.reshape(-1))
+    else:
+        a = flat.abs() if flat.dtype == torch.float32 else flat.abs().float()
     floored = False
+    mask_out = mask_buffer.reshape(-1) if mask_buffer is not None else None
     if rule == "top_k":
         k, floored = trim_count(density, flat.numel())
-        mask = topk_mask(a, k)
+        mask = topk_mask(a, k, out=mask_out)
     else:
         mask = kth_smallest_mask(a, density)
     before = a.sum() if rescale == "l1_match" else None
-    del a
-    masked = flat.mul_(mask) if inplace and flat.data_ptr() == delta.data_ptr() else flat * mask
+    # multiplying by a float 0/1 mask is several times faster than by a bool one (no per-element casts)
+    keep = a.copy_(mask) if a.dtype == flat.dtype else mask.to(flat.dtype)
+    masked = flat.mul_(keep) if inplace and flat.data_ptr() == delta.data_ptr() else flat * keep
+    del a, keep
     masked = masked.reshape(delta.shape)
     if before is not None:
         after = masked.abs().sum()

@@ -52,6 +52,8 @@ def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus
     conv = job.conventions
     opts = job.options
     rescale = conv.dare_rescale if getattr(opts, "rescale", False) else None
+    scratch = torch.empty_like(base) if base.dtype == torch.float32 else None
+    mask_buffer = torch.empty(base.shape, dtype=torch.bool, device=base.device)
     weights: list[float] = []
     deltas: list[torch.Tensor] = []
     for i, (x, p) in enumerate(zip(job.tensors, job.model_params)):
@@ -61,7 +63,8 @@ def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus
             d = x.to(base.dtype) - base
         density = getattr(p, "density", 1.0)
         if sparsification == "magnitude":
-            d, floored = magnitude(d, density, conv.trim_rule, "l1_match" if rescale else None, inplace=True)
+            d, floored = magnitude(d, density, conv.trim_rule, "l1_match" if rescale else None, inplace=True,
+                                   scratch=scratch, mask_buffer=mask_buffer)
             if floored:
                 job.notes.append(f"{job.name}: too small to trim at density {density:g}; kept its largest entry")
         elif sparsification == "random":
@@ -78,12 +81,13 @@ def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus
         return base.clone()
     normalize = opts.normalize if conv.aggregation == "method" else conv.aggregation == "mean"
     if consensus:
-        mixed, divisor = _consensus_sum(deltas, weights, conv.sign_election == "weighted", conv.zero_sign)
+        mixed, divisor = _consensus_sum(deltas, weights, conv.sign_election == "weighted", conv.zero_sign,
+                                        scratch if scratch is not None else torch.empty_like(deltas[0]), mask_buffer)
     else:
         mixed = _weighted_sum(deltas, weights)
         total = sum(weights)
         divisor = 1.0 if abs(total) < 1e-8 else total
-    del deltas
+    del deltas, scratch, mask_buffer
     if normalize:
         mixed.div_(divisor)
     lam = float(opts.lambda_)
@@ -99,41 +103,50 @@ def _weighted_sum(deltas: list[torch.Tensor], weights: list[float]) -> torch.Ten
     return out
 
 
-def elect_signs(values: list[torch.Tensor], zero_sign: str) -> torch.Tensor:
-    """+1/−1 (0 only when the majority itself is 0) per element: the sign of the sum of ``values``; an
-    exact zero sum elects +1 ('plus', mergekit) or the majority sign of the elected vector
-    ('majority', FusionBench)."""
-    total = values[0].clone()
+def elected_signs(values: list[torch.Tensor], zero_sign: str, out: torch.Tensor | None = None,
+                  mask_buffer: torch.Tensor | None = None) -> torch.Tensor:
+    """±1 per element (as ``values``' float dtype): the sign of the sum of ``values``. An exact zero sum
+    elects +1 ('plus', mergekit) or the majority sign of the whole elected vector ('majority',
+    FusionBench; when that majority is itself 0, −1, which is what FusionBench's rule keeps: the
+    negative entries)."""
+    total = out if out is not None else torch.empty_like(values[0])
+    total.copy_(values[0])
     for v in values[1:]:
         total.add_(v)
     if zero_sign == "plus":
-        return torch.where(total >= 0, 1, -1).to(torch.int8)
-    signs = torch.sign(total).to(torch.int8)
-    majority = int(torch.sign(signs.sum(dtype=torch.int64)))
-    return torch.where(signs == 0, torch.tensor(majority, dtype=torch.int8), signs)
+        positive = torch.ge(total, 0, out=mask_buffer) if mask_buffer is not None else total >= 0
+        return total.copy_(positive).mul_(2).sub_(1)
+    total.sign_()
+    majority = float(torch.sign(total.sum(dtype=torch.float64)))
+    zero = torch.eq(total, 0, out=mask_buffer) if mask_buffer is not None else total == 0
+    return total.masked_fill_(zero, majority if majority != 0 else -1.0)
 
 
-def _consensus_sum(deltas: list[torch.Tensor], weights: list[float], weighted: bool, zero_sign: str):
+def _consensus_sum(deltas: list[torch.Tensor], weights: list[float], weighted: bool, zero_sign: str,
+                   scratch: torch.Tensor, mask_buffer: torch.Tensor):
     """Sum of the entries whose sign agrees with the elected one, and the summed weights kept per element.
 
     As in mergekit, a trimmed (zero) entry agrees with no sign, so it adds to neither the sum nor the
-    divisor; an elected sign of 0 keeps the negative entries (FusionBench's rule)."""
-    if weighted:  # the deltas are fresh tensors: weight them in place
+    divisor. The deltas are fresh tensors and are overwritten."""
+    if weighted:
         weighted_deltas = [d.mul_(w) if w != 1 else d for d, w in zip(deltas, weights)]
         voters = weighted_deltas
     else:
         weighted_deltas = [d * w if w != 1 else d for d, w in zip(deltas, weights)]
         voters = deltas
-    elected = elect_signs(voters, zero_sign)
-    positive = elected > 0
-    del elected
-    mixed: torch.Tensor | None = None
+    signs = elected_signs(voters, zero_sign, out=scratch, mask_buffer=mask_buffer)
+    product = torch.empty_like(deltas[0])
     divisor = torch.zeros_like(deltas[0])
+    mixed: torch.Tensor | None = None
     for v, wd, w in zip(voters, weighted_deltas, weights):
-        agree = torch.where(positive, v > 0, v < 0)
+        agree = torch.mul(v, signs, out=product).sign_().clamp_(min=0)  # 1 where v has the elected sign, else 0
         wd.mul_(agree)  # wd is a fresh tensor no one reads after this
         mixed = wd if mixed is None else mixed.add_(wd)
         divisor.add_(agree, alpha=w)
-        del agree
-    divisor[divisor == 0] = 1
+    divisor.masked_fill_(torch.eq(divisor, 0, out=mask_buffer), 1)
     return mixed, divisor
+
+
+def elect_signs(values: list[torch.Tensor], zero_sign: str) -> torch.Tensor:
+    """The elected signs as int8 (+1/−1), for methods that vote like TIES (SCE)."""
+    return elected_signs([v.float() for v in values] if values[0].dtype != torch.float32 else values, zero_sign).to(torch.int8)
