@@ -7,8 +7,9 @@ introselect (``np.partition``) is linear and about ten times faster on the CPU t
 measures.
 
 A tensor too small to trim (``int(density·numel) == 0``, e.g. a 1-element ``logit_scale``) keeps its
-single largest element instead of failing (mergekit stops on it); :func:`trim_count` reports when
-that floor applied.
+single largest element instead of failing (mergekit 0.1.4 stopped with "not gonna zero out the whole
+tensor"; 0.1.5 keeps one element too); :func:`trim_count` reports when that floor applied, and the
+merge records it.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def bernoulli_drop(delta: torch.Tensor, density: float, generator: torch.Generat
 
 def outlier_band(delta: torch.Tensor, density: float, gamma: float, rescale: str | None = None) -> tuple[torch.Tensor, bool]:
     """Breadcrumbs (mergekit's rule, per tensor): drop the ``int(γ·n)`` largest magnitudes and enough of
-    the smallest to keep ``int(density·n)``. mergekit's slice ``[n_bot:-n_top]`` empties the whole
-    tensor when ``n_top`` is 0; here the band is ``[n_bot, n − n_top)`` as intended."""
+    the smallest to keep ``int(density·n)`` (at least one). mergekit 0.1.4's slice ``[n_bot:-n_top]``
+    emptied the whole tensor when ``n_top`` was 0; 0.1.5 keeps the band ``[n_bot, n_bot + k)`` as here."""
     if density >= 1:
         return delta, False
     flat = delta.reshape(-1)
