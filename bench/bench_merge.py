@@ -41,7 +41,7 @@ def build_models(folder: Path, hidden: int, layers: int, vocab: int) -> int:
 
     cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=int(hidden * 2.75) // 16 * 16,
                       num_hidden_layers=layers, num_attention_heads=hidden // 64, num_key_value_heads=hidden // 64,
-                      max_position_embeddings=2048, tie_word_embeddings=False)
+                      max_position_embeddings=2048, tie_word_embeddings=False, architectures=["LlamaForCausalLM"])
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in LlamaForCausalLM(cfg).state_dict().items()}
     params = sum(torch.Size(s).numel() for s in shapes.values())
