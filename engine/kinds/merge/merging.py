@@ -90,10 +90,19 @@ def _report(plan: MergePlan, sched, notes: list[str], seconds: float) -> MergeRe
                        notes=list(dict.fromkeys(sched.notes + notes)), seconds=seconds)
 
 
+def check_device(device: str) -> None:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MergeError(f"Device '{device}' was asked for, but this machine has no CUDA device torch can use; "
+                         "merge on the CPU (--device cpu).")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise MergeError(f"Unknown device '{device}'; use cpu or cuda.")
+
+
 def merge_to_folder(plan: MergePlan, out_dir: str | Path, *, progress: Progress | None = None, device: str = "cpu",
                     max_shard_bytes: int = DEFAULT_SHARD_BYTES, overwrite: bool = False,
                     relative_to: Path | None = None, yaml_text: str | None = None) -> MergeReport:
     """Merge model files into a Hugging Face folder (config, sharded safetensors, tokenizer from the base)."""
+    check_device(device)
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise MergeError(f"Output folder {out} already exists and is not empty; choose another folder or pass --overwrite.")
@@ -145,6 +154,7 @@ def merge_state_dicts(method: str, base: Mapping[str, torch.Tensor] | None, expe
                       dtype: str | None = None, embeddings: str = "error", progress: Progress | None = None,
                       device: str = "cpu") -> MergeResult:
     """Merge in memory. Parameter values may be scalars, gradients or filter lists, as in mergekit."""
+    check_device(device)
     labels = [f"expert {i + 1}" for i in range(len(experts))]
     mp = list(model_parameters or [{}] * len(experts))
     if len(mp) != len(experts):

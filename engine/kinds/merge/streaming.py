@@ -187,7 +187,8 @@ def collect(sched: Schedule, progress: Progress | None = None, device: str = "cp
     heads: list[dict[str, torch.Tensor]] = [{} for _ in sched.head_models]
 
     def emit(task: TensorTask, tensor: torch.Tensor) -> None:
-        out[task.out] = tensor
+        # copies and heads are the caller's own tensors when the sources are in memory: hand back copies
+        out[task.out] = tensor if task.kind == "merge" or sched.owned else tensor.clone()
         if task.kind == "head":
             for j, ref in enumerate(task.inputs):
                 heads[j][task.out] = sched.sources[ref[0]].read(ref[1]).to(task.dtype)

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params
-from engine.kinds.merge.methods.databased import ModelMergeResult, ParamForward, StateDict, float_keys
+from engine.kinds.merge.methods.databased import ModelMergeResult, ParamForward, float_keys
 
 
 class Options(Params):
