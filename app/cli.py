@@ -1,4 +1,4 @@
-"""The ``juxta`` command line: run, status, results, export, report, validate. Needs no display.
+"""The ``juxta`` command line: run, status, results, export, report, validate, merge. Needs no display.
 
 Exit codes: 0 success; 1 the run finished but some cells failed; 2 bad input (study file, source,
 data); 3 an internal error; 130 interrupted (finished cells are kept, run again to resume).
@@ -105,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--introduction", help="a short introduction shown on the title page")
     rp.add_argument("--overwrite", action="store_true", help="replace an existing HTML or PDF file at --out")
     rp.set_defaults(func=cmd_report)
+
+    mg = sub.add_parser("merge", help="merge models from a mergekit YAML into a Hugging Face folder")
+    mg.add_argument("config", help="mergekit YAML (merge_method, base_model, models or slices, parameters, dtype)")
+    mg.add_argument("out", help="output folder (config, sharded safetensors, the base's tokenizer)")
+    mg.add_argument("--random-seed", type=int, default=0, help="seed for the random methods (DARE, DELLA); default 0")
+    mg.add_argument("--conventions", choices=["mergekit", "paper"], default="mergekit",
+                    help="mergekit's conventions (default) or the papers'/FusionBench's")
+    mg.add_argument("--device", default="cpu", help="where to compute: cpu (default) or cuda")
+    mg.add_argument("--out-shard-size", default="5B", help="bytes per output shard, with K/M/B suffixes (default 5B, as mergekit)")
+    mg.add_argument("--submatrix-embeddings", action="store_true",
+                    help="merge embeddings of different vocabulary sizes on their common submatrix (mergekit's rule)")
+    mg.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    mg.add_argument("--quiet", action="store_true", help="no progress bar")
+    mg.set_defaults(func=cmd_merge)
 
     v = sub.add_parser("validate", help="check a study file (schema, sources, data) without running it")
     v.add_argument("file", help="a .study.toml file, or a project folder to check all its studies")
@@ -438,6 +452,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
                       f"({time.perf_counter() - t0:.1f} s).")
         for warning in plan.warnings:
             console.print(f"  [yellow]warning:[/] {escape(str(warning))}")
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.core.errors import JuxtaError
+    from engine.kinds.merge import conventions, merge_to_folder, read_mergekit_yaml
+
+    suffix = {"K": 10**3, "M": 10**6, "B": 10**9}
+    size = args.out_shard_size.strip().upper()
+    try:
+        params = int(float(size[:-1]) * suffix[size[-1]]) if size[-1:] in suffix else int(size)
+    except ValueError:
+        raise JuxtaError(f"--out-shard-size '{args.out_shard_size}' is not a size in bytes (e.g. 5B, 500M).") from None
+    config = Path(args.config)
+    plan = read_mergekit_yaml(config, conventions=conventions(args.conventions), seed=args.random_seed)
+    if args.submatrix_embeddings:
+        plan.embeddings = "submatrix"
+    columns = [TextColumn("[bold]merging[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("tensors"),
+               TimeElapsedColumn(), TextColumn("{task.fields[note]}", style="dim")]
+    with Progress(*columns, console=console, disable=args.quiet, refresh_per_second=8) as progress:
+        bar = progress.add_task("merge", total=None, note="checking the models…")
+
+        def on_tensor(done: int, total: int, name: str) -> None:
+            progress.update(bar, completed=done, total=total, note=escape(name))
+
+        report = merge_to_folder(plan, args.out, progress=on_tensor, device=args.device, max_shard_bytes=params,
+                                 overwrite=args.overwrite, relative_to=config.resolve().parent,
+                                 yaml_text=config.read_text(encoding="utf-8"))
+    console.print(f"[green]✓[/] {plan.method}: {report.merged} tensors merged, {report.copied} copied"
+                  + (f", {report.heads} task heads kept per model" if report.heads else "")
+                  + f" in {report.seconds:.1f} s → {escape(str(Path(args.out).resolve()))}")
+    for note in report.notes:
+        console.print(f"  [yellow]note:[/] {escape(note)}")
     return EXIT_OK
 
 
