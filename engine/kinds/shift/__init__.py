@@ -21,7 +21,8 @@ from engine.kinds.base import Description, StudyKind
 from engine.kinds.shift.describe import describe
 from engine.kinds.shift.plan import VERSIONS, ShiftPlan, model_problems, plan_study
 from engine.kinds.shift.spec import ShiftStudy, source_entries
-from engine.kinds.shift.work import eval_cell, train_cell
+from engine.kinds.shift.work import eval_cell
+from engine.models.training_cell import TRAIN_TYPE, train_cell
 
 if TYPE_CHECKING:  # results and reports load pandas: imported when first asked for, not with the registry
     from engine.kinds.shift.results import ShiftResults
@@ -66,7 +67,7 @@ class ShiftKind(StudyKind):
     title = "Distribution shift"
     question = "How much does each model lose when the data moves away from what it was trained on?"
     spec = ShiftStudy
-    work = {"train": train_cell, "eval": eval_cell}
+    work = {TRAIN_TYPE: train_cell, "eval": eval_cell}
     versions = VERSIONS
 
     def plan(self, study: ShiftStudy, root: Path, artifacts: dict[str, str]) -> ShiftPlan:

@@ -25,12 +25,13 @@ from engine.data.loaders import load_data
 from engine.data.spec import data_spec
 from engine.kinds.shift.spec import ShiftStudy, source_entries
 from engine.models.identity import model_identity
-from engine.models.recipes import DEFAULT_RECIPES, parse_builtin
+from engine.models.recipes import parse_builtin
+from engine.models.training_cell import TRAIN_TYPE, TRAIN_VERSION, training_cell
 
 # Bump an entry when the computation behind that type of cell changes its results, so earlier results
 # are not reused as if current. eval 2: corruption noise drawn from pools, whole-pixel motion blur,
 # JPEG chroma from its real extent.
-VERSIONS = {"train": 1, "eval": 2}
+VERSIONS = {TRAIN_TYPE: TRAIN_VERSION, "eval": 2}
 
 
 @dataclass(frozen=True)
@@ -129,19 +130,10 @@ def plan_study(study: ShiftStudy, root: Path, artifacts: dict[str, str] | None =
         for seed in study.study.seeds:
             train_key = None
             if src.scheme == "builtin":
-                train_source, arch = parse_builtin(src.value)
-                recipe = DEFAULT_RECIPES[arch]
-                if m.train:
-                    recipe = type(recipe)(**{**recipe.as_dict(), **m.train.model_dump(exclude_none=True)})
-                tdspec = dict(dspec) if train_source is None else {
-                    **dspec, "source": f"builtin:{train_source}", "options": {}, "fingerprint": None,
-                }
-                tdspec["train_fingerprint"] = (
-                    data.subset(parts["train"]).fingerprint() if train_source is None else f"builtin:{train_source}"
-                )
-                tspec = {"arch": arch, "recipe": recipe.as_dict(), "data": tdspec, "seed": seed, "source": m.source}
-                train_key = cell_key("train", VERSIONS["train"], tspec)
-                cells.append(Cell(train_key, study.name, "train", m.id, "train", seed, tspec))
+                train = training_cell(study.name, m.id, m.source, m.train.model_dump(exclude_none=True) if m.train else None,
+                                      dspec, data, parts["train"], seed)
+                train_key = train.key
+                cells.append(train)
             ident = model_identity(m, root, train_key, artifacts)
             for c in conds:
                 spec = {

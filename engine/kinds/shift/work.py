@@ -1,6 +1,6 @@
-"""The shift kind's work functions: ``train_cell`` (a built-in model trained on the study's data) and
-``eval_cell`` (a model scored under one condition). Plain module-level functions, run in worker
-processes by ``engine.core.execute`` and testable with a fake context.
+"""The shift kind's work function ``eval_cell``: a model scored under one condition (built-in models
+are trained by the shared ``engine.models.training_cell``). A plain module-level function, run in
+worker processes by ``engine.core.execute`` and testable with a fake context.
 
 A cell loads what it needs (cached per process), checks its inputs, computes, and returns rows for
 the coordinator to write. Errors become a failed result with a plain message (``execute_cell``);
@@ -9,8 +9,6 @@ cancellation raises ``CancelledError`` so nothing half-done is written.
 
 from __future__ import annotations
 
-import hashlib
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,54 +23,6 @@ from engine.core.store import PREDICTION_DTYPES, CellResult
 from engine.data.base import Dataset
 from engine.data.loaders import load_split
 from engine.models.base import label_mapping
-
-# -- training ------------------------------------------------------------------------------------
-
-
-def train_cell(cell: Cell, ctx: CellContext) -> CellResult:
-    from engine.models.recipes import Recipe
-    from engine.models.train import builtin_info, save_juxta_model, train_builtin
-
-    spec = cell.spec
-    dspec = spec["data"]
-    _, train = load_split(dspec, ctx.root, "train")
-    _, val = load_split(dspec, ctx.root, "validation")
-    recipe = Recipe(**spec["recipe"])
-    with _single_thread_on_cpu(ctx.device):
-        module, curves = train_builtin(recipe, train, val, cell.seed, ctx.device, ctx.progress, ctx.cancelled)
-    info = builtin_info(spec["source"], recipe.arch, module, train)
-    tmp = ctx.root / "artifacts" / "models" / f".{cell.key}.safetensors"
-    save_juxta_model(module, info, recipe, tmp)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    final = tmp.with_name(f"{digest}.safetensors")
-    tmp.replace(final)
-    rel = final.relative_to(ctx.root).as_posix()
-    val_acc = [v for _, s, v in curves if s == "val_accuracy"]
-    return CellResult(
-        cell.key,
-        "done",
-        info={"n_params": info.n_params, "recipe": recipe.as_dict(), "train_examples": len(train),
-              "val_examples": len(val), "val_accuracy": val_acc[-1] if val_acc else None,
-              "class_names": info.class_names},
-        curves=curves,
-        artifacts=[{"kind": "model", "name": f"{cell.study}/{cell.arm}/seed{cell.seed}", "path": rel,
-                    "bytes": final.stat().st_size, "sha256": digest}],
-    )
-
-
-@contextmanager
-def _single_thread_on_cpu(device: str):
-    """Train with one CPU thread so a model's weights do not depend on how many workers ran."""
-    import torch
-
-    before = torch.get_num_threads()
-    if device == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
 
 # -- evaluation ----------------------------------------------------------------------------------
 
