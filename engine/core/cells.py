@@ -86,6 +86,7 @@ class CellContext:
     root: Path = Path(".")
     progress_fn: Callable[[str, float, str], None] | None = None
     cancel_file: str | None = None
+    curve_fn: Callable[[str, int, str, float], None] | None = None
     cell_key: str = ""
     _last_check: float = field(default=0.0, repr=False)
     _cancelled: bool = field(default=False, repr=False)
@@ -96,6 +97,16 @@ class CellContext:
                 self.progress_fn(self.cell_key, float(fraction), note)
             except Exception:  # progress is best effort; a broken queue must not fail the cell
                 self.progress_fn = None
+
+    def curve(self, step: int, series: str, value: float) -> None:
+        """Send one point of a learning curve (step, series name, value) to whoever watches the run, as it
+        is measured (the coordinator turns it into a ``cell_curve`` event). Best effort, like progress; the
+        cell still returns its whole curves in its result, which is what the database keeps."""
+        if self.curve_fn is not None:
+            try:
+                self.curve_fn(self.cell_key, int(step), str(series), float(value))
+            except Exception:  # a broken queue must not fail the cell
+                self.curve_fn = None
 
     def cancelled(self) -> bool:
         if self._cancelled:

@@ -30,7 +30,7 @@ from engine.core.cells import Cell, CellContext, Plan, WorkFunction, execute_cel
 from engine.core.remaining import RemainingTime
 from engine.core.store import CellResult, Store
 
-EventKind = Literal["planned", "cell_started", "cell_progress", "cell_finished", "finished", "log"]
+EventKind = Literal["planned", "cell_started", "cell_progress", "cell_curve", "cell_finished", "finished", "log"]
 
 
 @dataclass
@@ -52,6 +52,7 @@ class RunEvent:
     elapsed_s: float = 0.0
     eta_s: float | None = None  # seconds left (engine.core.remaining); None while estimating
     cells: list[Cell] | None = None  # "planned" only: the cells this run will compute
+    curve: tuple[int, str, float] | None = None  # "cell_curve" only: (step, series, value) as the cell measured it
 
 
 @dataclass
@@ -116,12 +117,16 @@ def _work(cell: Cell, work: WorkFunction, device: str, root: str, progress: Any,
             last[0] = now
             progress.put(("progress", key, fraction, note))
 
+    def curve(key: str, step: int, series: str, value: float) -> None:  # never throttled: a point per epoch
+        if progress is not None:
+            progress.put(("curve", key, step, (series, value)))
+
     if progress is not None:
         try:
             progress.put(("started", cell.key, 0.0, device))
         except Exception:  # a queue unreachable from this worker (remote cluster): run without it
             progress = None
-    ctx = CellContext(device=device, root=Path(root), progress_fn=report, cancel_file=cancel_file)
+    ctx = CellContext(device=device, root=Path(root), progress_fn=report, cancel_file=cancel_file, curve_fn=curve)
     return execute_cell(cell, ctx, work)
 
 
@@ -452,6 +457,12 @@ def kill_loky_workers() -> None:
     get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
 
 
+def curve_event(progress_event, cell: Cell | None, step: int, point: tuple[str, float]) -> RunEvent:
+    """A ``cell_curve`` event from a worker's curve message ``("curve", key, step, (series, value))``."""
+    series, value = point
+    return progress_event("cell_curve", cell=cell, curve=(int(step), str(series), float(value)))
+
+
 class _Direct:
     """In-process stand-in for the progress queue (sequential backend)."""
 
@@ -462,6 +473,8 @@ class _Direct:
         kind, key, fraction, note = item
         if kind == "progress":
             self.emit(self.progress_event("cell_progress", cell=self.by_key.get(key), fraction=fraction, note=note))
+        elif kind == "curve":
+            self.emit(curve_event(self.progress_event, self.by_key.get(key), fraction, note))
 
 
 class _Pump(threading.Thread):
@@ -483,8 +496,22 @@ class _Pump(threading.Thread):
             cell = self.by_key.get(key)
             if kind == "started":
                 self.emit(self.progress_event("cell_started", cell=cell, device=note))
+            elif kind == "curve":
+                self.emit(curve_event(self.progress_event, cell, fraction, note))
             else:
                 self.emit(self.progress_event("cell_progress", cell=cell, fraction=fraction, note=note))
+        self._drain_curves()
+
+    def _drain_curves(self) -> None:
+        """Curve points still queued when the phase ended (a cell's last epoch, sent just before it
+        returned): each is a measured point, so they are delivered; stale progress is dropped."""
+        while True:
+            try:
+                kind, key, step, point = self.q.get_nowait()
+            except (queue.Empty, EOFError, OSError, BrokenPipeError):
+                return
+            if kind == "curve":
+                self.emit(curve_event(self.progress_event, self.by_key.get(key), step, point))
 
     def stop(self) -> None:
         self._halt.set()
