@@ -76,13 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("project")
     s.set_defaults(func=cmd_status)
 
-    res = sub.add_parser("results", help="a table of a metric with 95%% intervals per model and condition")
+    res = sub.add_parser("results", help="a study's results: a metric with 95%% intervals per arm and condition")
     res.add_argument("project")
     res.add_argument("study")
-    res.add_argument("--metric", default="accuracy", help="accuracy, macro_f1, nll, ece, brier, ...")
+    res.add_argument("--metric", help="accuracy (default), macro_f1, nll, ece, brier, ...")
     res.add_argument("--full", action="store_true", help="one row per severity instead of one per corruption")
     res.add_argument("--compare", nargs=2, metavar=("ARM_A", "ARM_B"), help="paired comparison of two arms")
-    res.add_argument("--condition", default="clean", help="condition for --compare (default: clean)")
+    res.add_argument("--condition", help="condition for --compare (default: the reference condition, clean)")
     res.add_argument("--drop", action="store_true", help="relative drop from clean instead of the metric itself")
     res.add_argument("--ood", action="store_true", help="how well each model's scores detect shifted inputs (AUROC, FPR95)")
     res.set_defaults(func=cmd_results)
@@ -250,123 +250,40 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fmt(v: float, lo: float, hi: float, pct: bool) -> str:
-    if pct:
-        return f"{100 * v:5.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
-    return f"{v:.3f} [{lo:.3f}–{hi:.3f}]"
-
-
 def cmd_results(args: argparse.Namespace) -> int:
+    """Any kind's results, as the kind summarises them (``StudyKind.results_summary``), read as the kind the
+    study was run as."""
     from engine import open_project
     from engine.core.errors import JuxtaError
-    from engine.kinds.shift import results as R
-    from engine.metrics import PERCENT_METRICS
+    from engine.kinds import get_kind
 
     project = open_project(args.project)
     project.study_path(args.study)
     if not project.db_path.exists():
         raise JuxtaError(f"Project {project.root} has no results yet; run: juxta run {args.project}")
+    options = {"metric": args.metric, "full": args.full, "compare": tuple(args.compare) if args.compare else None,
+               "condition": args.condition, "drop": args.drop, "ood": args.ood}
     with project.store(read_only=True) as store:
-        if args.compare:
-            return _print_compare(store, args)
-        if args.ood:
-            return _print_ood(store, args)
-        _check_metric(store, args.study, args.metric)
-        table = R.metric_table(store, args.study, args.metric)
-        if table.empty:
-            raise JuxtaError(f"Study '{args.study}' has no finished cells with metric '{args.metric}' yet; run it first.")
-        if args.drop:
-            drop = R.relative_drop(table)
-            table = drop.assign(value=drop["drop"], ci_low=(drop.clean - drop.ci_high) / drop.clean,
-                                ci_high=(drop.clean - drop.ci_low) / drop.clean)
-        shown = table if args.full else R.family_table(table)
-        arms = list(dict.fromkeys(table.arm))
-        pct = args.metric in PERCENT_METRICS
-        unit = " (%)" if pct else ""
-        what = f"relative drop in {args.metric} from clean" if args.drop else args.metric
-        out = Table(title=f"{args.study}: {what}{unit}, mean over seeds [95% CI]",
-                    caption="Corruptions are -C-style, computed in memory; not comparable with published CIFAR-10-C numbers.")
-        out.add_column("condition")
-        for arm in arms:
-            out.add_column(arm, justify="right")
-        for cond, g in shown.groupby("condition", sort=False):
-            cells = []
-            for arm in arms:
-                r = g[g.arm == arm]
-                cells.append("—" if r.empty else _fmt(r.value.iloc[0], r.ci_low.iloc[0], r.ci_high.iloc[0], pct))
-            out.add_row(cond, *cells)
-        if args.metric == "accuracy" and not args.drop:
-            rob = R.effective_robustness(store, args.study)
-            if rob.fit is not None:
-                er = rob.per_arm.set_index("arm").effective_robustness
-                out.add_section()
-                out.add_row("effective robustness (pts)", *[f"{100 * er.get(a, float('nan')):+.1f}" for a in arms])
-        console.print(out)
-        seeds = int(table.n_seeds.max())
-        if seeds > 1:
-            sd = table.groupby("arm").seed_sd.mean()
-            console.print("Spread over " + f"{seeds} seeds (mean sd): " + ", ".join(f"{a} ±{100 * sd[a] if pct else sd[a]:.2f}" for a in arms))
+        row = store.con.execute("SELECT kind FROM studies WHERE study = ?", [args.study]).fetchone()
+        if row is None:
+            raise JuxtaError(f"Study '{args.study}' has no results yet; run it first: juxta run {args.project} {args.study}")
+        summary = get_kind(row[0]).results_summary(store, args.study, options)
+    for table in summary.tables:
+        console.print(_rich_table(table))
+    for line in summary.lines:
+        console.print(escape(line))
     return EXIT_OK
 
 
-def _check_metric(store, study: str, metric: str) -> None:
-    """Say plainly when a metric does not exist, or exists but this study did not compute it."""
-    from engine.core.errors import JuxtaError
-    from engine.kinds.shift import results as R
-    from engine.metrics import METRICS
-
-    computed = sorted(set(R.cell_metrics(store, study).metric))
-    if metric in computed or (metric in METRICS and not computed):
-        return
-    if metric in METRICS:
-        raise JuxtaError(f"Study '{study}' did not compute '{metric}'; it computed {', '.join(computed)}. "
-                         "Add it to [metrics].names in the study file and run it again.")
-    known = list(METRICS) + [m for m in computed if m not in METRICS]
-    raise JuxtaError(f"Unknown metric '{metric}'; the metrics are: {', '.join(known)}.")
-
-
-def _print_compare(store, args) -> int:
-    from engine.kinds.shift.results import compare_arms
-
-    a, b = args.compare
-    c = compare_arms(store, args.study, a, b, args.condition)
-    verdict = "within noise" if c.within_noise else "beyond noise"
-    console.print(
-        f"{a} − {b} on '{args.condition}': {100 * c.diff:+.1f} points (95% CI {100 * c.low:+.1f} to {100 * c.high:+.1f}), "
-        f"{verdict}; paired bootstrap p = {c.p_value:.3g}, McNemar p = {c.mcnemar_p:.3g} "
-        f"({c.b} examples only {a} got right, {c.c} only {b}; n = {c.n})."
-    )
-    return EXIT_OK
-
-
-def _print_ood(store, args) -> int:
-    from engine.kinds.shift.results import ood_detection
-    from engine.stats import OOD_CONVENTION
-
-    frame = ood_detection(store, args.study)
-    if frame.empty:
-        from engine.core.errors import JuxtaError
-
-        raise JuxtaError(f"Study '{args.study}' has no clean and shifted cells to compare yet.")
-    frame["family"] = frame.condition.str.split("/").str[0]
-    if not args.full:
-        frame = frame.groupby(["arm", "family"], sort=False).mean(numeric_only=True).reset_index().rename(columns={"family": "condition"})
-    out = Table(title=f"{args.study}: detecting shifted inputs (AUROC ↑ / FPR at 95% TPR ↓), positive = shifted example",
-                caption=OOD_CONVENTION.split(":")[0] + ".")
-    out.add_column("condition")
-    arms = list(dict.fromkeys(frame.arm))
-    for arm in arms:
-        out.add_column(f"{arm} MSP", justify="right")
-        out.add_column(f"{arm} energy", justify="right")
-    for cond, g in frame.groupby("condition", sort=False):
-        row = []
-        for arm in arms:
-            r = g[g.arm == arm]
-            row += ["—", "—"] if r.empty else [f"{r.auroc_msp.iloc[0]:.2f} / {r.fpr95_msp.iloc[0]:.2f}",
-                                               f"{r.auroc_energy.iloc[0]:.2f} / {r.fpr95_energy.iloc[0]:.2f}"]
-        out.add_row(escape(str(cond)), *row)
-    console.print(out)
-    return EXIT_OK
+def _rich_table(table) -> Table:
+    """An ``engine.report.schema.Table`` as a terminal table: each cell's text, then its interval."""
+    out = Table(title=escape(table.title), caption=escape(table.caption))
+    for i, column in enumerate(table.columns):
+        out.add_column(escape(column), justify="right" if (table.align[i:i + 1] or ["l"])[0] == "r" else "left")
+    for row in table.rows:
+        out.add_row(*(escape(f"{c.text} {c.sub}" if c.sub else c.text) for c in row),
+                    style="bold" if row and row[0].bold else None)
+    return out
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -11,16 +11,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-from engine.core.cells import Plan, WorkFunction
-from engine.core.errors import Problem, StudyFileError
+from engine.core.cells import Cell, Plan, WorkFunction
+from engine.core.errors import JuxtaError, Problem, StudyFileError
 from engine.core.header import SourceEntry, StudyFile, local_source_problems, study_text
 from engine.core.messages import field_words
 from engine.core.store import Store
+from engine.models.training_cell import TRAIN_TYPE
 
 if TYPE_CHECKING:  # the report vocabulary loads pandas; the registry does not need it to import
-    from engine.report.schema import StudySection
+    from engine.report.schema import StudySection, Table
 
 
 @dataclass
@@ -37,6 +38,17 @@ class Description:
     cells_sentence: str
     rows: list[tuple[str, str]] = field(default_factory=list)
     approximate: bool = False
+
+
+@dataclass
+class ResultsSummary:
+    """What ``juxta results`` prints for a study: tables in the report's own vocabulary
+    (``engine.report.schema.Table``: title, caption, columns, rows of ``TableCell`` text with an optional
+    interval as ``sub``, alignment per column), then plain sentences (a paired comparison, the spread
+    over seeds)."""
+
+    tables: list[Table] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
 
 class StudyKind(ABC):
@@ -85,9 +97,28 @@ class StudyKind(ABC):
     def describe(self, study: Any) -> Description:
         """Counts, a cells sentence and summary rows for views, from the study file alone."""
 
+    def results_summary(self, store: Store, study: str, options: Mapping[str, Any]) -> ResultsSummary:
+        """A finished (or partly finished) study's results in a few tables, for ``juxta results``.
+
+        ``options`` are the command's flags, each None or False when not given: ``metric`` (a metric
+        name), ``full`` (every condition instead of a summary per family), ``compare`` (two arms, for
+        a paired comparison), ``condition`` (where to compare), ``drop`` (relative drop from the
+        reference condition), ``ood`` (how well scores detect shifted inputs). A kind reads the ones it
+        has a meaning for and refuses, with a JuxtaError naming the flag, one it cannot honour; bad
+        values (an unknown metric or arm) get one plain sentence. Raises JuxtaError when nothing is
+        finished yet. Every kind should give one (the contract test asks); until it does, the command says so."""
+        raise JuxtaError(f"`juxta results` cannot summarise {self.title.lower()} studies yet; "
+                         "see them in the app, or write their tables with `juxta export`.")
+
     def condition_label(self, condition: str) -> str:
         """The display name of a condition id of this kind."""
         return condition
+
+    def cell_label(self, cell: Cell) -> str:
+        """What a cell computes, in a few words, for the Run page's condition column and progress lines:
+        "training" for the shared training of a built-in model, else its condition's display name. A kind
+        with cells of other types (tuning, merging) says what they do ("fine-tuning")."""
+        return "training" if cell.type == TRAIN_TYPE else self.condition_label(cell.condition)
 
     def field_words(self, key: tuple[str | int, ...]) -> str:
         """What a key of this kind's study file is called in plain words (for forms and messages)."""

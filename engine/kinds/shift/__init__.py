@@ -3,13 +3,14 @@
 Arms are models; conditions are the clean split, corruptions × severities, table and text shifts,
 label and group shifts, and field datasets (``engine.conditions``). Modules: ``spec`` (the study
 file), ``plan`` (conditions → cells), ``work`` (train and eval cells), ``results`` (tables with
-intervals, drops, effective robustness), ``report`` (the report section), ``describe`` (for views).
+intervals, drops, effective robustness), ``report`` (the report section), ``summary`` (``juxta results``),
+``describe`` (for views).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from engine.conditions.catalog import condition_label
 from engine.core.errors import Problem, StudyFileError
@@ -25,6 +26,7 @@ from engine.kinds.shift.work import eval_cell
 from engine.models.training_cell import TRAIN_TYPE, train_cell
 
 if TYPE_CHECKING:  # results and reports load pandas: imported when first asked for, not with the registry
+    from engine.kinds.base import ResultsSummary
     from engine.kinds.shift.results import ShiftResults
     from engine.report.schema import StudySection
 
@@ -102,6 +104,11 @@ class ShiftKind(StudyKind):
         from engine.kinds.shift.report.section import shift_section
 
         return shift_section(store, study_name, record)
+
+    def results_summary(self, store: Store, study: str, options: Mapping[str, Any]) -> ResultsSummary:
+        from engine.kinds.shift.summary import results_summary
+
+        return results_summary(store, study, options)
 
     def describe(self, study: ShiftStudy) -> Description:
         return describe(study)
