@@ -1,7 +1,9 @@
-"""Model merging: the method registry, the conventions, streaming merges of model files, in-memory
-merges of state dicts, diagnostics, and mergekit YAML interop. See docs in each module.
+"""Model merging: the study kind (``MergeKind``), and the merge library beneath it.
 
-Public API::
+Importing this package loads neither torch nor pandas (the kind registry is imported at start-up);
+the library's names below load on first use (PEP 562).
+
+The library::
 
     METHODS, get_method                       # the registry (engine.kinds.merge.methods)
     Conventions, PRESETS, conventions          # recorded switches, 'mergekit' and 'paper' presets
@@ -10,19 +12,36 @@ Public API::
     merge_state_dicts(method, base, experts, ...)
     read_mergekit_yaml(path), plan_from_yaml(text), plan_to_yaml(plan)
     task_vector_similarity, sign_conflicts, update_norms   # diagnostics
+
+The study kind lives in ``kind`` and ``study/`` (see ``engine.kinds.merge.kind``).
 """
 
-from engine.kinds.merge.checks import MergeError
-from engine.kinds.merge.conventions import PRESETS, Conventions, conventions
-from engine.kinds.merge.diagnostics import sign_conflicts, task_vector_similarity, update_norms
-from engine.kinds.merge.merging import MergeResult, merge_state_dicts, merge_to_folder
-from engine.kinds.merge.mergekit import plan_from_yaml, plan_to_yaml, read_mergekit_yaml
-from engine.kinds.merge.methods import METHODS, Method, get_method
-from engine.kinds.merge.plan import MergePlan, ModelInput, OutputSlice, SliceSource
-from engine.kinds.merge.streaming import MergeReport
+from __future__ import annotations
 
-__all__ = [
-    "METHODS", "PRESETS", "Conventions", "MergeError", "MergePlan", "MergeReport", "MergeResult", "Method",
-    "ModelInput", "OutputSlice", "SliceSource", "conventions", "get_method", "merge_state_dicts", "merge_to_folder",
-    "plan_from_yaml", "plan_to_yaml", "read_mergekit_yaml", "sign_conflicts", "task_vector_similarity", "update_norms",
-]
+from importlib import import_module
+from typing import Any
+
+# Loaded eagerly (it needs no torch): the function ``conventions`` shares its name with its module, and a
+# lazily loaded module would shadow the function once any other module imported it.
+from engine.kinds.merge.conventions import PRESETS, Conventions, conventions
+from engine.kinds.merge.kind import MergeKind
+
+_LIBRARY = {
+    "MergeError": "checks",
+    "sign_conflicts": "diagnostics", "task_vector_similarity": "diagnostics", "update_norms": "diagnostics",
+    "MergeResult": "merging", "merge_state_dicts": "merging", "merge_to_folder": "merging",
+    "plan_from_yaml": "mergekit", "plan_to_yaml": "mergekit", "read_mergekit_yaml": "mergekit",
+    "METHODS": "methods", "Method": "methods", "get_method": "methods",
+    "MergePlan": "plan", "ModelInput": "plan", "OutputSlice": "plan", "SliceSource": "plan",
+    "MergeReport": "streaming",
+}
+
+__all__ = ["PRESETS", "Conventions", "MergeKind", "conventions", *_LIBRARY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIBRARY:
+        value = getattr(import_module(f"engine.kinds.merge.{_LIBRARY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine.kinds.merge' has no attribute {name!r}")

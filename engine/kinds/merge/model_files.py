@@ -99,9 +99,11 @@ class ModelFiles:
         return self._files[name].read(name)
 
     def architecture(self) -> str | None:
-        """``model_type (Architecture)`` from config.json, when there is one."""
+        """``model_type (Architecture)`` from config.json, or ``Juxta <arch>`` from a Juxta model file's metadata."""
         if not self.config:
-            return None
+            meta = next(iter(self._files.values())).metadata if self._files else {}
+            arch = meta.get("arch") if str(meta.get("format", "")).startswith("juxta-model") else None
+            return f"Juxta {arch}" if arch else None
         arch = ", ".join(self.config.get("architectures") or [])
         mt = self.config.get("model_type")
         return f"{mt} ({arch})" if mt and arch else (mt or arch or None)

@@ -82,7 +82,9 @@ def _interval(info) -> str:
     return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
 
 
-def _validate(model: type[Params], values: dict[str, Any], method: str, who: str) -> Params:
+def validate_params(model: type[Params], values: dict[str, Any], method: str, who: str) -> Params:
+    """``values`` checked against a method's parameter model; one MergeError naming the parameter, its
+    bounds and what it does, and ``who`` (which model or tensor) otherwise."""
     try:
         return model.model_validate(values)
     except ValidationError as exc:
@@ -149,7 +151,7 @@ class Resolver:
                 v = self.plan.conventions.default_for(self.method.name, key, None)
             if v is not None:
                 values[key] = v
-        return _validate(self.method.options, values, self.method.name, f"(tensor '{tensor}')")
+        return validate_params(self.method.options, values, self.method.name, f"(tensor '{tensor}')")
 
     def model_params(self, tensor: str, t: float, own: dict[str, Setting], label: str,
                      slice_params: dict[str, Setting] | None = None) -> Params:
@@ -160,7 +162,7 @@ class Resolver:
                 v = self.plan.conventions.default_for(self.method.name, key, None)
             if v is not None:
                 values[key] = v
-        return _validate(self.method.model_params, values, self.method.name, f"for {label} (tensor '{tensor}')")
+        return validate_params(self.method.model_params, values, self.method.name, f"for {label} (tensor '{tensor}')")
 
 
 def check_counts(method: Method, n_inputs: int, has_base: bool, total: int) -> None:
