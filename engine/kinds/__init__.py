@@ -12,10 +12,11 @@ from engine.core.errors import JuxtaError
 from engine.core.header import StudyFile, read_study_text
 from engine.core.header import parse_study_text as parse_with
 from engine.kinds.base import Description, StudyKind
+from engine.kinds.finetune import FinetuneKind
 from engine.kinds.merge import MergeKind
 from engine.kinds.shift import ShiftKind
 
-KINDS: dict[str, StudyKind] = {kind.name: kind for kind in (ShiftKind(), MergeKind())}
+KINDS: dict[str, StudyKind] = {kind.name: kind for kind in (ShiftKind(), FinetuneKind(), MergeKind())}
 
 __all__ = ["KINDS", "Description", "StudyKind", "get_kind", "load_study", "parse_study_text"]
 
