@@ -233,9 +233,9 @@ def test_one_class_data_validates_with_a_warning(tmp_path):
 
 
 def test_an_unknown_study_kind_names_the_known_ones_at_its_line():
-    (p,) = problems(GOOD.replace('name = "s"', 'name = "s"\nkind = "merge"'))
+    (p,) = problems(GOOD.replace('name = "s"', 'name = "s"\nkind = "distill"'))
     assert p.key == ("study", "kind") and p.line == 4
-    assert p.message == "unknown study kind 'merge'; expected one of shift"
+    assert p.message == "unknown study kind 'distill'; expected one of shift, finetune, merge"
 
 
 def test_a_kind_that_is_not_text_is_a_type_problem_of_that_field():
