@@ -4,6 +4,10 @@ It wires views to the engine: views draw and emit signals; this module opens pro
 study files, starts and cancels runs (``app.run_controller``) and loads results off the GUI thread.
 While a study runs, its results and the tree follow the database every few seconds (partial results
 are marked as such).
+
+Nothing here knows a study kind: the Results tab shows the page ``views.kinds.VIEW_KINDS`` gives for
+the current study's kind (one page per kind, built when first needed), New Study asks which kind
+(``engine.kinds.KINDS``) and opens its wizard, and runs label cells through the kind.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from app.project_status import ProjectSummary, summarise
 from app.run_controller import RunController
 from app.settings import Settings
 from views.details_pane import DetailsPane
+from views.kinds import VIEW_KINDS
 from views.project_tree import ProjectTree
 from views.run_page import RunPage
 from views.start_page import StartPage
 from views.tasks import run_in_background
+
+
+NO_RESULTS = "No results yet — run the study"
 
 
 class _Holder(QWidget):
@@ -98,9 +106,17 @@ class MainWindow(QMainWindow):
         self.study_page.canSaveChanged.connect(lambda _can: self._update_actions())
         self.run_page = RunPage()
         # Results and Report pages pull in pandas, scipy and pyqtgraph: built on first use, after
-        # the window is visible.
-        self._results_holder, self._results_page = _Holder("Results"), None
-        self._report_holder, self._report_page = _Holder("Report"), None
+        # the window is visible. The Results tab holds one page per study kind (``VIEW_KINDS``), in front
+        # the current study's; the label stands in while no page is (no study, or a kind without one).
+        self._results_holder, self._report_holder, self._report_page = _Holder("Results"), _Holder("Report"), None
+        self._results_stack = QStackedWidget()
+        self._results_holder.set_page(self._results_stack)
+        self._results_pages: dict[str, Any] = {}
+        self._no_results = QLabel(NO_RESULTS)
+        self._no_results.setObjectName("emptyState")
+        self._no_results.setAlignment(Qt.AlignCenter)
+        self._no_results.setWordWrap(True)
+        self._results_stack.addWidget(self._no_results)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -133,13 +149,39 @@ class MainWindow(QMainWindow):
 
     @property
     def results_page(self):
-        if self._results_page is None:
-            from views.results_page import ResultsPage
+        """The Results page of the current study's kind (built on first use), or None without a current
+        study or when its kind has no results page."""
+        return self._results_page_for(self.study_kind(self.current_study))
 
-            self._results_page = ResultsPage(theme=theme.resolve(self.settings.theme()))
-            self._results_page.set_export_folder(self._export_folder)
-            self._results_holder.set_page(self._results_page)
-        return self._results_page
+    def study_kind(self, name: str | None) -> str:
+        """The kind a study's results are read as (the kind it was run as, else its file's); "" when unknown."""
+        return self.summary.kinds.get(name, "") if self.summary is not None and name else ""
+
+    def _results_page_for(self, kind: str):
+        """The kind's results page, built (and put in the Results tab) the first time it is asked for."""
+        if kind in self._results_pages:
+            return self._results_pages[kind]
+        views = VIEW_KINDS.get(kind)
+        if views is None:
+            return None
+        page = views.results_page(theme.resolve(self.settings.theme()))
+        page.set_export_folder(self._export_folder)
+        self._results_stack.addWidget(page)
+        self._results_pages[kind] = page
+        return page
+
+    def _show_results_of(self, kind: str) -> None:
+        """Bring the kind's page to the front of the Results tab (its stand-in while it has none)."""
+        page = self._results_pages.get(kind)
+        if page is None and kind and kind not in VIEW_KINDS:
+            from engine.kinds import KINDS
+
+            title = KINDS[kind].title if kind in KINDS else kind
+            self._no_results.setText(f"This Juxta has no Results page for {title.lower()} studies yet; "
+                                     "`juxta results` prints their results.")
+        elif page is None:
+            self._no_results.setText(NO_RESULTS)
+        self._results_stack.setCurrentWidget(page if page is not None else self._no_results)
 
     @property
     def report_page(self):
@@ -337,8 +379,9 @@ class MainWindow(QMainWindow):
         else:  # nothing of the last project may stay on screen (or be saved into this one)
             self.study_page.show_no_study("This project has no studies yet. Design one with File ▸ New Study "
                                           "(Ctrl+N), or copy a .study.toml file into its folder.")
-            if self._results_page is not None:
-                self._results_page.set_results(None)
+            for page in self._results_pages.values():
+                page.set_results(None)
+            self._show_results_of("")
         self.projectOpened.emit(str(project.root))
         self._update_actions()
         self.status_text.setText(f"Opened {project.root}")
@@ -390,8 +433,10 @@ class MainWindow(QMainWindow):
         self.current_study = name
         path = self.project.study_path(name)
         self.study_page.set_study(name, path.read_text(encoding="utf-8"))
-        if self._results_page is not None:
-            self._results_page.begin_study(name)
+        page = self._results_pages.get(self.study_kind(name))
+        if page is not None:
+            page.begin_study(name)
+        self._show_results_of(self.study_kind(name))
         self.tree.blockSignals(True)
         self.tree.select_study(name)
         self.tree.blockSignals(False)
@@ -399,28 +444,31 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def load_results(self, name: str) -> None:
-        """Read the study's results off the GUI thread, then hand them to the Results page."""
+        """Read the study's results off the GUI thread (``Project.results``: as its kind reads them), then hand
+        them to its kind's Results page."""
         if self.project is None:
             return
         project = self.project
         self._load_generation += 1
         generation = self._load_generation
         note = self._results_note(name)
+        kind = self.study_kind(name)  # "" for a broken study file never run: nothing to read
 
         def load():
-            from engine.kinds.shift.results import load_shift_results
-
-            if not project.db_path.exists():
+            if not kind or not project.db_path.exists():
                 return None
-            with project.store(read_only=True) as store:
-                results = load_shift_results(store, name)
-            return results if not results.accuracy.empty else None
+            return project.results(name)
 
         def done(results) -> None:
             if project is not self.project or name != self.current_study or generation != self._load_generation:
                 return  # a newer load (after a run, for another study or project) supersedes this one
-            if results is not None or self._results_page is not None:  # nothing to show: build no page yet
-                self.results_page.set_results(results, compare=self._compare_fn(name), note=note)
+            page = self._results_pages.get(kind)
+            if page is None and results is not None:  # nothing to show: build no page yet
+                page = self._results_page_for(kind)
+            if page is not None:
+                views = VIEW_KINDS[kind]
+                page.set_results(results, views.extra(project, name) if views.extra else None, note=note)
+            self._show_results_of(kind)
             self.resultsLoaded.emit(name)
 
         run_in_background(load, on_done=done, on_error=lambda msg: self.show_message(msg, error=True), context=self)
@@ -438,35 +486,68 @@ class MainWindow(QMainWindow):
             return f"Not every cell is computed ({status}): these results are partial."
         return ""
 
-    def _compare_fn(self, study: str):
-        project = self.project
-
-        def compare(arm_a: str, arm_b: str, condition: str):
-            from engine.kinds.shift.results import compare_arms
-
-            with project.store(read_only=True) as store:
-                return compare_arms(store, study, arm_a, arm_b, condition)
-
-        return compare
-
     # -- the study wizard -------------------------------------------------------------------------
 
-    def new_study(self) -> None:
+    def new_study(self, model: str | None = None) -> None:
+        """Ask what to compare (every registered kind), then open that kind's wizard — with ``model`` (a dropped
+        model file or folder) added when given — or, for a kind without a wizard, its example study file."""
         if self.project is None:
             self.show_message("Open or create a project first.")
             return
-        from views.study_wizard import StudyWizard
+        if self._wizard is not None:
+            self._wizard.raise_()
+            return
+        from engine.kinds import KINDS
+        from views.new_study_dialog import KindChoice, NewStudyDialog
 
-        self._show_wizard(StudyWizard(self.providers, self, existing_names=list(self.project.study_paths())))
+        choices = [KindChoice(k.name, k.title, k.question, bool(VIEW_KINDS.get(k.name) and VIEW_KINDS[k.name].wizard))
+                   for k in KINDS.values()]
+        dialog = NewStudyDialog(choices, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModal)
+        dialog.chosen.connect(lambda kind: self._start_study(kind, model))
+        dialog.finished.connect(lambda _result: setattr(self, "_wizard", None))
+        self._wizard = dialog
+        dialog.open()
+
+    def _start_study(self, kind: str, model: str | None = None) -> None:
+        self._wizard = None
+        if self.project is None:
+            return
+        views = VIEW_KINDS.get(kind)
+        if views is not None and views.wizard is not None:
+            self._show_wizard(views.wizard(self.providers, self, list(self.project.study_paths()), None, model))
+        else:
+            self._study_from_example(kind)
+
+    def _study_from_example(self, kind: str) -> None:
+        """A new study file from the kind's example, opened as text in the Study page's editor."""
+        from engine.core.header import STUDY_SUFFIX
+        from engine.kinds import get_kind
+
+        names = set(self.project.study_paths())
+        name, n = f"{kind}-study", 2
+        while name in names:
+            name, n = f"{kind}-study-{n}", n + 1
+        path = self.project.root / f"{name}{STUDY_SUFFIX}"
+        path.write_text(get_kind(kind).example_study(name), encoding="utf-8")
+        self.refresh_tree()
+        self.select_study(name)
+        self.show_tab("Study")
+        self.study_page.set_text_mode(True)
+        self.status_text.setText(f"Made {path.name} from the {get_kind(kind).title.lower()} example: edit it, then save.")
 
     def edit_study(self) -> None:
         if self.project is None or self.current_study is None or self.runs.running:
             return
-        from views.study_wizard import StudyWizard
-
+        views = VIEW_KINDS.get(self.study_kind(self.current_study))
+        if views is None or views.wizard is None:
+            self.study_page.set_text_mode(True)
+            self.show_message("This kind of study has no wizard yet: edit it as a study file.")
+            return
         text = self.study_page.text()
         try:
-            wizard = StudyWizard.from_toml(text, self.providers, self, existing_names=list(self.project.study_paths()))
+            wizard = views.wizard(self.providers, self, list(self.project.study_paths()), text, None)
         except Exception as exc:  # an invalid file cannot fill the wizard: edit it as text instead
             self.show_message(f"The wizard cannot open this study ({getattr(exc, 'message', exc)}); edit it as a study file.")
             return
@@ -546,7 +627,7 @@ class MainWindow(QMainWindow):
             if not self._confirm_discard():
                 return
         self.tabs.setCurrentWidget(self.run_page)
-        self.runs.start(self.project, name)
+        self.runs.start(self.project, name, self.study_kind(name))
 
     def cancel_run(self) -> None:
         self.runs.cancel()
@@ -558,7 +639,7 @@ class MainWindow(QMainWindow):
     def _on_cells_saved(self, study: str) -> None:
         """Live results: the tree's counts and, for the study on screen, its charts and table."""
         self.refresh_tree()
-        if study == self.current_study and self._results_page is not None:
+        if study == self.current_study and self.study_kind(study) in self._results_pages:
             self.load_results(study)
 
     def _on_run_ended(self, study: str, _summary) -> None:
@@ -573,7 +654,8 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentWidget()
         if current is self._results_holder:
             page = self.results_page  # builds the page on first view
-            if page.results is None and self.current_study:
+            self._show_results_of(self.study_kind(self.current_study))
+            if page is not None and page.results is None and self.current_study:
                 self.load_results(self.current_study)
         elif current is self._report_holder and self.report_page.model() is None:
             self.load_report()
@@ -582,7 +664,7 @@ class MainWindow(QMainWindow):
 
     def find(self) -> None:
         page = self.tabs.currentWidget()
-        page = {self._results_holder: self._results_page, self._report_holder: self._report_page}.get(page, page)
+        page = {self._results_holder: self._results_stack.currentWidget(), self._report_holder: self._report_page}.get(page, page)
         target = getattr(page, "filter", None) or getattr(page, "filter_edit", None)
         if target is not None:
             target.setFocus()
@@ -657,14 +739,18 @@ class MainWindow(QMainWindow):
         if self.project is None or self.current_study is None:
             return
         self.tabs.setCurrentWidget(self._results_holder)
-        self.results_page.export_table_dialog()
+        page = self.results_page
+        if page is None:
+            self.show_message("This study has no results table to export.")
+            return
+        page.export_table_dialog()
 
     def set_theme(self, name: str) -> None:
         self.settings.set_theme(name)
         self.theme_actions[name].setChecked(True)
         resolved = theme.apply(QApplication.instance(), name)
-        if self._results_page is not None:
-            self._results_page.set_theme(resolved)
+        for page in self._results_pages.values():
+            page.set_theme(resolved)
 
     def about(self) -> None:
         from importlib import metadata
@@ -716,11 +802,7 @@ class MainWindow(QMainWindow):
                 self.open_project(path)
                 return
             if self.project is not None and (path.suffix == ".safetensors" or (path / "config.json").exists()):
-                from views.study_wizard import StudyWizard
-
-                wizard = StudyWizard(self.providers, self, existing_names=list(self.project.study_paths()))
-                wizard.add_local_model(str(path))
-                self._show_wizard(wizard)
+                self.new_study(model=str(path))  # what to compare first, then that kind's wizard with the model
                 return
         self.show_message("Drop a project folder, a .safetensors model or a Hugging Face model folder.")
 

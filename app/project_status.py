@@ -29,17 +29,21 @@ class ProjectSummary:
     models: list[TreeEntry]
     datasets: list[TreeEntry]
     invalid: set[str] = field(default_factory=set)  # studies whose file cannot run as it is
+    # study -> the kind its results are read as: the kind it was run as, else its file's ("" when neither is known)
+    kinds: dict[str, str] = field(default_factory=dict)
 
 
 def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummary:
     """Read every study file and the database once; never raises for a user's broken file."""
     from engine.core.errors import JuxtaError
 
-    counts, stored = _database_facts(project)
+    from engine.kinds import get_kind
+
+    counts, stored, run_as = _database_facts(project)
     studies: list[TreeStudy] = []
-    models: dict[str, TreeEntry] = {}
-    datasets: dict[str, TreeEntry] = {}
+    entries: dict[str, dict[str, TreeEntry]] = {"model": {}, "data": {}}
     invalid: set[str] = set()
+    kinds = dict(run_as)
     for name, path in project.study_paths().items():
         text = path.read_text(encoding="utf-8", errors="replace")
         try:
@@ -49,33 +53,49 @@ def summarise(project: Any, running: RunningInfo | None = None) -> ProjectSummar
             problems = getattr(exc, "problems", None) or [str(exc)]
             studies.append(TreeStudy(name, "", "invalid", "This study file cannot run as it is:\n• " + "\n• ".join(problems)))
             continue
+        kinds.setdefault(name, study.kind)
         status, tip = _status(name, text, counts.get(name), stored.get(name), running)
         studies.append(TreeStudy(name, study.study.title, status, tip))
-        for m in study.models:
-            entry = models.setdefault(m.source, TreeEntry("model", m.source, []))
-            entry.uses.append((name, m.id))
-        entry = datasets.setdefault(study.data.source, TreeEntry("dataset", study.data.source, []))
-        entry.uses.append((name, "data"))
-        for f in study.shift.field:
-            entry = datasets.setdefault(f.source, TreeEntry("dataset", f.source, []))
-            entry.uses.append((name, f"field {f.id}"))
-    return ProjectSummary(studies, list(models.values()), list(datasets.values()), invalid)
+        for key, source, what in get_kind(study.kind).sources(study):  # the kind says what its file names
+            entry = entries[what].setdefault(source, TreeEntry("model" if what == "model" else "dataset", source, []))
+            entry.uses.append((name, _use(study, key, what)))
+            entry.keys.append((name, key))
+    return ProjectSummary(studies, list(entries["model"].values()), list(entries["data"].values()), invalid, kinds)
 
 
-def _database_facts(project: Any) -> tuple[dict[str, tuple[int, int, int]], dict[str, str]]:
-    """Per study: (planned, done, failed) cells of its last plan, and the study file it was run with."""
+def _owner(study: Any, key: tuple[str | int, ...]) -> Any:
+    """The part of a parsed study file that holds ``key``'s last field (``("models", 0, "source")`` -> models[0])."""
+    node = study
+    for k in key[:-1]:
+        node = node[k] if isinstance(k, int) else getattr(node, k)
+    return node
+
+
+def _use(study: Any, key: tuple[str | int, ...], what: str) -> str:
+    """How a study names a source it uses: a model by its id ("cnn"); data by its table, and its id when it has
+    one ("data", "field scanned", "target")."""
+    ident = getattr(_owner(study, key), "id", None)
+    table = next((str(k) for k in reversed(key[:-1]) if isinstance(k, str)), "")
+    if what == "model":
+        return str(ident or table)
+    return f"{table} {ident}" if ident else table
+
+
+def _database_facts(project: Any) -> tuple[dict[str, tuple[int, int, int]], dict[str, str], dict[str, str]]:
+    """Per study: (planned, done, failed) cells of its last plan, the study file it was run with and the kind
+    it was run as."""
     from engine.core.errors import JuxtaError
     from engine.core.queries import plan_counts
 
     if not project.db_path.exists():
-        return {}, {}
+        return {}, {}, {}
     try:
         with project.store(read_only=True) as store:
             counts = plan_counts(store)  # plain tuples: no pandas at start-up
-            specs = store.con.execute("SELECT study, spec_toml FROM studies").fetchall()
+            rows = store.con.execute("SELECT study, spec_toml, kind FROM studies").fetchall()
     except JuxtaError:
-        return {}, {}
-    return counts, dict(specs)
+        return {}, {}, {}
+    return counts, {study: spec for study, spec, _ in rows}, {study: kind for study, _, kind in rows}
 
 
 def _status(name: str, text: str, counts: tuple[int, int, int] | None, stored: str | None,
@@ -143,9 +163,9 @@ def _dataset_rows(project: Any, entry: TreeEntry) -> list[tuple[str, str]]:
 
     from engine.data.loaders import load_data
 
-    study = project.load_study(entry.uses[0][0])
-    options = study.data.options() if study.data.source == entry.source else next(
-        f.options() for f in study.shift.field if f.source == entry.source)
+    name, key = entry.keys[0]
+    table = _owner(project.load_study(name), key)  # the data table that names this source (its columns, size…)
+    options = table.options() if hasattr(table, "options") else None
     data = load_data(entry.source, project.root, options)
     counts = np.bincount(data.y, minlength=data.num_classes)
     return [("Kind", data.modality), ("Rows", f"{len(data):,}"),

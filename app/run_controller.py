@@ -1,6 +1,7 @@
 """The window's side of a run: starts and cancels it through ``RunBridge``, feeds the Run page, keeps
 the status bar saying the same as the Run page, and tells the window when finished cells are worth
 showing (``cellsSaved``, at most every ``live_interval_ms``) so Results and the tree update live.
+Cells are labelled by the study's kind (``StudyKind.cell_label``: a condition's display name, "training").
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 
 from app.bridge import RunBridge
 from app.project_status import RunningInfo
-from engine.conditions.catalog import condition_label
+from engine.kinds import StudyKind, get_kind
 from views.run_page import CellRow, RunPage, fmt_clock
 
 
@@ -33,6 +34,7 @@ class RunController(QObject):
         self.bridge.finished.connect(self._on_finished)
         self.bridge.failed.connect(self._on_failed)
         self.info: RunningInfo | None = None
+        self._kind: StudyKind | None = None
         self._clock = QTimer(self)
         self._clock.setInterval(500)
         self._clock.timeout.connect(self._tick)
@@ -54,7 +56,9 @@ class RunController(QObject):
     def study(self) -> str | None:
         return self.info.study if self.info is not None else None
 
-    def start(self, project: Any, study: str) -> None:
+    def start(self, project: Any, study: str, kind: str) -> None:
+        """Run ``study``, a study of ``kind`` (what labels its cells)."""
+        self._kind = get_kind(kind)
         self.info = RunningInfo(study)
         self.run_page.title.setText(f"Planning “{study}”…")
         self.run_page.append_log(f"Planning study “{study}”…")
@@ -84,8 +88,7 @@ class RunController(QObject):
         info = self.info
         for e in events:
             if e.kind == "planned":
-                rows = [CellRow(c.key, c.arm, condition_label(c.condition) if c.type == "eval" else "training", c.seed)
-                        for c in e.cells or []]
+                rows = [CellRow(c.key, c.arm, self._kind.cell_label(c), c.seed) for c in e.cells or []]
                 self.run_page.begin(info.study, rows, e.skipped)
                 info.total = e.total
                 self.status_progress.setRange(0, max(1, e.total))

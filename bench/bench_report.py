@@ -32,7 +32,7 @@ def main() -> None:
     from engine.kinds.shift.results import load_shift_results
     from engine.report.model import build_report
     from views import charts as C
-    from views.report_render import ReportRenderer, _default_factory, chart_size, ensure_qapp
+    from views.report_render import ReportRenderer, chart_size, draw_chart, ensure_qapp
 
     project = open_project(args.project)
     if not project.db_path.exists():
@@ -69,8 +69,8 @@ def main() -> None:
             results = {s.name: load_shift_results(store, s.name, n_resamples=s.n_resamples) for s in model.included_studies}
         b_load = time.perf_counter() - b0
         for section, chart, fig in figures:
-            w, h = chart_size(chart)
-            widget = _default_factory(SimpleNamespace(results=results[section.name]), chart)
+            w, h = chart_size(chart, section.kind)
+            widget = draw_chart(SimpleNamespace(results=results[section.name], kind=section.kind), chart)
             C.export_png(widget, tmp / f"base-{fig.slug}.png", width=int(2 * w), size=(w, h))
         baseline = time.perf_counter() - b0
 

@@ -177,7 +177,7 @@ def main() -> None:
 
     from PySide6 import QtWidgets
 
-    from views.results_page import ResultsPage
+    from views.kinds.shift.results_page import ResultsPage
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
     page = ResultsPage()

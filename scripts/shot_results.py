@@ -56,7 +56,7 @@ def main() -> None:
 
     from engine.kinds.shift.results import compare_arms, load_shift_results
     from engine.core.store import Store
-    from views.results_page import ResultsPage
+    from views.kinds.shift.results_page import ResultsPage
 
     for attempt in range(20):  # another process may hold the write lock for a moment
         try:

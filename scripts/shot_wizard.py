@@ -189,7 +189,7 @@ def _spin(app, seconds: float = 0.2, until=None, timeout: float = 60.0) -> None:
 
 def shoot_wizard(app, providers: StudyProviders, out: Path, suffix: str) -> None:
     """Walk the wizard through a typical study, grabbing each page as wizard-<page><suffix>.png."""
-    from views.study_wizard import StudyWizard
+    from views.kinds.shift.wizard.study_wizard import StudyWizard
 
     wiz = StudyWizard(providers, existing_names=["robustness"])
     wiz.resize(*SIZE)

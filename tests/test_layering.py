@@ -3,6 +3,7 @@ kinds above the core, kinds independent) and lazy heavy imports, checked for rea
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -35,3 +36,23 @@ def test_the_engine_and_its_kind_registry_import_without_pandas():
             "print(','.join(m for m in ('pandas', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_views_module_and_describing_a_study_load_no_torch():
+    """Views import engine.kinds (describe, validate); the engine must keep torch inside the functions that
+    compute, so a window that only shows and describes studies never pays for it."""
+    code = (
+        "import sys, pkgutil, importlib, views;"
+        "names = [m.name for m in pkgutil.walk_packages(views.__path__, 'views.')];"
+        "[importlib.import_module(n) for n in names];"
+        "from engine.kinds import KINDS;"
+        "from views.providers import describe_study_text;"
+        "ds = [describe_study_text(k.example_study('x')) for k in KINDS.values()];"
+        "assert all(d is not None for d in ds), ds;"
+        "print(len(names), ','.join(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    count, loaded = out.stdout.split()[0], out.stdout.strip().partition(" ")[2]
+    assert int(count) > 30 and loaded == ""

@@ -1,7 +1,7 @@
-"""What every shift-study chart shares: the Okabe–Ito palette, marker shapes and themes
-(:class:`ArmPalette`), number formatting, the probit axis, linked highlighting and the
-:class:`ShiftChart` base class. The chart kinds are in ``views.chart_kinds``; ``views.charts``
-is the public entry point.
+"""What every chart of arms shares, whatever the study kind: the Okabe–Ito palette, marker shapes and
+themes (:class:`ArmPalette`), number formatting, the probit axis, linked highlighting and the
+:class:`ArmChart` base class. A kind's chart classes are in ``views/kinds/<kind>/charts.py``;
+``views.charts`` exports charts to files.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.kinds.shift.results import ShiftResults
 from engine.stats import probit
 from views.theme import COLOURS
 
@@ -179,7 +178,7 @@ class _Sample(ItemSample):
     def __init__(self, item):
         super().__init__(item)
         self.arm: str | None = None
-        self.chart: ShiftChart | None = None
+        self.chart: ArmChart | None = None
 
     def mouseClickEvent(self, event):
         if event.button() == QtCore.Qt.MouseButton.LeftButton and self.chart is not None and self.arm:
@@ -235,17 +234,22 @@ class _ArmItem:
 # base class
 
 
-class ShiftChart(pg.GraphicsLayoutWidget):
-    """Base class: a themed layout with one plot, a legend above it and per-arm item bookkeeping."""
+class ArmChart(pg.GraphicsLayoutWidget):
+    """Base class: a themed layout with one plot, a legend above it and per-arm item bookkeeping.
+
+    ``results`` is the kind's results object, with ``arms`` (the arm names); a subclass draws it in
+    ``_draw``, says in ``has_data`` whether there is anything to draw, and, to be drawn in reports,
+    overrides ``for_report`` / ``report_size`` when its ``ChartRef`` params or size matter."""
 
     chart_id = "chart"
     title = ""
     description = ""
     armClicked = QtCore.Signal(str)
+    REPORT_SIZE = (720, 450)
 
-    def __init__(self, results: ShiftResults | None = None, theme: str = "light", parent=None):
+    def __init__(self, results: Any = None, theme: str = "light", parent=None):
         super().__init__(parent=parent)
-        self._results: ShiftResults | None = None
+        self._results: Any = None
         self._theme = theme_of(theme)
         self._highlight: str | None = None
         self._arm_items: dict[str, list[_ArmItem]] = {}
@@ -272,8 +276,22 @@ class ShiftChart(pg.GraphicsLayoutWidget):
 
     # -- public API ------------------------------------------------------------------------
 
+    @classmethod
+    def for_report(cls, results: Any, ref: Any, theme: str = "light") -> "ArmChart":
+        """The chart a report's ``ChartRef`` asks for (``views.kinds.base.ReportChart``)."""
+        return cls(results, theme=theme)
+
+    @classmethod
+    def report_size(cls, ref: Any) -> tuple[int, int]:
+        """Its logical size in a report."""
+        return cls.REPORT_SIZE
+
+    def has_data(self, results: Any) -> bool:
+        """Whether ``results`` hold anything this chart can draw (otherwise it says "No results yet")."""
+        return results is not None
+
     @property
-    def results(self) -> ShiftResults | None:
+    def results(self) -> Any:
         return self._results
 
     @property
@@ -284,7 +302,7 @@ class ShiftChart(pg.GraphicsLayoutWidget):
     def highlighted(self) -> str | None:
         return self._highlight
 
-    def set_results(self, results: ShiftResults | None) -> None:
+    def set_results(self, results: Any) -> None:
         self._results = results
         if results is None or self._highlight not in (results.arms if results else []):
             self._highlight = None
@@ -334,7 +352,7 @@ class ShiftChart(pg.GraphicsLayoutWidget):
             self.ci.addLabel(self._title, row=0, col=0, colspan=2, color=self._theme.foreground, size="11pt",
                              bold=True, justify="left")
             self._top = 1
-        if self._results is None or self._results.accuracy.empty:
+        if not self.has_data(self._results):
             self._show_message("No results yet")
         else:
             self._draw(self._results)
@@ -351,7 +369,7 @@ class ShiftChart(pg.GraphicsLayoutWidget):
 
     # -- for subclasses ----------------------------------------------------------------------
 
-    def _draw(self, results: ShiftResults) -> None:  # pragma: no cover - abstract
+    def _draw(self, results: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _add(self, item, row: int = 0, col: int = 0, rowspan: int = 1, colspan: int = 1) -> None:

@@ -1,9 +1,11 @@
-"""The shift-study charts, each defined once from a ``ShiftResults``.
+"""Charts to files, whatever the study kind: PNG, SVG and CSV exports of an :class:`ArmChart`, and the
+palette and formatting every chart shares (re-exported from ``views.chart_base``).
 
-The same class draws a chart on screen (it is a ``pg.GraphicsLayoutWidget``) and into a report:
-build it hidden, then call :func:`export_png` / :func:`export_svg` / :func:`export_csv`. Every chart
-has a ``title``, a one-sentence plain-language ``description`` (tooltip and report caption),
-``to_frame()`` / ``csv_rows()`` with exactly the numbers it draws, hover tooltips on its points and
+A kind defines each of its charts once (``views/kinds/<kind>/charts.py``); the same class draws it on
+screen (it is a ``pg.GraphicsLayoutWidget``) and into a report: build it hidden, then call
+:func:`export_png` / :func:`export_svg` / :func:`export_csv`. Every chart has a ``title``, a
+one-sentence plain-language ``description`` (tooltip and report caption), ``to_frame()`` /
+``csv_rows()`` with exactly the numbers it draws, hover tooltips on its points and
 ``set_highlight(arm)`` for linked highlighting.
 
 Colours are the Okabe–Ito palette and every arm also gets a marker shape, both assigned by sorted
@@ -18,21 +20,14 @@ from typing import Iterator
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.stats import probit
 from views.chart_base import (
-    MARKER_NAMES, MARKERS, OKABE_ITO, THEMES, ArmPalette, ProbitAxis, ShiftChart, Theme, pct, pts, theme_of,
+    MARKER_NAMES, MARKERS, OKABE_ITO, THEMES, ArmChart, ArmPalette, ProbitAxis, Theme, pct, pts, theme_of,
 )
-from views.chart_kinds import DropHeatmap, OnTheLineChart, ReliabilityChart, SeverityChart
 
 __all__ = [
-    "CHARTS", "DEFAULT_EXPORT_SIZE", "MARKERS", "MARKER_NAMES", "OKABE_ITO", "THEMES", "ArmPalette", "DropHeatmap",
-    "OnTheLineChart", "ProbitAxis", "ReliabilityChart", "SeverityChart", "ShiftChart", "Theme", "export",
-    "export_csv", "export_png", "export_svg", "pct", "probit", "pts", "theme_of", "titled",
+    "DEFAULT_EXPORT_SIZE", "MARKERS", "MARKER_NAMES", "OKABE_ITO", "THEMES", "ArmChart", "ArmPalette", "ProbitAxis",
+    "Theme", "export", "export_csv", "export_png", "export_svg", "pct", "pts", "theme_of", "titled",
 ]
-
-CHARTS: dict[str, type[ShiftChart]] = {
-    c.chart_id: c for c in (SeverityChart, DropHeatmap, OnTheLineChart, ReliabilityChart)
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +38,7 @@ DEFAULT_EXPORT_SIZE = (720, 450)
 
 
 @contextmanager
-def titled(chart: ShiftChart, title: str) -> Iterator[None]:
+def titled(chart: ArmChart, title: str) -> Iterator[None]:
     """Draw ``title`` above the chart while it is exported on its own (a file needs its title; the
     screen and the report show theirs around the chart)."""
     chart.set_title(title)
@@ -53,7 +48,7 @@ def titled(chart: ShiftChart, title: str) -> Iterator[None]:
         chart.set_title(None)
 
 
-def _prepare(chart: ShiftChart, size: tuple[int, int] | None) -> None:
+def _prepare(chart: ArmChart, size: tuple[int, int] | None) -> None:
     """Lay out a chart that is not on screen (the report path) at ``size`` logical pixels."""
     if size is None and chart.isVisible():
         return
@@ -64,7 +59,7 @@ def _prepare(chart: ShiftChart, size: tuple[int, int] | None) -> None:
     QtWidgets.QApplication.processEvents()
 
 
-def export_png(chart: ShiftChart, path: str | Path, width: int = 1600, size: tuple[int, int] | None = None) -> Path:
+def export_png(chart: ArmChart, path: str | Path, width: int = 1600, size: tuple[int, int] | None = None) -> Path:
     """Write the chart as a PNG ``width`` pixels wide (scaled up from its on-screen layout, so text
     stays proportionate). A hidden chart is laid out at ``size`` (default 720×450) first."""
     from pyqtgraph.exporters import ImageExporter
@@ -77,7 +72,7 @@ def export_png(chart: ShiftChart, path: str | Path, width: int = 1600, size: tup
     return path
 
 
-def export_svg(chart: ShiftChart, path: str | Path, size: tuple[int, int] | None = None) -> Path:
+def export_svg(chart: ArmChart, path: str | Path, size: tuple[int, int] | None = None) -> Path:
     """Write the chart as SVG (vector; the heatmap's cells are an embedded image).
 
     Rendered with Qt's own SVG generator: pyqtgraph's SVGExporter cannot parse the path data that
@@ -114,13 +109,13 @@ def export_svg(chart: ShiftChart, path: str | Path, size: tuple[int, int] | None
     return path
 
 
-def export_csv(chart: ShiftChart, path: str | Path) -> Path:
+def export_csv(chart: ArmChart, path: str | Path) -> Path:
     path = Path(path)
     chart.to_frame().to_csv(path, index=False)
     return path
 
 
-def export(chart: ShiftChart, path: str | Path, **kw) -> Path:
+def export(chart: ArmChart, path: str | Path, **kw) -> Path:
     """Export by file suffix: .png, .svg or .csv."""
     suffix = Path(path).suffix.lower()
     if suffix == ".png":

@@ -31,6 +31,7 @@ class TreeEntry:
     kind: str  # "model" | "dataset"
     source: str
     uses: list[tuple[str, str]] = field(default_factory=list)  # (study, id in that study)
+    keys: list[tuple[str, tuple[str | int, ...]]] = field(default_factory=list)  # (study, key path of the source)
 
     @property
     def ids(self) -> list[str]:

@@ -1,16 +1,33 @@
 """What views ask the rest of the application for, as plain callables and plain data.
 
 Views never import torch (nor engine modules that do): the app module that builds a view passes
-these callables in, backed by the engine. Tests pass fakes. Slow callables are run by the caller
+these callables in, backed by the engine. Tests pass fakes (``describe`` defaults to the engine's own:
+it reads nothing but the text). Slow callables are run by the caller
 off the GUI thread (see ``views.tasks``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from engine.kinds.base import Description
+
+
+def describe_study_text(text: str) -> Description | None:
+    """A study file's ``Description`` as its kind gives it (``StudyKind.describe``: from the file alone, no data
+    read, cheap enough for the GUI thread); None when the text is not a valid study file."""
+    from engine.core.errors import JuxtaError
+    from engine.kinds import get_kind, parse_study_text
+
+    try:
+        study = parse_study_text(text, "study")
+    except JuxtaError:
+        return None
+    return get_kind(study.kind).describe(study)
 
 
 @dataclass
@@ -45,3 +62,6 @@ class StudyProviders:
     corruption_gallery: Callable[[str, dict[str, Any], list[str], list[int]], dict[str, list[np.ndarray]]]
     validate: Callable[[str], list[str]]  # study TOML text -> problems (empty when valid)
     project_root: Callable[[], str]
+    # study TOML text -> its kind's Description (counts, cells sentence, summary rows), None when not a valid study
+    describe: Callable[[str], "Description | None"] = describe_study_text
+

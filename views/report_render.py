@@ -1,8 +1,9 @@
 """Render a report model: charts drawn by the app's own chart definitions (offscreen), then written
 as a folder, a single self-contained HTML file or a PDF.
 
-* Charts come from ``views.charts`` (the same classes the Results page shows), exported with its
-  ``export_png`` / ``export_svg`` helpers, so a report shows exactly what the app draws.
+* Charts come from the study's kind (``views.kinds.VIEW_KINDS[kind].charts()``: the same classes its
+  Results page shows), exported with ``views.charts``' ``export_png`` / ``export_svg``, so a report shows
+  exactly what the app draws.
 * HTML comes from the Jinja2 template ``assets/report/report.html.j2`` with autoescape on: every
   string from the model (study titles, arm names, comments, the study file) is escaped. The HTML
   has no scripts and carries a Content-Security-Policy that forbids them.
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "report"
 FORMATS = ("folder", "html", "pdf")
+DEFAULT_CHART_SIZE = (720, 450)
 PNG_SCALE = 2.0  # PNG pixels per logical chart pixel (about 220 dpi across an A4 text column)
 HTML_CSP_SINGLE = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 HTML_CSP_FOLDER = ("default-src 'none'; img-src 'self' data: file: *; style-src 'unsafe-inline'; base-uri 'none'; "
@@ -85,31 +87,25 @@ def slugify(text: str) -> str:
     return s or "figure"
 
 
-def chart_size(chart: ChartRef) -> tuple[int, int]:
-    """Logical size of each chart in a report (the app's layout at this size, scaled for print)."""
-    if chart.kind == "severity":
-        return 720, 390
-    if chart.kind == "drop":
-        return 720, max(260, min(900, 64 + 30 * max(chart.rows, 1)))
-    if chart.kind == "on_the_line":
-        return 620, 500
-    if chart.kind == "reliability":
-        return 620, 470
-    return 720, 450
+def chart_size(chart: ChartRef, kind: str) -> tuple[int, int]:
+    """Logical size of a chart of a ``kind`` study in a report (the app's layout at this size, scaled for
+    print); the chart class says (``ReportChart.report_size``)."""
+    from views.kinds import chart_class
+
+    try:
+        return chart_class(kind, chart.kind).report_size(chart)
+    except KeyError:  # a chart this Juxta cannot draw: its figure says so at the usual size
+        return DEFAULT_CHART_SIZE
 
 
 ChartFactory = Callable[[StudySection, ChartRef], Any]
 
 
-def _default_factory(section: StudySection, chart: ChartRef, theme: str = "light"):
-    from views import charts as C
+def draw_chart(section: StudySection, chart: ChartRef, theme: str = "light"):
+    """The chart widget for ``chart`` of ``section``, by the section's kind (``views.kinds``), built hidden."""
+    from views.kinds import chart_class
 
-    cls = C.CHARTS[chart.kind]
-    if chart.kind == "severity":
-        return cls(section.results, theme=theme, family=chart.params.get("family"))
-    if chart.kind == "reliability":
-        return cls(section.results, theme=theme, condition=chart.params.get("condition", "clean"))
-    return cls(section.results, theme=theme)
+    return chart_class(section.kind, chart.kind).for_report(section.results, chart, theme)
 
 
 class ReportRenderer:
@@ -126,7 +122,7 @@ class ReportRenderer:
         self.png_scale = png_scale
         self.want_svg = svg
         self.max_width = max_width
-        self._factory = chart_factory or partial(_default_factory, theme=theme)
+        self._factory = chart_factory or partial(draw_chart, theme=theme)
         self._figures: dict[str, Figure] = {}
 
     # -- figures -------------------------------------------------------------------------------
@@ -142,7 +138,7 @@ class ReportRenderer:
         return [(s, c, self.figure(s, c)) for s in self.model.included_studies for c in s.included_charts]
 
     def _render(self, section: StudySection, chart: ChartRef, key: str) -> Figure:
-        w, h = chart_size(chart)
+        w, h = chart_size(chart, section.kind)
         if self.max_width and w > self.max_width:
             w, h = self.max_width, round(h * self.max_width / w)
         slug = slugify(f"{section.name}-{chart.chart_id.replace(':', '-')}")

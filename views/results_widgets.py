@@ -123,7 +123,7 @@ class ChartFrame(QtWidgets.QFrame):
 
     exportRequested = Signal(str, str)  # chart_id, format
 
-    def __init__(self, chart: C.ShiftChart, selector_label: str | None = None, parent=None,
+    def __init__(self, chart: C.ArmChart, selector_label: str | None = None, parent=None,
                  selector: QtWidgets.QComboBox | None = None):
         super().__init__(parent)
         self.chart = chart

@@ -239,7 +239,9 @@ class RunPage(QWidget):
                                                  message=e.error or "", progress=1.0))
                 self.progress.setValue(e.done + e.failed)
                 if e.status == "failed":
-                    self.append_log(f"✗ {e.cell.label()}: {e.error}")
+                    row = self.model.rows[touched[-1]] if touched[-1] is not None else None
+                    what = f"{row.model} · {row.condition} · seed {row.seed}" if row else e.cell.label()
+                    self.append_log(f"✗ {what}: {e.error}")
         self.model.changed(touched)
         if started is not None and self.follow.isChecked():
             # after the view has laid out what changed (right after a reset it has not yet)

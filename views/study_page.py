@@ -1,10 +1,11 @@
 """The study screen: a readable summary of one study, and its study file for people who like text.
 
-The summary says what will be compared (models, data, conditions, seeds, metrics) and how much work
-that is. "Show as study file" swaps it for an editor with the TOML: every edit is checked by the
-engine's validator (``providers.validate``) after a short pause, problems are listed with their
-line numbers and marked in the margin, and Save / Run follow the rules a person expects: Save only
-when the text is valid and changed, Run only when what is on disk is valid (no unsaved changes).
+The summary says what will be compared and how much work that is, in the study kind's own words
+(``providers.describe``: the kind's ``describe()``, from the file alone). "Show as study file" swaps it
+for an editor with the TOML: every edit is checked by the engine's validator (``providers.validate``)
+after a short pause, problems are listed with their line numbers and marked in the margin, and Save /
+Run follow the rules a person expects: Save only when the text is valid and changed, Run only when
+what is on disk is valid (no unsaved changes).
 
 The page never writes files: ``saveRequested(text)`` asks the app to; the app then calls
 ``set_study(name, text)`` (or ``mark_saved()``) so the page knows the text on disk.
@@ -37,11 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.metrics import METRICS
-from engine.conditions.catalog import family_label
 from engine.core.header import STUDY_SUFFIX
+from views.fonts import monospace_font
 from views.providers import StudyProviders
-from views.study_wizard import cells_sentence, monospace_font, study_counts
 from views.theme import COLOURS, Colours, current, set_tone, watch_theme
 
 __all__ = ["StudyPage", "TomlHighlighter", "StudyFileEditor", "SyntaxColours", "SYNTAX", "syntax_colours", "problem_line"]
@@ -286,6 +285,7 @@ class StudyPage(QWidget):
         self._running = False  # a run is in progress in the window: no second run, no wizard
         self._could_save = False
         self._raw: dict[str, Any] | None = None
+        self._description: Any = None  # the kind's Description of the checked text, when it is valid
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
@@ -406,6 +406,7 @@ class StudyPage(QWidget):
         self.editor.setPlainText("")
         self.editor.blockSignals(False)
         self._raw = None
+        self._description = None
         self._checked_text = ""
         self._problems = []
         self._valid = False
@@ -482,12 +483,19 @@ class StudyPage(QWidget):
         self._timer.stop()
         text = self.text()
         try:
-            problems = [str(p) for p in self.providers.validate(text)]
+            problems = list(self.providers.validate(text))  # engine Problems: text with .key and .line
         except Exception as exc:  # a validator that raises is shown, never crashes the page
             problems = [getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"]
+        description = None
+        if not problems:
+            try:
+                description = self.providers.describe(text)
+            except Exception as exc:  # a describe that raises is shown, never crashes the page
+                problems = [f"Could not describe this study: {type(exc).__name__}: {exc}"]
         self._checked_text = text
         self._problems = problems
         self._valid = not problems
+        self._description = description
         raw: dict[str, Any] | None
         try:
             raw = tomllib.loads(text)
@@ -496,7 +504,7 @@ class StudyPage(QWidget):
         self.problems_list.clear()
         lines: set[int] = set()
         for p in problems:
-            line = problem_line(p)
+            line = getattr(p, "line", None) or problem_line(p)
             if line:
                 lines.add(line)
             shown = re.sub(r"^line (\d+):\s*", r"Line \1: ", p)
@@ -520,9 +528,9 @@ class StudyPage(QWidget):
             where = "" if self.text_mode() else " Open “Show as study file” to fix it."
             set_tone(self.status_label, "error")
             self.status_label.setText(f"<b>✗ {n} problem{'s' if n != 1 else ''}:</b> {first}{more}.{where}")
-        elif raw is not None:
+        elif raw is not None and self._description is not None:
             set_tone(self.status_label, "ok")
-            self.status_label.setText(f"<b>✓ Valid</b> — {html.escape(cells_sentence(study_counts(raw)))}")
+            self.status_label.setText(f"<b>✓ Valid</b> — {html.escape(self._description.cells_sentence)}")
         else:
             set_tone(self.status_label, "")
             self.status_label.setText("")
@@ -575,80 +583,30 @@ class StudyPage(QWidget):
     # -- summary --------------------------------------------------------------------------------
 
     def _render_summary(self, raw: dict[str, Any] | None) -> None:
-        """The summary card's HTML, in the current theme's colours (rebuilt on a theme change)."""
+        """The summary card's HTML, in the current theme's colours (rebuilt on a theme change): the title
+        and description from the file's header, then the kind's summary rows (or what stops the study)."""
         c = current()
         if raw is None:
             self.summary.setHtml(f"<p style='color:{c.error}'>The study file cannot be read as TOML. "
                                  "Open “Show as study file” to fix it.</p>")
             return
         e = html.escape
-        study = raw.get("study") or {}
-        models = [m for m in raw.get("models") or [] if isinstance(m, dict)]
-        data = raw.get("data") or {}
-        shift = raw.get("shift") or {}
-        metrics = raw.get("metrics") or {}
-        execution = raw.get("execution") or {}
-        counts = study_counts(raw)
+        study = raw.get("study") if isinstance(raw.get("study"), dict) else {}
         title = e(str(study.get("title") or study.get("name") or self._name))
         desc = e(str(study.get("description") or "")).replace("\n", " ")
-        model_items = "<br>".join(
-            f"<b>{e(str(m.get('id', '?')))}</b> <span style='color:{c.muted}'>— {e(str(m.get('source', '')))}</span>"
-            for m in models) or "<i>none</i>"
-        data_text = e(str(data.get("source", "—")))
-        data_text += f" <span style='color:{c.muted}'>({e(str(data.get('split', 'test')))} part"
-        if data.get("max_examples"):
-            data_text += f", at most {int(data['max_examples']):,} examples"
-        data_text += ")</span>"
-        shifts = []
-        for key, label in (("corruptions", "Corruptions"), ("tabular", "Table shifts"), ("text", "Text shifts")):
-            if shift.get(key):
-                names = ", ".join(family_label(str(n)) for n in shift[key])
-                sev = ", ".join(str(s) for s in (shift.get("severities") or [1, 2, 3, 4, 5]))
-                shifts.append((label, f"{e(names)} <span style='color:{c.muted}'>at severities {e(sev)}</span>"))
-        ls = shift.get("label_shift") or {}
-        ls_parts = []
-        for key, word in (("dirichlet_alpha", "Dirichlet α"), ("tweak_one", "one class at ρ"), ("imbalance_ratio", "long tail, ratio")):
-            if ls.get(key):
-                ls_parts.append(f"{word} {', '.join(f'{v:g}' for v in ls[key])}")
-        if ls_parts:
-            shifts.append(("Label shift", e("; ".join(ls_parts))))
-        if shift.get("group_shift"):
-            gs = shift["group_shift"]
-            shifts.append(("Group shift", e("shares " + ", ".join(f"{v:g}" for v in gs.get("shares") or []))))
-        for f in shift.get("field") or []:
-            shifts.append(("Field data", e(f"{f.get('id', '?')} — {f.get('source', '')}")))
-        metric_names = metrics.get("names") or ["accuracy", "macro_f1", "nll", "ece", "brier"]
-        metric_text = ", ".join(METRICS[m].label if m in METRICS else str(m) for m in metric_names)
-        boot = metrics.get("bootstrap", 1000)
-        interval = (f"{float(metrics.get('level', 0.95)):.0%} intervals from {int(boot):,} bootstrap resamples"
-                    if boot else "no intervals")
-        backend = execution.get("backend", "loky")
-        workers = execution.get("workers")
-        run_on = {"loky": "this computer (parallel processes)", "sequential": "this computer (one at a time)",
-                  "dask": "a Dask cluster"}.get(backend, backend)
-        if workers:
-            run_on += f", {workers} workers"
-        rows = [
-            ("Models", model_items),
-            ("Test data", data_text),
-            ("Clean data", "included (the reference)" if shift.get("clean", True) else "not included"),
-            *shifts,
-            ("Conditions", e(f"{counts['conditions']} — " + ", ".join(counts["parts"])) if counts["parts"] else "none"),
-            ("Seeds", e(", ".join(str(s) for s in (study.get("seeds") or [0])))),
-            ("Metrics", e(metric_text) + f" <span style='color:{c.muted}'>({e(interval)})</span>"),
-            ("Planned work", f"<b>{e(cells_sentence(counts))}</b>"),
-            ("Runs on", e(run_on)),
-        ]
+        d = self._description
+        rows = d.rows if d is not None else []
         body = "".join(
-            f"<tr><td style='color:{c.muted}; padding:4px 18px 4px 0; vertical-align:top; white-space:nowrap'>{k}</td>"
-            f"<td style='padding:4px 0'>{v}</td></tr>" for k, v in rows)
+            f"<tr><td style='color:{c.muted}; padding:4px 18px 4px 0; vertical-align:top; white-space:nowrap'>{e(k)}</td>"
+            f"<td style='padding:4px 0'>{f'<b>{e(v)}</b>' if v == d.cells_sentence else e(v)}</td></tr>" for k, v in rows)
         problems = ""
         if self._problems:
             items = "".join(f"<li>{html.escape(p, quote=False)}</li>" for p in self._problems)
-            problems = f"<p style='color:{c.error}'><b>This study cannot run yet:</b></p><ul style='color:{c.error}'>{items}</ul>"
+            problems = (f"<p style='color:{c.error}'><b>This study cannot run yet:</b></p><ul style='color:{c.error}'>{items}</ul>"
+                        f"<p style='color:{c.muted}'>What it compares is shown here once the study file is valid.</p>")
         self.summary.setHtml(
             f"<h2 style='margin-bottom:2px'>{title}</h2>"
             + (f"<p style='margin-top:2px'>{desc}</p>" if desc else "")
             + problems
-            + f"<table cellspacing='0' style='margin-top:10px'>{body}</table>"
+            + (f"<table cellspacing='0' style='margin-top:10px'>{body}</table>" if body else "")
         )

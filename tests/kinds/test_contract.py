@@ -125,5 +125,63 @@ def test_the_report_section_builds(ran):
     assert report.glossary and report.appendix.study_files[0]["name"] == ran.name
 
 
-# The views step adds the last part of the contract here: the kind's results page
-# (views.kinds.VIEW_KINDS[kind].results_page()) accepts the loaded results, offscreen.
+# ---------------------------------------------------------------------------------------------------
+# Added by the views step: what the command line and the app ask of a kind (StudyKind.results_summary,
+# StudyKind.cell_label), and the kind's views (views.kinds.VIEW_KINDS): its results page shows the results
+# of the run above, and its report charts build (pytest-qt's application; tests/gui drives real windows).
+
+
+def test_juxta_results_summarises_the_results(ran):
+    from engine.kinds.base import ResultsSummary
+
+    with open_project(ran.root).store(read_only=True) as store:
+        summary = ran.kind.results_summary(store, ran.name, {})
+    assert isinstance(summary, ResultsSummary) and summary.tables
+    for table in summary.tables:
+        assert table.title and table.columns and table.rows
+        assert all(len(row) == len(table.columns) for row in table.rows)
+        assert len(table.align) in (0, len(table.columns))
+
+
+def test_every_cell_has_a_label_for_the_run_page(ran):
+    labels = [ran.kind.cell_label(c) for c in ran.plan.cells]
+    assert all(isinstance(label, str) and label for label in labels)
+
+
+def test_the_kind_has_views(ran):
+    from views.kinds import VIEW_KINDS, KindViews
+
+    assert isinstance(VIEW_KINDS.get(ran.kind.name), KindViews), f"views.kinds.VIEW_KINDS has no '{ran.kind.name}'"
+
+
+def test_its_results_page_shows_the_results(ran, qapp):
+    from views.kinds import VIEW_KINDS
+
+    views = VIEW_KINDS[ran.kind.name]
+    project = open_project(ran.root)
+    results = project.results(ran.name)
+    page = views.results_page("light")
+    try:
+        page.set_export_folder(lambda: str(ran.root))
+        page.begin_study(ran.name)
+        page.set_results(results, views.extra(project, ran.name) if views.extra else None, note="")
+        assert page.results is not None, page.empty_text()  # the finished run is shown, not the empty state
+        page.set_theme("dark")
+        page.set_results(None)
+        assert page.results is None and page.empty_text()
+    finally:
+        page.deleteLater()
+
+
+def test_its_report_charts_build(ran, qapp):
+    from engine.report.model import build_report
+    from views.kinds import chart_class
+    from views.report_render import ReportRenderer
+
+    (section,) = build_report(open_project(ran.root), studies=[ran.name]).studies
+    for ref in section.charts:
+        cls = chart_class(section.kind, ref.kind)
+        width, height = cls.report_size(ref)
+        assert width > 0 and height > 0
+    figures = ReportRenderer(build_report(open_project(ran.root), studies=[ran.name]), svg=False).figures()
+    assert figures and all(fig.png and not fig.error for _, _, fig in figures), [fig.error for _, _, fig in figures]

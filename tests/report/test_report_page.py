@@ -281,7 +281,7 @@ def test_exported_figures_keep_their_size_and_light_palette(mini_model, themed):
     section = mini_model.studies[0]
     chart = section.included_charts[0]
     fig = r.figure(section, chart)
-    assert (fig.width, fig.height) == chart_size(chart)
+    assert (fig.width, fig.height) == chart_size(chart, "shift")
     from PySide6.QtGui import QImage
 
     image = QImage.fromData(fig.png)

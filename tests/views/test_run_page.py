@@ -38,7 +38,7 @@ def test_progress_table_log_and_buttons(qtbot):
     page.apply_events([event("cell_finished", "a", status="done", done=1, duration_s=0.25),
                        event("cell_finished", "b", status="failed", done=1, failed=1, error="Model file x is corrupt.")])
     assert page.progress.value() == 2
-    assert page.model.rows[1].message == "Model file x is corrupt." and "✗ cell b" in page.log.toPlainText()
+    assert page.model.rows[1].message == "Model file x is corrupt." and "✗ cnn · condb · seed 0: Model file x is corrupt." in page.log.toPlainText()  # the row's labels (the kind's words)
     assert "elapsed" in page.timing.text() and "left" in page.timing.text()
     page.finish("cancelled", 1, 1, 1)
     assert page.resume_button.isEnabled() and not page.cancel_button.isEnabled()

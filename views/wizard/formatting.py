@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 
-def _fmt_count(n: int | None) -> str:
+def fmt_count(n: int | None) -> str:
     if n is None or n < 0:
         return ""
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
@@ -17,11 +16,11 @@ def _fmt_count(n: int | None) -> str:
     return str(n)
 
 
-def _fmt_num(x: float) -> str:
+def fmt_num(x: float) -> str:
     return f"{x:g}"
 
 
-def _parse_numbers(text: str, *, integers: bool = False) -> tuple[list[float], str | None]:
+def parse_numbers(text: str, *, integers: bool = False) -> tuple[list[float], str | None]:
     """'1, 0.3 0.1' -> [1.0, 0.3, 0.1]; returns (values, error sentence or None)."""
     values: list[float] = []
     for part in re.split(r"[,;\s]+", text.strip()):
@@ -41,32 +40,19 @@ def _parse_numbers(text: str, *, integers: bool = False) -> tuple[list[float], s
     return values, None
 
 
-def _numbers_text(values: list[float]) -> str:
-    return ", ".join(_fmt_num(v) for v in values)
+def numbers_text(values: list[float]) -> str:
+    return ", ".join(fmt_num(v) for v in values)
 
 
-def _sanitize_id(text: str) -> str:
+def sanitize_id(text: str) -> str:
     out = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._")[:64]
     return out or "model"
 
 
-def _project_relative(path: str, root: str) -> str:
+def project_relative(path: str, root: str) -> str:
     p = Path(path).expanduser().resolve()
     try:
         r = Path(root).expanduser().resolve()
         return p.relative_to(r).as_posix()
     except (ValueError, OSError):
         return p.as_posix()
-
-
-def cells_sentence(c: dict[str, Any]) -> str:
-    def n(k: int, word: str) -> str:
-        return f"{k} {word}{'' if k == 1 else 's'}"
-
-    text = (f"{n(c['models'], 'model')} × {n(c['conditions'], 'condition')} × {n(c['seeds'], 'seed')} = "
-            f"{n(c['eval_cells'], 'evaluation cell')}")
-    if c.get("groups_unknown"):
-        text += " (plus group shifts, one per group)"
-    if c.get("train_cells"):
-        text += f", plus {n(c['train_cells'], 'training run')}"
-    return text

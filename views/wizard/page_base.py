@@ -2,7 +2,7 @@
 
 A problem is a :class:`FieldProblem`: the study-file key path it concerns (``engine.core.errors.Problem.key``,
 e.g. ``("shift", "label_shift", "tweak_one", 0)``) and a sentence. A page registers the note under
-each of its fields with the key paths it answers for (:meth:`_Page.add_note`); a problem goes to the
+each of its fields with the key paths it answers for (:meth:`WizardPage.add_note`); a problem goes to the
 note with the longest matching key, or to the page's own note at the bottom.
 """
 
@@ -14,20 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWizardPage
 
-from engine.core.messages import field_words
-from engine.kinds.shift.spec import ShiftStudy
 from views.theme import current, watch_theme
 from views.wizard.widgets import FieldNote
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.wizard.base import KindWizard
 
 Key = tuple[str | int, ...]
 # a registered key: None stands for any list index, e.g. ("models", None, "id")
 Pattern = tuple[str | int | None, ...]
 
 SECTION_NAMES = {"name": "Name", "models": "Models", "data": "Data", "conditions": "Conditions",
-                 "seeds": "Seeds & metrics", "review": "Study file"}
+                 "seeds": "Seeds & metrics", "review": "Study file"}  # a kind's wizard may add its own sections
 
 
 @dataclass(frozen=True)
@@ -38,25 +36,26 @@ class FieldProblem:
     text: str
 
 
-def page_of(key: Key) -> str:
-    """Which page answers for a key path: name, models, data, conditions, seeds or review."""
+def section_of(key: Key, sections: dict[str, str]) -> str:
+    """Which page answers for a key path: [study] keys go to the name page (seeds to the seeds page), the
+    file as a whole to review, and any other table to ``sections[table]`` (review when not listed)."""
     if not key:
         return "review"
     head = key[0]
     if head == "study":
         return "seeds" if key[1:2] == ("seeds",) else "name"
-    return {"models": "models", "data": "data", "shift": "conditions", "metrics": "seeds",
-            "execution": "seeds"}.get(str(head), "review")
+    return sections.get(str(head), "review")
 
 
 def _matches(pattern: Pattern, key: Key) -> bool:
     return len(pattern) <= len(key) and all(p is None or p == k for p, k in zip(pattern, key))
 
 
-class _Page(QWizardPage):
+class WizardPage(QWizardPage):
     section = ""
+    ACCEPTS_DROPS = False  # files dropped on the wizard go to drop_paths while this page is in front
 
-    def __init__(self, wizard: "StudyWizard", title: str, subtitle: str):
+    def __init__(self, wizard: "KindWizard", title: str, subtitle: str):
         super().__init__()
         self.wiz = wizard
         self.plain_title = title
@@ -116,11 +115,14 @@ class _Page(QWizardPage):
         """An engine message about ``key`` in this page's words for the field."""
         _, noun = self._note_for(key)
         if noun:
-            theirs = field_words(key, ShiftStudy.WORDS)
+            theirs = self.wiz.field_words(key)
             theirs = theirs[:1].upper() + theirs[1:]
             if message.startswith(theirs + " "):
                 return noun + message[len(theirs):]
         return message
+
+    def drop_paths(self, paths: list[str]) -> None:
+        """Files or folders dropped on the wizard while this page is in front (when ``ACCEPTS_DROPS``)."""
 
     def local_problems(self) -> list[FieldProblem]:
         """Problems the page finds itself (typed text the study file cannot hold, a taken name…)."""

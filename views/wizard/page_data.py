@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,29 +31,30 @@ from PySide6.QtWidgets import (
 from engine.data.spec import DataSpec
 from views.providers import DatasetPreview, ModelChoice
 from views.wizard.columns import table_columns
-from views.wizard.formatting import _project_relative
-from views.wizard.page_base import FieldProblem, _Page
-from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
+from views.wizard.formatting import project_relative
+from views.wizard.page_base import FieldProblem, WizardPage
+from views.wizard.schema import schema_bound, schema_choices, schema_default
 from views.theme import set_tone
 from views.wizard.widgets import (
     BarChart,
     FieldNote,
     SPLIT_LABELS,
     Thumbnail,
-    _heading,
-    _help,
-    _hf_row,
-    _set_tab_order,
+    heading,
+    help_label,
+    hf_row,
+    set_tab_order,
 )
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.wizard.base import KindWizard
 
 
-class DatasetPage(_Page):
+class DatasetPage(WizardPage):
     section = "data"
+    ACCEPTS_DROPS = True
 
-    def __init__(self, wizard: "StudyWizard"):
+    def __init__(self, wizard: "KindWizard"):
         super().__init__(
             wizard,
             "Choose the test data",
@@ -73,7 +75,7 @@ class DatasetPage(_Page):
 
         left, right = self.two_columns()
 
-        left.addWidget(_heading("Built-in example data"))
+        left.addWidget(heading("Built-in example data"))
         self.builtin_combo = QComboBox()
         self.builtin_combo.setAccessibleName("Built-in dataset")
         self.builtin_combo.addItem("— choose a built-in dataset —", "")
@@ -81,11 +83,11 @@ class DatasetPage(_Page):
             self.builtin_combo.addItem(choice.label, choice.source)
             self.builtin_combo.setItemData(self.builtin_combo.count() - 1, choice.description, Qt.ItemDataRole.ToolTipRole)
         left.addWidget(self.builtin_combo)
-        self.builtin_help = _help("")
+        self.builtin_help = help_label("")
         left.addWidget(self.builtin_help)
 
         left.addSpacing(4)
-        left.addWidget(_heading("Your own data"))
+        left.addWidget(heading("Your own data"))
         own = QHBoxLayout()
         self.folder_button = QPushButton("Image f&older…")
         self.folder_button.setAccessibleName("Choose an image folder with one sub-folder per class")
@@ -95,11 +97,11 @@ class DatasetPage(_Page):
         own.addWidget(self.table_button)
         own.addStretch(1)
         left.addLayout(own)
-        left.addWidget(_help("An image folder has one sub-folder per class. A table needs a column with the class."))
+        left.addWidget(help_label("An image folder has one sub-folder per class. A table needs a column with the class."))
 
         left.addSpacing(4)
-        left.addWidget(_heading("From Hugging Face"))
-        hf, self.hf_edit, self.hf_button = _hf_row(
+        left.addWidget(heading("From Hugging Face"))
+        hf, self.hf_edit, self.hf_button = hf_row(
             "e.g. uoft-cs/cifar10", "Hugging Face dataset id", "&Use", "Use the Hugging Face dataset")
         left.addLayout(hf)
 
@@ -132,7 +134,7 @@ class DatasetPage(_Page):
         self.image_box = QGroupBox("Images")
         iform = QFormLayout(self.image_box)
         self.image_size = QSpinBox()
-        self.image_size.setRange(0, int(_schema_bound(DataSpec, "image_size", "le") or 1024))
+        self.image_size.setRange(0, int(schema_bound(DataSpec, "image_size", "le") or 1024))
         self.image_size.setSpecialValueText("keep the original size")
         self.image_size.setSuffix(" px")
         self.image_size.setAccessibleName("Resize images to a square of this side")
@@ -144,9 +146,9 @@ class DatasetPage(_Page):
         split_row = QFormLayout()
         self.split_combo = QComboBox()
         self.split_combo.setAccessibleName("Which part of the data is evaluated")
-        for split in _schema_choices(DataSpec, "split"):
+        for split in schema_choices(DataSpec, "split"):
             self.split_combo.addItem(SPLIT_LABELS.get(split, split), split)
-        self.split_combo.setCurrentIndex(max(self.split_combo.findData(_schema_default(DataSpec, "split")), 0))
+        self.split_combo.setCurrentIndex(max(self.split_combo.findData(schema_default(DataSpec, "split")), 0))
         self.max_examples = QSpinBox()
         self.max_examples.setRange(0, 10_000_000)
         self.max_examples.setSingleStep(100)
@@ -164,7 +166,7 @@ class DatasetPage(_Page):
         left.addStretch(1)
 
         # preview
-        right.addWidget(_heading("Preview"))
+        right.addWidget(heading("Preview"))
         self.rows_label = QLabel("Choose a dataset to see a preview.")
         self.rows_label.setWordWrap(True)
         self.rows_label.setAccessibleName("Dataset size")
@@ -193,7 +195,7 @@ class DatasetPage(_Page):
         self.samples_table.setMinimumHeight(200)
         right.addWidget(self.samples_stack)
         self.thumbnails: list[Thumbnail] = []
-        self.balance_caption = _help("How many examples of each class:")
+        self.balance_caption = help_label("How many examples of each class:")
         right.addWidget(self.balance_caption)
         self.balance_chart = BarChart("Class balance chart", "accent_fill", "examples")
         self.balance_chart.setMinimumHeight(150)
@@ -219,7 +221,7 @@ class DatasetPage(_Page):
         self.grayscale.toggled.connect(self._options_changed)
         self.split_combo.currentIndexChanged.connect(self.changed)
         self.max_examples.valueChanged.connect(self.changed)
-        _set_tab_order([self.builtin_combo, self.folder_button, self.table_button, self.hf_edit, self.hf_button,
+        set_tab_order([self.builtin_combo, self.folder_button, self.table_button, self.hf_edit, self.hf_button,
                         self.label_column, self.text_column, self.group_column, self.image_size, self.grayscale,
                         self.split_combo, self.max_examples, self.samples_table])
         self._update_source_widgets()
@@ -233,6 +235,10 @@ class DatasetPage(_Page):
         return combo
 
     # -- source ---------------------------------------------------------------------------------
+
+    def key(self) -> tuple:
+        """The data as chosen now (source and options): what previews and galleries are cached by."""
+        return (self.source(), json.dumps(self.options(), sort_keys=True, default=str))
 
     def source(self) -> str:
         return self._source
@@ -264,9 +270,12 @@ class DatasetPage(_Page):
         self.changed()
         self.wiz.data_changed()
 
+    def drop_paths(self, paths: list[str]) -> None:
+        self.add_local_data(paths[0])
+
     def add_local_data(self, path: str) -> bool:
         p = Path(path)
-        rel = _project_relative(str(p), self.wiz.project_root())
+        rel = project_relative(str(p), self.wiz.project_root())
         if p.is_dir():
             self.set_source(f"folder:{rel}")
         elif p.suffix.lower() == ".csv":
@@ -447,7 +456,7 @@ class DatasetPage(_Page):
             self.busy.hide()
             self._show_preview_state()
             return
-        from_cache = self.wiz.cached_load(self.wiz.preview_loads, self.wiz.data_key(), self.wiz.providers.preview_dataset,
+        from_cache = self.wiz.cached_load(self.wiz.preview_loads, self.key(), self.wiz.providers.preview_dataset,
                                           self._source, self.options(), on_done=self._preview_done,
                                           on_error=self._preview_failed)
         if not from_cache:

@@ -24,17 +24,17 @@ from PySide6.QtWidgets import (
 )
 
 from views.providers import ModelChoice
-from views.wizard.formatting import _fmt_count, _project_relative, _sanitize_id
+from views.wizard.formatting import fmt_count, project_relative, sanitize_id
 from views.theme import current, watch_theme
-from views.wizard.page_base import FieldProblem, _Page
-from views.wizard.widgets import FieldNote, _heading, _help, _hf_row, _set_tab_order
+from views.wizard.page_base import FieldProblem, WizardPage
+from views.wizard.widgets import FieldNote, heading, help_label, hf_row, set_tab_order
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.wizard.base import KindWizard
 
 
 @dataclass
-class _ModelRow:
+class ModelRow:
     id: str
     source: str
     info: str = ""
@@ -48,7 +48,7 @@ def describe_text(d: dict[str, Any]) -> str:
         parts.append(str(d["architecture"]))
     n = d.get("n_params")
     if isinstance(n, int) and n >= 0:
-        parts.append(f"{_fmt_count(n)} parameters")
+        parts.append(f"{fmt_count(n)} parameters")
     classes = d.get("class_names") or []
     if classes:
         shown = ", ".join(map(str, classes[:4])) + (", …" if len(classes) > 4 else "")
@@ -58,17 +58,18 @@ def describe_text(d: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-class ModelsPage(_Page):
+class ModelsPage(WizardPage):
     section = "models"
+    ACCEPTS_DROPS = True
 
-    def __init__(self, wizard: "StudyWizard"):
+    def __init__(self, wizard: "KindWizard"):
         super().__init__(
             wizard,
             "Choose the models to compare",
             "Tick built-in models, add your own model files, or look one up on Hugging Face. "
             "Every model is tested on the same data and conditions.",
         )
-        self._rows: list[_ModelRow] = []
+        self._rows: list[ModelRow] = []
         self._filling = False
         self._pending: set[str] = set()
         try:
@@ -81,15 +82,15 @@ class ModelsPage(_Page):
 
         left, right = self.two_columns()
 
-        left.addWidget(_heading("Built-in models"))
-        left.addWidget(_help("Small models Juxta trains for you on the first run."))
+        left.addWidget(heading("Built-in models"))
+        left.addWidget(help_label("Small models Juxta trains for you on the first run."))
         self.builtin_list = QListWidget()
         self.builtin_list.setAccessibleName("Built-in models")
         self.builtin_list.setWordWrap(True)
         self.builtin_list.setSpacing(2)
         self.builtin_list.setMinimumHeight(150)
         for choice in self._choices:
-            size = f"  ·  {_fmt_count(choice.n_params)} parameters" if choice.n_params else ""
+            size = f"  ·  {fmt_count(choice.n_params)} parameters" if choice.n_params else ""
             item = QListWidgetItem(f"{choice.label}{size}\n{choice.description}")
             item.setData(Qt.ItemDataRole.UserRole, choice.source)
             item.setToolTip(f"{choice.source}\n{choice.description}")
@@ -98,10 +99,10 @@ class ModelsPage(_Page):
             self.builtin_list.addItem(item)
         left.addWidget(self.builtin_list, 1)
         if self._choices_error:
-            left.addWidget(_help(f"Built-in models are unavailable: {html.escape(self._choices_error)}"))
+            left.addWidget(help_label(f"Built-in models are unavailable: {html.escape(self._choices_error)}"))
 
         left.addSpacing(6)
-        left.addWidget(_heading("Your own model"))
+        left.addWidget(heading("Your own model"))
         own = QHBoxLayout()
         self.add_file_button = QPushButton("Add &file or folder…")
         self.add_file_button.setAccessibleName("Add a model file or folder")
@@ -112,20 +113,20 @@ class ModelsPage(_Page):
         own.addWidget(self.add_file_button)
         own.addStretch(1)
         left.addLayout(own)
-        left.addWidget(_help("…or drop a .safetensors file or a model folder onto this window."))
+        left.addWidget(help_label("…or drop a .safetensors file or a model folder onto this window."))
 
         left.addSpacing(6)
-        left.addWidget(_heading("From Hugging Face"))
-        hf, self.hf_edit, self.hf_button = _hf_row(
+        left.addWidget(heading("From Hugging Face"))
+        hf, self.hf_edit, self.hf_button = hf_row(
             "e.g. google/vit-base-patch16-224", "Hugging Face model id", "&Look up and add",
             "Look up the Hugging Face model and add it")
         left.addLayout(hf)
-        left.addWidget(_help("Needs the internet the first time; works offline once downloaded."))
+        left.addWidget(help_label("Needs the internet the first time; works offline once downloaded."))
         self.add_status = FieldNote(lines=3, name="Model lookup status")
         left.addWidget(self.add_status)
 
-        right.addWidget(_heading("Models in this study"))
-        right.addWidget(_help("The name is how a model appears in charts — double-click or press F2 to rename it."))
+        right.addWidget(heading("Models in this study"))
+        right.addWidget(help_label("The name is how a model appears in charts — double-click or press F2 to rename it."))
         self.table = QTableWidget(0, 3)
         self.table.setAccessibleName("Models in this study")
         self.table.setHorizontalHeaderLabels(["Name", "Source", "Details"])
@@ -163,14 +164,14 @@ class ModelsPage(_Page):
         delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
         delete.setContext(Qt.ShortcutContext.WidgetShortcut)
         delete.activated.connect(self._remove_selected)
-        _set_tab_order([self.builtin_list, self.add_file_button, self.hf_edit, self.hf_button, self.table,
+        set_tab_order([self.builtin_list, self.add_file_button, self.hf_edit, self.hf_button, self.table,
                         self.remove_button])
         self._refresh_table()
         watch_theme(self, lambda _: self._refresh_table())  # problem colours of the names
 
     # -- rows -----------------------------------------------------------------------------------
 
-    def model_rows(self) -> list[_ModelRow]:
+    def model_rows(self) -> list[ModelRow]:
         return list(self._rows)
 
     def model_ids(self) -> list[str]:
@@ -182,7 +183,7 @@ class ModelsPage(_Page):
         return []
 
     def _unique_id(self, base: str) -> str:
-        base = _sanitize_id(base)
+        base = sanitize_id(base)
         taken = {r.id for r in self._rows}
         if base not in taken:
             return base
@@ -191,7 +192,7 @@ class ModelsPage(_Page):
             n += 1
         return f"{base}-{n}"
 
-    def add_row(self, row: _ModelRow) -> None:
+    def add_row(self, row: ModelRow) -> None:
         self.models_note.say("")
         self._rows.append(row)
         self._refresh_table()
@@ -290,8 +291,8 @@ class ModelsPage(_Page):
         if checked and not existing:
             choice = next(c for c in self._choices if c.source == source)
             arch = source.partition(":")[2].rpartition("-")[2]
-            info = choice.description + (f" · {_fmt_count(choice.n_params)} parameters" if choice.n_params else "")
-            self.add_row(_ModelRow(self._unique_id(arch), source, info, builtin=True))
+            info = choice.description + (f" · {fmt_count(choice.n_params)} parameters" if choice.n_params else "")
+            self.add_row(ModelRow(self._unique_id(arch), source, info, builtin=True))
         elif not checked and existing:
             self._rows.pop(existing[0])
             self._refresh_table()
@@ -308,6 +309,10 @@ class ModelsPage(_Page):
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)", self.wiz.project_root())
         if path:
+            self.add_local_model(path)
+
+    def drop_paths(self, paths: list[str]) -> None:
+        for path in paths:
             self.add_local_model(path)
 
     def add_local_model(self, path: str) -> None:
@@ -329,8 +334,8 @@ class ModelsPage(_Page):
         if refusal:
             self.add_status.say(refusal, "error")
             return
-        source = "file:" + _project_relative(str(p), self.wiz.project_root())
-        self._lookup_and_add(source, _sanitize_id(p.stem if p.is_file() else p.name))
+        source = "file:" + project_relative(str(p), self.wiz.project_root())
+        self._lookup_and_add(source, sanitize_id(p.stem if p.is_file() else p.name))
 
     def _on_hf_add(self) -> None:
         text = self.hf_edit.text().strip()
@@ -355,7 +360,7 @@ class ModelsPage(_Page):
             self._pending.discard(source)
             self.hf_button.setEnabled(True)
             details = describe_text(info if isinstance(info, dict) else {})
-            self.add_row(_ModelRow(self._unique_id(base_id), source, details))
+            self.add_row(ModelRow(self._unique_id(base_id), source, details))
             self.add_status.say(f"Added {source}" + (f" — {details}." if details else "."), "ok")
             if hf:
                 self.hf_edit.clear()
@@ -403,7 +408,7 @@ class ModelsPage(_Page):
             extra = {k: v for k, v in m.items() if k not in ("id", "source")}
             choice = builtin_sources.get(source)
             info = choice.description if choice else ""
-            self._rows.append(_ModelRow(str(m.get("id", "")), source, info, builtin=choice is not None, extra=extra))
+            self._rows.append(ModelRow(str(m.get("id", "")), source, info, builtin=choice is not None, extra=extra))
             if choice is not None:
                 self._set_builtin_checked(source, True)
         self._refresh_table()

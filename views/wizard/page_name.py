@@ -9,22 +9,21 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine.core.header import STUDY_SUFFIX
-from views.wizard.page_base import FieldProblem, _Page
-from views.wizard.widgets import FieldNote, _help, _set_tab_order, _stacked
+from views.wizard.page_base import FieldProblem, WizardPage
+from views.wizard.widgets import FieldNote, help_label, set_tab_order, stacked
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.wizard.base import KindWizard
 
 
-class NamePage(_Page):
+class NamePage(WizardPage):
     section = "name"
 
-    def __init__(self, wizard: "StudyWizard"):
+    def __init__(self, wizard: "KindWizard"):
         super().__init__(
             wizard,
             "Name your study",
-            "A shift study measures how much each model loses when the data moves away from what it "
-            "was trained on. Start with a short name and a title for the report.",
+            f"{wizard.INTRO} Start with a short name and a title for the report.",
         )
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -50,8 +49,8 @@ class NamePage(_Page):
         title_label.setBuddy(self.title_edit)
         desc_label = QLabel("&Description:")
         desc_label.setBuddy(self.description_edit)
-        form.addRow(name_label, _stacked(self.name_edit, self.file_label))
-        form.addRow(title_label, _stacked(self.title_edit, _help("Shown at the top of the results and the report. Optional.")))
+        form.addRow(name_label, stacked(self.name_edit, self.file_label))
+        form.addRow(title_label, stacked(self.title_edit, help_label("Shown at the top of the results and the report. Optional.")))
         form.addRow(desc_label, self.description_edit)
         holder = QWidget()
         holder.setLayout(form)
@@ -76,14 +75,14 @@ class NamePage(_Page):
         steps.setTextFormat(Qt.TextFormat.RichText)
         steps.setAccessibleName("What comes next")
         box.addWidget(steps)
-        box.addWidget(_help("Nothing is saved until you press Save on the last page. You can go back and change anything."))
+        box.addWidget(help_label("Nothing is saved until you press Save on the last page. You can go back and change anything."))
         self.outer.addWidget(steps_box)
         self.outer.addStretch(1)
         self.finish_layout()
         self.name_edit.textChanged.connect(self._on_name)
         self.title_edit.textChanged.connect(self.changed)
         self.description_edit.textChanged.connect(self.changed)
-        _set_tab_order([self.name_edit, self.title_edit, self.description_edit])
+        set_tab_order([self.name_edit, self.title_edit, self.description_edit])
         self._on_name(self.name_edit.text())
 
     def _on_name(self, text: str) -> None:

@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPlainTextEdit
 
-from views.wizard.formatting import cells_sentence
-from views.wizard.page_base import _Page
+from views.fonts import monospace_font
 from views.theme import set_tone, watch_theme
-from views.wizard.widgets import _heading, monospace_font
+from views.wizard.page_base import WizardPage
+from views.wizard.widgets import heading
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.wizard.base import KindWizard
 
 
-class ReviewPage(_Page):
+class ReviewPage(WizardPage):
     section = "review"
 
-    def __init__(self, wizard: "StudyWizard"):
+    def __init__(self, wizard: "KindWizard"):
         super().__init__(
             wizard,
             "Review and save",
@@ -38,7 +38,7 @@ class ReviewPage(_Page):
         self.status.setAccessibleName("Validation result")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outer.addWidget(self.status)
-        label = _heading("Study file")
+        label = heading("Study file")
         self.outer.addWidget(label)
         self.toml_view = QPlainTextEdit()
         self.toml_view.setReadOnly(True)
@@ -64,7 +64,8 @@ class ReviewPage(_Page):
         self.wiz.revalidate()
         return self.wiz.is_valid()
 
-    def show_result(self, text: str, problems: list[str], counts: dict[str, Any] | None) -> None:
+    def show_result(self, text: str, problems: list[str], description: Any) -> None:
+        """The study file, its problems, or (valid) the kind's ``Description`` of the work it plans."""
         if self.toml_view.toPlainText() != text:
             bar = self.toml_view.verticalScrollBar().value()
             self.toml_view.setPlainText(text)
@@ -75,9 +76,9 @@ class ReviewPage(_Page):
             set_tone(self.status, "error")
             self.status.setText(f"<b>✗ Not ready yet — {n} problem{'s' if n != 1 else ''} to fix:</b>"
                                 f"<ul style='margin-top:2px'>{items}</ul>")
-        elif counts is not None:
+        elif description is not None:
             set_tone(self.status, "ok")
-            self.status.setText(f"<b>✓ Valid — {html.escape(cells_sentence(counts))}</b>")
+            self.status.setText(f"<b>✓ Valid — {html.escape(description.cells_sentence)}</b>")
         else:
             self.status.setText("")
         self.summary.setText(self.wiz.summary_html())

@@ -18,19 +18,19 @@ from PySide6.QtWidgets import (
 
 from engine.metrics import METRICS
 from engine.core.header import ExecutionSpec, MetricsSpec
-from views.wizard.formatting import _parse_numbers
-from views.wizard.page_base import FieldProblem, _Page
-from views.wizard.schema import _schema_bound, _schema_choices, _schema_default
-from views.wizard.widgets import BACKEND_LABELS, DEVICE_LABELS, FieldNote, _help, _set_tab_order
+from views.wizard.formatting import parse_numbers
+from views.wizard.page_base import FieldProblem, WizardPage
+from views.wizard.schema import schema_bound, schema_choices, schema_default
+from views.wizard.widgets import BACKEND_LABELS, DEVICE_LABELS, FieldNote, help_label, set_tab_order
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.wizard.base import KindWizard
 
 
-class SeedsPage(_Page):
+class SeedsPage(WizardPage):
     section = "seeds"
 
-    def __init__(self, wizard: "StudyWizard"):
+    def __init__(self, wizard: "KindWizard"):
         super().__init__(
             wizard,
             "Seeds, metrics and where to run",
@@ -62,7 +62,7 @@ class SeedsPage(_Page):
         sform.addRow(seeds_label, self.seeds_edit)
         self.seeds_note = self.add_note(FieldNote(name="Problems with the seeds"), ("study", "seeds"))
         sform.addRow("", self.seeds_note)
-        sform.addRow(_help("Each seed repeats everything with fresh randomness: training of built-in models, "
+        sform.addRow(help_label("Each seed repeats everything with fresh randomness: training of built-in models, "
                            "corruptions and resampling. Three is a good start."))
         left.addWidget(seeds_box)
 
@@ -70,7 +70,7 @@ class SeedsPage(_Page):
         mcol = QVBoxLayout(metrics_box)
         mcol.setSpacing(2)
         self.metric_checks: dict[str, QCheckBox] = {}
-        defaults = _schema_default(MetricsSpec, "names")
+        defaults = schema_default(MetricsSpec, "names")
         for name in METRICS:
             meta = METRICS.get(name)
             label = meta.label if meta else name.replace("_", " ")
@@ -84,7 +84,7 @@ class SeedsPage(_Page):
                 check.setEnabled(False)
                 check.setToolTip(desc + " Always measured.")
             mcol.addWidget(check)
-            about = _help(desc)
+            about = help_label(desc)
             about.setContentsMargins(22, 0, 0, 4)
             mcol.addWidget(about)
             check.toggled.connect(self.changed)
@@ -96,24 +96,24 @@ class SeedsPage(_Page):
         stats_box = QGroupBox("Intervals")
         tform = QFormLayout(stats_box)
         self.bootstrap = QSpinBox()
-        self.bootstrap.setRange(int(_schema_bound(MetricsSpec, "bootstrap", "ge") or 0),
-                                int(_schema_bound(MetricsSpec, "bootstrap", "le") or 100_000))
+        self.bootstrap.setRange(int(schema_bound(MetricsSpec, "bootstrap", "ge") or 0),
+                                int(schema_bound(MetricsSpec, "bootstrap", "le") or 100_000))
         self.bootstrap.setSingleStep(100)
-        self.bootstrap.setValue(int(_schema_default(MetricsSpec, "bootstrap")))
+        self.bootstrap.setValue(int(schema_default(MetricsSpec, "bootstrap")))
         self.bootstrap.setSpecialValueText("no intervals")
         self.bootstrap.setAccessibleName("Bootstrap resamples")
         self.level = QComboBox()
         self.level.setAccessibleName("Interval level")
         for lvl in (0.9, 0.95, 0.99):
             self.level.addItem(f"{lvl:.0%}", lvl)
-        self.level.setCurrentIndex(self.level.findData(_schema_default(MetricsSpec, "level")))
+        self.level.setCurrentIndex(self.level.findData(schema_default(MetricsSpec, "level")))
         boot_label = QLabel("&Resamples:")
         boot_label.setBuddy(self.bootstrap)
         level_label = QLabel("&Level:")
         level_label.setBuddy(self.level)
         tform.addRow(boot_label, self.bootstrap)
         tform.addRow(level_label, self.level)
-        tform.addRow(_help("Every number gets an interval from this many bootstrap resamples of the test "
+        tform.addRow(help_label("Every number gets an interval from this many bootstrap resamples of the test "
                            "examples. 1,000 is plenty."))
         left.addWidget(stats_box)
 
@@ -121,11 +121,11 @@ class SeedsPage(_Page):
         rform = QFormLayout(run_box)
         self.backend = QComboBox()
         self.backend.setAccessibleName("Execution backend")
-        for b in _schema_choices(ExecutionSpec, "backend"):
+        for b in schema_choices(ExecutionSpec, "backend"):
             self.backend.addItem(BACKEND_LABELS.get(b, b), b)
-        self.backend.setCurrentIndex(self.backend.findData(_schema_default(ExecutionSpec, "backend")))
+        self.backend.setCurrentIndex(self.backend.findData(schema_default(ExecutionSpec, "backend")))
         self.workers = QSpinBox()
-        self.workers.setRange(0, int(_schema_bound(ExecutionSpec, "workers", "le") or 512))
+        self.workers.setRange(0, int(schema_bound(ExecutionSpec, "workers", "le") or 512))
         self.workers.setSpecialValueText("automatic")
         self.workers.setAccessibleName("Workers")
         self.address = QLineEdit()
@@ -133,7 +133,7 @@ class SeedsPage(_Page):
         self.address.setAccessibleName("Dask scheduler address")
         self.device = QComboBox()
         self.device.setAccessibleName("Device")
-        for d in _schema_choices(ExecutionSpec, "device"):
+        for d in schema_choices(ExecutionSpec, "device"):
             self.device.addItem(DEVICE_LABELS.get(d, d), d)
         backend_label = QLabel("Ru&n on:")
         backend_label.setBuddy(self.backend)
@@ -162,12 +162,12 @@ class SeedsPage(_Page):
         self.workers.valueChanged.connect(self.changed)
         self.address.textChanged.connect(self.changed)
         self.device.currentIndexChanged.connect(self.changed)
-        _set_tab_order([self.seed_count, self.seeds_edit, *[c for c in self.metric_checks.values() if c.isEnabled()],
+        set_tab_order([self.seed_count, self.seeds_edit, *[c for c in self.metric_checks.values() if c.isEnabled()],
                         self.bootstrap, self.level, self.backend, self.workers, self.address, self.device])
         self._on_backend()
 
     def _on_count(self, n: int) -> None:
-        seeds, error = _parse_numbers(self.seeds_edit.text(), integers=True)
+        seeds, error = parse_numbers(self.seeds_edit.text(), integers=True)
         if error or len(seeds) != n:
             start = list(dict.fromkeys(int(s) for s in seeds if s >= 0))[:n] if not error else []
             nxt = 0
@@ -182,7 +182,7 @@ class SeedsPage(_Page):
         self.changed()
 
     def _on_seeds_text(self, _: str) -> None:
-        seeds, error = _parse_numbers(self.seeds_edit.text(), integers=True)
+        seeds, error = parse_numbers(self.seeds_edit.text(), integers=True)
         if not error and seeds:
             self.seed_count.blockSignals(True)
             self.seed_count.setValue(min(max(len(seeds), 1), self.seed_count.maximum()))
@@ -197,7 +197,7 @@ class SeedsPage(_Page):
         self.changed()
 
     def seeds(self) -> tuple[list[int], str | None]:
-        values, error = _parse_numbers(self.seeds_edit.text(), integers=True)
+        values, error = parse_numbers(self.seeds_edit.text(), integers=True)
         if error:
             return [int(v) for v in values], f"{error}: type whole numbers separated by commas, e.g. 0, 1, 2"
         if not values:

@@ -8,18 +8,18 @@ import tomlkit
 from tomlkit.items import Table
 
 
-_MISSING = object()
+MISSING = object()
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     return value.unwrap() if hasattr(value, "unwrap") else value
 
 
-def _item(value: Any) -> Any:
+def toml_item(value: Any) -> Any:
     if isinstance(value, dict):
         table = tomlkit.inline_table()
         for k, v in value.items():
-            table[k] = _item(v)
+            table[k] = toml_item(v)
         return table
     if isinstance(value, list):
         arr = tomlkit.array()
@@ -32,7 +32,7 @@ def _item(value: Any) -> Any:
     return value
 
 
-def _put(table: Any, key: str, value: Any, *, default: Any = _MISSING) -> None:
+def put(table: Any, key: str, value: Any, *, default: Any = MISSING) -> None:
     """Set ``key``; unchanged values keep their item (and formatting); None deletes.
 
     A value equal to ``default`` is only written when the key is already in the file.
@@ -42,16 +42,16 @@ def _put(table: Any, key: str, value: Any, *, default: Any = _MISSING) -> None:
             del table[key]
         return
     if key in table:
-        if _plain(table[key]) == value and type(_plain(table[key])) is type(value):
+        if plain(table[key]) == value and type(plain(table[key])) is type(value):
             return
-        table[key] = _item(value)
+        table[key] = toml_item(value)
         return
-    if default is not _MISSING and value == default:
+    if default is not MISSING and value == default:
         return
-    table[key] = _item(value)
+    table[key] = toml_item(value)
 
 
-def _get_table(doc: Any, key: str) -> Any:
+def get_table(doc: Any, key: str) -> Any:
     if key not in doc or not isinstance(doc[key], (Table, dict)):
         if key in doc:
             del doc[key]

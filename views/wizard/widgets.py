@@ -14,16 +14,10 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontDatabase, QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from engine.conditions.catalog import family_label
 from views.theme import Colours, current, set_tone, watch_theme
-
-# the α slider: nice values on a log scale (1–1.5–2–3–5–7 per decade), 0.05 … 100
-ALPHA_VALUES = (0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
-                70.0, 100.0)
-ALPHA_MIN, ALPHA_MAX = ALPHA_VALUES[0], ALPHA_VALUES[-1]
 
 BACKEND_LABELS = {
     "loky": "This computer — several processes at once",
@@ -39,19 +33,7 @@ SPLIT_LABELS = {
 }
 
 
-def shift_name(family: str) -> str:
-    """A shift family's one display name (engine.conditions.catalog), capitalised to head a checkbox or a list."""
-    label = family_label(family)
-    return label[:1].upper() + label[1:]
-
-
-def monospace_font() -> QFont:
-    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-    font.setStyleHint(QFont.StyleHint.Monospace)
-    return font
-
-
-def _help(text: str) -> QLabel:
+def help_label(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("hint")
     label.setWordWrap(True)
@@ -59,7 +41,7 @@ def _help(text: str) -> QLabel:
     return label
 
 
-def _hf_row(placeholder: str, edit_name: str, button_text: str, button_name: str) -> tuple[QHBoxLayout, QLineEdit, QPushButton]:
+def hf_row(placeholder: str, edit_name: str, button_text: str, button_name: str) -> tuple[QHBoxLayout, QLineEdit, QPushButton]:
     """A 'Hugging Face id' line edit with its button, as the Models and Dataset pages show it."""
     row = QHBoxLayout()
     edit = QLineEdit()
@@ -72,7 +54,7 @@ def _hf_row(placeholder: str, edit_name: str, button_text: str, button_name: str
     return row, edit, button
 
 
-def _heading(text: str) -> QLabel:
+def heading(text: str) -> QLabel:
     label = QLabel(text)
     font = label.font()
     font.setBold(True)
@@ -266,7 +248,7 @@ class BarChart(pg.PlotWidget):
         return self._heights.copy()
 
 
-def _stacked(*widgets: QWidget) -> QWidget:
+def stacked(*widgets: QWidget) -> QWidget:
     """Widgets one above the other with tight spacing (a field and its help line)."""
     host = QWidget()
     col = QVBoxLayout(host)
@@ -277,6 +259,6 @@ def _stacked(*widgets: QWidget) -> QWidget:
     return host
 
 
-def _set_tab_order(widgets: list[QWidget]) -> None:
+def set_tab_order(widgets: list[QWidget]) -> None:
     for a, b in zip(widgets, widgets[1:]):
         QWidget.setTabOrder(a, b)

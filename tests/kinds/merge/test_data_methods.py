@@ -131,3 +131,27 @@ def test_lines_scales_updates_linearly_with_depth():
     experts = [{k: torch.ones(2) for k in base}, {k: torch.full((2,), 3.0) for k in base}]
     # ‖Σ τ‖ = 4·‖1‖, ‖τ_merged‖ = ‖1‖, T = 2 → α = 2
     assert lines_alpha(base, experts, merged) == pytest.approx(2.0)
+
+
+def test_adamerging_merges_batch_norm_statistics_with_their_layers_coefficient():
+    """Regression: a model with batch norm failed ('native_batch_norm is not differentiable with respect to
+    running_mean'); running statistics now follow their module's weight coefficient, without a gradient."""
+    def bn_model(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2))
+        m[1].running_mean.normal_()
+        m[1].running_var.uniform_(0.5, 2.0)
+        return m.eval()
+
+    module = bn_model(0)
+    base = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    experts = [{k: v.detach().clone() for k, v in bn_model(s).state_dict().items()} for s in (1, 2)]
+    buffers = [k for k, v in module.named_buffers() if v.is_floating_point()]
+    out = adamerging(base, experts, [batches(1), batches(2)], functional_forward(module),
+                     options=AdaOptions(steps=5, lr=0.05, layer_wise=True), buffers=buffers)
+    keys, coeffs = out.info["tensors"], torch.tensor(out.info["coefficients"])
+    j = keys.index("1.weight")
+    for name in ("1.running_mean", "1.running_var"):
+        expected = base[name] + sum(coeffs[t, j] * (experts[t][name] - base[name]) for t in range(2))
+        assert torch.allclose(out.state_dict[name], expected, atol=1e-6)
+    assert out.state_dict["1.num_batches_tracked"].dtype == torch.int64

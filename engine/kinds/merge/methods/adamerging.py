@@ -37,11 +37,15 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 
 def adamerging(base: Mapping[str, torch.Tensor], experts: Sequence[Mapping[str, torch.Tensor]],
                batches: Sequence[Iterable[Any]], forward: ParamForward, *, options: Options | None = None,
-               seed: int = 0, skip: Sequence[str] = (), transductive: bool = True) -> ModelMergeResult:
+               seed: int = 0, skip: Sequence[str] = (), transductive: bool = True,
+               buffers: Sequence[str] = ()) -> ModelMergeResult:
     """Fit the coefficients, return the merged state dict with the learned coefficients in ``info``.
 
     ``forward(params, batch, task)`` returns logits of the model with ``params`` on ``batch`` through
-    task ``task``'s head (see ``databased.functional_forward``). ``skip``: names not merged (heads)."""
+    task ``task``'s head (see ``databased.functional_forward``). ``skip``: names not merged (heads).
+    ``buffers``: float tensors that are not parameters (batch-norm running statistics): no gradient
+    can flow into them, so each is merged with its layer's learned coefficient (the ``weight`` of the
+    same module, layer-wise; the task's coefficient, task-wise), held fixed within a step."""
     opts = options or Options()
     torch.manual_seed(seed)
     keys = [k for k in float_keys(base, skip) if all(k in e for e in experts)]
@@ -53,11 +57,24 @@ def adamerging(base: Mapping[str, torch.Tensor], experts: Sequence[Mapping[str, 
     streams = [cycle(b) if not hasattr(b, "__next__") else b for b in batches]
     fixed = {k: v for k, v in base.items() if k not in keys}
 
+    frozen = set(buffers)
+    column = {k: j for j, k in enumerate(keys)}
+    if opts.layer_wise:  # a buffer follows its module's weight (or, lacking one, the task's mean coefficient)
+        for k in frozen & set(keys):
+            column[k] = column.get(k.rsplit(".", 1)[0] + ".weight", -1)
+
     def merged(coeff: torch.Tensor) -> dict[str, torch.Tensor]:
         out = dict(fixed)
         for j, k in enumerate(keys):
-            col = j if opts.layer_wise else 0
-            out[k] = base[k] + sum(coeff[t, col] * tvs[t][k] for t in range(n_tasks))
+            if not opts.layer_wise:
+                c = coeff[:, 0]
+            elif column[k] >= 0:
+                c = coeff[:, column[k]]
+            else:
+                c = coeff.mean(dim=1)
+            if k in frozen:
+                c = c.detach()
+            out[k] = base[k] + sum(c[t] * tvs[t][k] for t in range(n_tasks))
         return out
 
     curve: list[float] = []

@@ -44,6 +44,9 @@ CELL_TYPES = (TRAIN_TYPE, EXPERT, FIT, EVAL, DIAGNOSE)
 # What charts group an evaluation cell by (name -> SQL type, for engine.core.queries).
 AXES = {"role": "VARCHAR", "method": "VARCHAR", "entry": "VARCHAR", "task": "VARCHAR"}
 CONFLICT_DENSITY = 0.2  # sign conflicts are also measured after keeping each tensor's top 20% (TIES' default)
+# A task's condition moves its data the same way whatever the study's seeds (as a fine-tuning study's
+# target domain does, with the same seed 0), so an expert is scored on the domain it was tuned on.
+CONDITION_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def task_dict(study: MergeStudy, expert: ExpertSpec, dspec: dict[str, Any]) -> d
     cond = {"id": expert.condition, "kind": condition_kind(name)}
     if name != "clean":
         cond.update({"name": name, "severity": severity})
-    return {"id": expert.id, "data": dspec, "condition": cond, "condition_seed": study.study.seeds[0]}
+    return {"id": expert.id, "data": dspec, "condition": cond, "condition_seed": CONDITION_SEED}
 
 
 def _model(mid: str, source: str, identity: str, trust: bool, cell: str | None) -> dict[str, Any]:

@@ -146,8 +146,9 @@ def fit_cell(cell: Cell, ctx: CellContext) -> CellResult:
         forward = functional_forward(work.module, heads=[{k: s[k] for k in heads} for s in states],
                                      call=lambda m, b: work.logits(b))
         base = state_dict(merge["base"], cell, ctx.root)
+        buffers = [k for k, v in work.module.named_buffers() if v.is_floating_point()]
         result = adamerging(base, states, batches, forward, options=Options(**params), seed=cell.seed, skip=heads,
-                            transductive=fit_on == "test")
+                            transductive=fit_on == "test", buffers=buffers)
         curves = [(i + 1, "entropy", v) for i, v in enumerate(result.curve)]
         info.update(result.info)
     else:

@@ -1,5 +1,6 @@
 """The four shift-study chart kinds: accuracy vs severity, the relative-drop heatmap, accuracy on
-the line and the reliability diagram (each a :class:`~views.chart_base.ShiftChart`)."""
+the line and the reliability diagram (each a :class:`ShiftChart`, an :class:`~views.chart_base.ArmChart`
+of a ``ShiftResults``), drawn on the Results page and in reports (``CHARTS``: chart kind -> class)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.kinds.shift.results import ShiftResults
 from engine.conditions.catalog import condition_label, family_label
+from engine.report.schema import ChartRef
 from engine.stats import probit
-from views.chart_base import ProbitAxis, ShiftChart, Theme, hoverable, hover_tip, pct, pts
+from views.chart_base import ArmChart, ProbitAxis, Theme, hoverable, hover_tip, pct, pts
 from views.theme import readable_on
+
+
+class ShiftChart(ArmChart):
+    """A chart of a shift study's results: something to draw once any accuracy is finished."""
+
+    def has_data(self, results: ShiftResults | None) -> bool:
+        return results is not None and not results.accuracy.empty
+
 
 # --------------------------------------------------------------------------------------------
 # accuracy vs severity
@@ -27,6 +37,14 @@ class SeverityChart(ShiftChart):
     def __init__(self, results: ShiftResults | None = None, theme: str = "light", family: str | None = None, parent=None):
         self._family = family
         super().__init__(results, theme, parent)
+
+    @classmethod
+    def for_report(cls, results: ShiftResults, ref: ChartRef, theme: str = "light") -> SeverityChart:
+        return cls(results, theme=theme, family=ref.params.get("family"))
+
+    @classmethod
+    def report_size(cls, ref: ChartRef) -> tuple[int, int]:
+        return 720, 390
 
     @property
     def family(self) -> str | None:
@@ -122,6 +140,10 @@ class DropHeatmap(ShiftChart):
     title = "Relative drop from clean"
     description = ("How much of its clean accuracy each model loses under each kind of shift, in percent of the "
                    "clean accuracy (corruption severities averaged); the stronger the colour, the bigger the loss.")
+
+    @classmethod
+    def report_size(cls, ref: ChartRef) -> tuple[int, int]:
+        return 720, max(260, min(900, 64 + 30 * max(ref.rows, 1)))
 
     def row_label(self, row: str) -> str:
         """A row's display name: a corruption family (severities averaged) or one condition."""
@@ -275,6 +297,7 @@ class OnTheLineChart(ShiftChart):
     title = "Clean vs shifted accuracy"
     description = ("Each point is one model and seed: clean accuracy across, accuracy under the corruptions up, "
                    "on probit scales; models above the fitted line are more robust than their clean accuracy predicts.")
+    REPORT_SIZE = (620, 500)
 
     def _draw(self, results: ShiftResults) -> None:
         rob = results.robustness
@@ -357,9 +380,15 @@ class ReliabilityChart(ShiftChart):
     description = ("Whether confidence can be trusted: for predictions grouped by confidence, how often they were "
                    "right; points on the dashed diagonal are perfectly calibrated, below it over-confident.")
 
+    REPORT_SIZE = (620, 470)
+
     def __init__(self, results: ShiftResults | None = None, theme: str = "light", condition: str = "clean", parent=None):
         self._condition = condition
         super().__init__(results, theme, parent)
+
+    @classmethod
+    def for_report(cls, results: ShiftResults, ref: ChartRef, theme: str = "light") -> ReliabilityChart:
+        return cls(results, theme=theme, condition=ref.params.get("condition", "clean"))
 
     @property
     def condition(self) -> str:
@@ -481,3 +510,5 @@ def _wilson(p: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarr
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
+
+CHARTS: dict[str, type[ShiftChart]] = {c.chart_id: c for c in (SeverityChart, DropHeatmap, OnTheLineChart, ReliabilityChart)}

@@ -1,9 +1,10 @@
 """The Results page of a shift study: four linked charts, a metric table and a paired comparison.
 
 ``ResultsPage.set_results(results, compare)`` takes a ``ShiftResults`` (read in the background with
-``engine.kinds.shift.results.load_shift_results``) and an optional ``compare(arm_a, arm_b, condition)`` callable
-returning an ``engine.stats.PairedComparison`` (run here with ``views.tasks.run_in_background``, so it
-may be slow). Drawing works on the aggregated tables only, never on per-example rows.
+``Project.results``) and an optional ``compare(arm_a, arm_b, condition)`` callable returning an
+``engine.stats.PairedComparison`` (the shift views' ``extra``; run here with
+``views.tasks.run_in_background``, so it may be slow). Drawing works on the aggregated tables only,
+never on per-example rows. The page keeps the ``views.kinds.base.ResultsView`` API the app uses.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from engine.kinds.shift.results import ShiftResults
 from engine.conditions.catalog import condition_label, family_label
 from engine.stats import PairedComparison
 from views import charts as C
-from views.compare_panel import ComparePanelMixin, describe_comparison, describe_counts  # noqa: F401 (re-exported)
 from views.condition_combo import ConditionCombo
-from views.results_widgets import SORT_ROLE, ChartFrame, FilterProxy, FrameModel  # noqa: F401 (re-exported)
+from views.kinds.shift import charts as K
+from views.kinds.shift.compare_panel import ComparePanelMixin
+from views.results_widgets import ChartFrame, FilterProxy, FrameModel
 from views.theme import current_name, set_tone, watch_theme
 
 EMPTY_TEXT = "No results yet — run the study"
@@ -121,11 +123,11 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         outer.addWidget(self.saved_label)
 
         # charts
-        self.severity = C.SeverityChart(theme=self._theme)
-        self.drop = C.DropHeatmap(theme=self._theme)
-        self.on_the_line = C.OnTheLineChart(theme=self._theme)
-        self.reliability = C.ReliabilityChart(theme=self._theme)
-        self.charts: dict[str, C.ShiftChart] = {c.chart_id: c for c in (self.severity, self.drop, self.on_the_line, self.reliability)}
+        self.severity = K.SeverityChart(theme=self._theme)
+        self.drop = K.DropHeatmap(theme=self._theme)
+        self.on_the_line = K.OnTheLineChart(theme=self._theme)
+        self.reliability = K.ReliabilityChart(theme=self._theme)
+        self.charts: dict[str, K.ShiftChart] = {c.chart_id: c for c in (self.severity, self.drop, self.on_the_line, self.reliability)}
         self.frames: dict[str, ChartFrame] = {
             "severity": ChartFrame(self.severity, "Corruption"),
             "drop": ChartFrame(self.drop),
@@ -267,12 +269,13 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
             self.begin_study(results.study)
         self.banner.setText(note)
         self.banner.setVisible(bool(note))
-        self._results = results
+        unfinished = results is not None and (results.accuracy is None or results.accuracy.empty)
+        self._results = None if unfinished else results  # ``results`` is None while nothing is drawn
         self._compare = compare
         self._metric_cache = {}
         self._cmp_generation += 1
-        if results is None or results.accuracy is None or results.accuracy.empty:
-            empty = EMPTY_TEXT if results is None else "No finished results for this study yet — run the study"
+        if self._results is None:
+            empty = "No finished results for this study yet — run the study" if unfinished else EMPTY_TEXT
             self._empty.setText(f"{empty}\n\n{note}" if note else empty)
             self._stack.setCurrentWidget(self._empty)
             for chart in self.charts.values():

@@ -16,10 +16,10 @@ from engine.core.errors import JuxtaError, StudyFileError  # noqa: E402
 from engine.conditions.catalog import CORRUPTION_DESCRIPTIONS, CORRUPTION_NAMES, SEVERITIES  # noqa: E402
 from engine.kinds import parse_study_text  # noqa: E402
 from views.providers import DatasetPreview, ModelChoice, StudyProviders  # noqa: E402
-from views.study_wizard import StudyWizard, page_of, study_counts  # noqa: E402
+from views.kinds.shift.wizard.study_wizard import StudyWizard, page_of  # noqa: E402
 from tests.views.contrast import low_contrast  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "projects" / "digits-demo" / "robustness.study.toml"
 
 
@@ -543,7 +543,7 @@ def test_custom_widgets_have_accessible_names(wizard):
     assert "0:" in w.data_page.balance_chart.accessibleDescription()
 
 
-def test_problem_routing_by_key_path_and_counts():
+def test_problem_routing_by_key_path():
     assert page_of(("study", "name")) == "name"
     assert page_of(("study", "seeds", 1)) == "seeds"
     assert page_of(("models",)) == "models" == page_of(("models", 1, "id"))
@@ -551,11 +551,16 @@ def test_problem_routing_by_key_path_and_counts():
     assert page_of(("metrics", "colour")) == "seeds" == page_of(("execution", "workers"))
     assert page_of(("data", "source")) == "data"
     assert page_of(()) == "review" == page_of(("schema_version",))
-    import tomllib
 
-    counts = study_counts(tomllib.loads(DEMO.read_text(encoding="utf-8")))
-    assert (counts["models"], counts["conditions"], counts["seeds"]) == (3, 64, 3)
-    assert counts["eval_cells"] == 576 and counts["train_cells"] == 9  # as `juxta validate` reports
+
+def test_review_says_the_planned_work_in_the_kinds_own_words(qtbot, fake):
+    """The wizard re-derived counts from the TOML (``study_counts``); it now shows the kind's describe()."""
+    w = StudyWizard.from_toml(DEMO.read_text(encoding="utf-8"), fake.providers())
+    qtbot.addWidget(w)
+    w.revalidate()
+    assert w.is_valid()
+    status = w.review_page.status.text()
+    assert "3 models × 64 conditions × 3 seeds = 576 evaluation cells, plus 9 training runs" in status
 
 
 def test_corruption_descriptions_cover_the_catalogue():
@@ -622,7 +627,8 @@ def test_the_wizard_writes_no_colour_of_its_own():
     """Colours come from views.theme only: no hex literal, named colour or per-widget style sheet."""
     import re
 
-    sources = [ROOT / "views" / "study_wizard.py", *sorted((ROOT / "views" / "wizard").glob("*.py"))]
+    sources = [*sorted((ROOT / "views" / "kinds" / "shift" / "wizard").glob("*.py")), *sorted((ROOT / "views" / "wizard").glob("*.py"))]
+    assert len(sources) > 10
     pattern = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?(?:[0-9A-Fa-f]{2})?\b|setStyleSheet|background=\"w\"")
     found = [f"{p.name}:{i}: {line.strip()}" for p in sources
              for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]

@@ -31,26 +31,27 @@ from engine.conditions.catalog import (
     SEVERITIES,
     TABULAR_SHIFT_NAMES,
     TEXT_SHIFT_NAMES,
+    family_label,
 )
 from engine.conditions.tabular import TABULAR_SHIFTS  # numpy only
 from engine.conditions.text import TEXT_SHIFTS  # numpy only
-from views.wizard.formatting import _fmt_num, _numbers_text, _parse_numbers
-from views.wizard.page_base import FieldProblem, _Page
-from views.wizard.widgets import (
-    ALPHA_MAX,
-    ALPHA_MIN,
-    ALPHA_VALUES,
-    BarChart,
-    FieldNote,
-    Thumbnail,
-    _heading,
-    _help,
-    _set_tab_order,
-    shift_name,
-)
+from views.wizard.formatting import fmt_num, numbers_text, parse_numbers
+from views.wizard.page_base import FieldProblem, WizardPage
+from views.wizard.widgets import BarChart, FieldNote, Thumbnail, heading, help_label, set_tab_order
 
 if TYPE_CHECKING:
-    from views.study_wizard import StudyWizard
+    from views.kinds.shift.wizard.study_wizard import StudyWizard
+
+# the α slider: nice values on a log scale (1–1.5–2–3–5–7 per decade), 0.05 … 100
+ALPHA_VALUES = (0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
+                70.0, 100.0)
+ALPHA_MIN, ALPHA_MAX = ALPHA_VALUES[0], ALPHA_VALUES[-1]
+
+
+def shift_name(family: str) -> str:
+    """A shift family's one display name (engine.conditions.catalog), capitalised to head a checkbox or a list."""
+    label = family_label(family)
+    return label[:1].upper() + label[1:]
 
 
 class CorruptionGallery(QWidget):
@@ -88,7 +89,7 @@ class CorruptionGallery(QWidget):
             check.setAccessibleName(shift_name(name))
             check.setAccessibleDescription(desc)
             check.toggled.connect(self.toggled)
-            about = _help(desc)
+            about = help_label(desc)
             font = about.font()
             font.setPointSizeF(font.pointSizeF() * 0.92)
             about.setFont(font)
@@ -107,7 +108,7 @@ class CorruptionGallery(QWidget):
             self.images[name] = row
         grid.setColumnStretch(len(SEVERITIES) + 2, 1)
         grid.setRowStretch(len(names) + 1, 1)
-        _set_tab_order(list(self.checks.values()))
+        set_tab_order(list(self.checks.values()))
 
     def set_images(self, images: dict[str, list[Any]]) -> None:
         for name, row in self.images.items():
@@ -154,7 +155,7 @@ class _ShiftList(QWidget):
             check.setAccessibleDescription(desc)
             check.toggled.connect(self.toggled)
             layout.addWidget(check)
-            layout.addWidget(_help(desc))
+            layout.addWidget(help_label(desc))
             self.checks[name] = check
         layout.addStretch(1)
 
@@ -162,7 +163,7 @@ class _ShiftList(QWidget):
         return [n for n, c in self.checks.items() if c.isChecked()]
 
 
-class ConditionsPage(_Page):
+class ConditionsPage(WizardPage):
     section = "conditions"
 
     def __init__(self, wizard: "StudyWizard"):
@@ -190,7 +191,7 @@ class ConditionsPage(_Page):
         image_col.setContentsMargins(0, 0, 0, 0)
         image_col.setSpacing(6)
         top = QHBoxLayout()
-        top.addWidget(_heading("Image corruptions"))
+        top.addWidget(heading("Image corruptions"))
         top.addStretch(1)
         self.select_all_button = QPushButton("Select &all")
         self.select_none_button = QPushButton("Cl&ear")
@@ -223,7 +224,7 @@ class ConditionsPage(_Page):
         self.gallery_busy.setMaximumHeight(8)
         self.gallery_busy.setTextVisible(False)
         self.gallery_busy.setAccessibleName("Preparing the gallery")
-        self.gallery_status = _help("")
+        self.gallery_status = help_label("")
         status_row.addWidget(self.gallery_busy)
         status_row.addWidget(self.gallery_status, 1)
         image_col.addLayout(status_row)
@@ -242,7 +243,7 @@ class ConditionsPage(_Page):
         table_host = QWidget()
         table_col = QVBoxLayout(table_host)
         table_col.setContentsMargins(0, 0, 0, 0)
-        table_col.addWidget(_heading("Table shifts"))
+        table_col.addWidget(heading("Table shifts"))
         self._stack_layouts.append(table_col)
         self.tabular_list = _ShiftList(TABULAR_SHIFT_NAMES, TABULAR_SHIFTS)
         self.tabular_list.toggled.connect(self.changed)
@@ -252,7 +253,7 @@ class ConditionsPage(_Page):
         text_host = QWidget()
         text_col = QVBoxLayout(text_host)
         text_col.setContentsMargins(0, 0, 0, 0)
-        text_col.addWidget(_heading("Text shifts"))
+        text_col.addWidget(heading("Text shifts"))
         self._stack_layouts.append(text_col)
         self.text_list = _ShiftList(TEXT_SHIFT_NAMES, TEXT_SHIFTS)
         self.text_list.toggled.connect(self.changed)
@@ -269,7 +270,7 @@ class ConditionsPage(_Page):
         self.label_box.setAccessibleName("Label shift")
         lform = QVBoxLayout(self.label_box)
         lform.setSpacing(6)
-        lform.addWidget(_help("Resamples the test data so some classes become common and others rare. "
+        lform.addWidget(help_label("Resamples the test data so some classes become common and others rare. "
                               "Smaller α means a stronger shift."))
         slider_row = QHBoxLayout()
         alpha_label = QLabel("&α:")
@@ -284,15 +285,15 @@ class ConditionsPage(_Page):
         self.alpha_value.setMinimumWidth(64)
         self.alpha_value.setAccessibleName("Alpha value")
         slider_row.addWidget(alpha_label)
-        slider_row.addWidget(QLabel(_fmt_num(ALPHA_MIN)))
+        slider_row.addWidget(QLabel(fmt_num(ALPHA_MIN)))
         slider_row.addWidget(self.alpha_slider, 1)
-        slider_row.addWidget(QLabel(_fmt_num(ALPHA_MAX)))
+        slider_row.addWidget(QLabel(fmt_num(ALPHA_MAX)))
         slider_row.addWidget(self.alpha_value)
         lform.addLayout(slider_row)
         self.priors_chart = BarChart("Class priors for the chosen alpha", "warn", "% of test data")
         self.priors_chart.setMinimumHeight(130)
         lform.addWidget(self.priors_chart, 1)
-        self.priors_caption = _help("")
+        self.priors_caption = help_label("")
         lform.addWidget(self.priors_caption)
         add_row = QHBoxLayout()
         self.add_alpha_button = QPushButton("Add α")
@@ -352,7 +353,7 @@ class ConditionsPage(_Page):
         for edit in (self.alpha_edit, self.tweak_edit, self.imbalance_edit, self.shares_edit):
             edit.textChanged.connect(self.changed)
         self.group_box.toggled.connect(self.changed)
-        _set_tab_order([self.clean_check, self.select_all_button, self.select_none_button,
+        set_tab_order([self.clean_check, self.select_all_button, self.select_none_button,
                         *self.severity_checks.values(), *self.gallery.checks.values(),
                         *self.tabular_list.checks.values(), *self.text_list.checks.values(),
                         self.label_box, self.alpha_slider, self.add_alpha_button, self.alpha_edit, self.tweak_edit,
@@ -444,9 +445,9 @@ class ConditionsPage(_Page):
 
     def _on_alpha(self, _: int) -> None:
         a = self.alpha()
-        self.alpha_value.setText(f"α = {_fmt_num(a)}")
-        self.add_alpha_button.setText(f"Add α = {_fmt_num(a)}")
-        self.alpha_slider.setAccessibleDescription(f"alpha {_fmt_num(a)}")
+        self.alpha_value.setText(f"α = {fmt_num(a)}")
+        self.add_alpha_button.setText(f"Add α = {fmt_num(a)}")
+        self.alpha_slider.setAccessibleDescription(f"alpha {fmt_num(a)}")
         self.update_priors()
 
     def update_priors(self) -> None:
@@ -459,16 +460,16 @@ class ConditionsPage(_Page):
                                    percent=True)
         strength = "strong" if a < 0.5 else "moderate" if a < 5 else "mild"
         self.priors_caption.setText(
-            f"Class shares drawn for seed {seed} at α = {_fmt_num(a)} ({strength} shift); each seed draws its own "
+            f"Class shares drawn for seed {seed} at α = {fmt_num(a)} ({strength} shift); each seed draws its own "
             "mix. Dashed line: every class equally common."
         )
 
     def add_alpha(self) -> None:
-        values, _ = _parse_numbers(self.alpha_edit.text())
+        values, _ = parse_numbers(self.alpha_edit.text())
         a = self.alpha()
         if a not in values:
             values.append(a)
-        self.alpha_edit.setText(_numbers_text(values))
+        self.alpha_edit.setText(numbers_text(values))
         if not self.label_box.isChecked():
             self.label_box.setChecked(True)
 
@@ -480,7 +481,7 @@ class ConditionsPage(_Page):
             return out, problems
         for key, edit in (("dirichlet_alpha", self.alpha_edit), ("tweak_one", self.tweak_edit),
                           ("imbalance_ratio", self.imbalance_edit)):
-            values, error = _parse_numbers(edit.text())
+            values, error = parse_numbers(edit.text())
             if error:
                 problems.append(FieldProblem(("shift", "label_shift", key), f"{error}: separate numbers with commas"))
             if values:
@@ -493,7 +494,7 @@ class ConditionsPage(_Page):
     def group_shares(self) -> tuple[list[float], list[FieldProblem]]:
         if not (self.group_box.isChecked() and self.wiz.data_page.group_column_name()):
             return [], []
-        values, error = _parse_numbers(self.shares_edit.text())
+        values, error = parse_numbers(self.shares_edit.text())
         key = ("shift", "group_shift", "shares")
         if error:
             return values, [FieldProblem(key, f"{error}: separate shares with commas")]

@@ -19,8 +19,11 @@ from engine.kinds.shift.results import ShiftResults, compare_arms, load_shift_re
 from engine.stats import PairedComparison
 from engine.core.store import Store
 from tests.conftest import write_study
+from engine.stats import probit
 from views import charts as C
-from views.results_page import EMPTY_TEXT, ResultsPage, describe_comparison
+from views.kinds.shift import charts as K
+from views.kinds.shift.compare_panel import describe_comparison
+from views.kinds.shift.results_page import EMPTY_TEXT, ResultsPage
 
 STUDY = "mini"
 
@@ -76,7 +79,7 @@ def test_results_fixture_has_what_the_charts_need(results):
 
 
 def test_severity_chart_one_curve_and_band_per_arm(qtbot, results):
-    chart = C.SeverityChart(results, family="contrast")
+    chart = K.SeverityChart(results, family="contrast")
     qtbot.addWidget(chart)
     curves = [i for i in _items(chart, pg.PlotDataItem) if i.opts.get("symbol")]
     bands = _items(chart, pg.FillBetweenItem)
@@ -100,7 +103,7 @@ def test_severity_chart_one_curve_and_band_per_arm(qtbot, results):
 
 
 def test_drop_heatmap_cells_and_colorbar(qtbot, results):
-    chart = C.DropHeatmap(results)
+    chart = K.DropHeatmap(results)
     qtbot.addWidget(chart)
     m = chart.matrix()
     # graded families averaged over severities; label-shift conditions as their own columns
@@ -117,7 +120,7 @@ def test_drop_heatmap_cells_and_colorbar(qtbot, results):
 
 
 def test_on_the_line_chart_points_fit_and_er_labels(qtbot, results):
-    chart = C.OnTheLineChart(results)
+    chart = K.OnTheLineChart(results)
     qtbot.addWidget(chart)
     scatters = _items(chart, pg.ScatterPlotItem)
     assert sum(len(s.data) for s in scatters) == len(results.robustness.points)  # one per arm × seed
@@ -130,11 +133,11 @@ def test_on_the_line_chart_points_fit_and_er_labels(qtbot, results):
     assert any("probit fit" in n for n in names) and any("y = x" in n for n in names)
     # axes are probit(accuracy) with percent labels
     axis = chart.plot.getAxis("bottom")
-    assert axis.tickStrings([float(C.probit(0.9))], 1, 1) == ["90%"]
+    assert axis.tickStrings([float(probit(0.9))], 1, 1) == ["90%"]
 
 
 def test_reliability_chart_condition_and_ece(qtbot, results):
-    chart = C.ReliabilityChart(results)
+    chart = K.ReliabilityChart(results)
     qtbot.addWidget(chart)
     assert chart.condition == "clean"
     curves = [i for i in _items(chart, pg.PlotDataItem) if i.opts.get("symbol")]
@@ -151,7 +154,7 @@ def test_reliability_chart_condition_and_ece(qtbot, results):
 
 
 def test_charts_without_results_show_a_message(qtbot):
-    for cls in C.CHARTS.values():
+    for cls in K.CHARTS.values():
         chart = cls()
         qtbot.addWidget(chart)
         assert chart.message
@@ -360,7 +363,7 @@ def test_export_png_svg_csv(qtbot, page, tmp_path, chart_id):
 
 
 def test_export_works_for_a_chart_never_shown(qtbot, results, tmp_path):
-    chart = C.OnTheLineChart(results, theme="dark")
+    chart = K.OnTheLineChart(results, theme="dark")
     qtbot.addWidget(chart)
     out = C.export_png(chart, tmp_path / "otl.png", width=900, size=(600, 400))
     img = QtGui.QImage(str(out))
@@ -414,7 +417,7 @@ def test_selectors_drive_the_charts(qtbot, page):
 
 def test_accessible_names_everywhere(qtbot, page):
     for w in page.findChildren(QtWidgets.QWidget):
-        if isinstance(w, (QtWidgets.QComboBox, QtWidgets.QToolButton, QtWidgets.QLineEdit, QtWidgets.QTableView, C.ShiftChart)):
+        if isinstance(w, (QtWidgets.QComboBox, QtWidgets.QToolButton, QtWidgets.QLineEdit, QtWidgets.QTableView, K.ShiftChart)):
             if isinstance(w, QtWidgets.QToolButton) and not w.isVisibleTo(page) and w.parent() is not None and "QLineEdit" in type(w.parent()).__name__:
                 continue
             if w.parent() is not None and isinstance(w.parent(), (QtWidgets.QLineEdit, QtWidgets.QComboBox, QtWidgets.QAbstractScrollArea)):
