@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.runs = RunController(self.run_page, self.status_text, self.status_progress, parent=self)
         self.runs.started.connect(self._on_run_started)
         self.runs.cellsSaved.connect(self._on_cells_saved)
+        self.runs.curvePoints.connect(self._on_curve_points)
         self.runs.ended.connect(self._on_run_ended)
         self.runs.failed.connect(lambda message: self.show_message(message, error=True))
         self.run_page.cancelRequested.connect(self.cancel_run)
@@ -641,6 +642,12 @@ class MainWindow(QMainWindow):
         self.refresh_tree()
         if study == self.current_study and self.study_kind(study) in self._results_pages:
             self.load_results(study)
+
+    def _on_curve_points(self, study: str, points: list) -> None:
+        """Learning curves drawn as they are trained, on the page of the study on screen (if it draws curves)."""
+        page = self._results_pages.get(self.study_kind(study)) if study == self.current_study else None
+        if page is not None and hasattr(page, "add_live_points"):
+            page.add_live_points(points)
 
     def _on_run_ended(self, study: str, _summary) -> None:
         self.refresh_tree()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 from app.bridge import RunBridge
 from app.project_status import RunningInfo
 from engine.kinds import StudyKind, get_kind
+from views.kinds import LivePoint
 from views.run_page import CellRow, RunPage, fmt_clock
 
 
@@ -22,6 +23,7 @@ class RunController(QObject):
     cellsSaved = Signal(str)  # study: new finished cells are in the database (throttled)
     ended = Signal(str, object)  # study, RunSummary (None when the run could not start or crashed)
     failed = Signal(str)  # a plain message
+    curvePoints = Signal(str, object)  # study, list[LivePoint]: learning-curve points measured since the last batch
 
     def __init__(self, run_page: RunPage, status_text: QLabel, status_progress: QProgressBar,
                  live_interval_ms: int = 2500, parent: QObject | None = None):
@@ -94,7 +96,11 @@ class RunController(QObject):
                 self.status_progress.setRange(0, max(1, e.total))
                 self.status_progress.setValue(0)
                 self.status_progress.setVisible(e.total > 0)
-        self.run_page.apply_events([e for e in events if e.kind != "planned"])
+        self.run_page.apply_events([e for e in events if e.kind not in ("planned", "cell_curve")])
+        points = [LivePoint(e.cell.key, e.cell.arm, e.cell.seed, *e.curve) for e in events
+                  if e.kind == "cell_curve" and e.cell is not None and e.curve is not None]
+        if points:
+            self.curvePoints.emit(info.study, points)
         last = events[-1]
         info.done = last.done + last.failed
         if any(e.kind == "cell_finished" for e in events):

@@ -115,3 +115,44 @@ def test_invalid_project_folder_shows_a_message(qtbot, window, tmp_path, monkeyp
     monkeypatch.setattr(window, "show_message", lambda text, error=False: shown.append(text))
     assert not window.open_project(tmp_path / "nope")
     assert shown and "does not exist" in shown[0]
+
+
+def test_learning_curves_reach_the_page_of_the_running_study_while_it_trains(qtbot, window, tmp_path, monkeypatch):
+    """cell_curve run events become LivePoints on the controller's curvePoints signal, and the window hands them
+    to the results page on screen when that page draws curves (``add_live_points``)."""
+    from PySide6.QtWidgets import QWidget
+
+    import app.main_window
+    from engine.kinds import get_kind
+    from views.kinds import VIEW_KINDS, KindViews, LivePoint
+
+    drawn: list[LivePoint] = []
+
+    class CurvePage(QWidget):  # a kind's page that draws curves, reduced to what the window calls
+        results = None
+
+        def begin_study(self, study): ...
+        def set_results(self, results, extra=None, note=""): ...
+        def empty_text(self): return "nothing yet"
+        def set_export_folder(self, folder): ...
+        def export_table_dialog(self): ...
+        def set_theme(self, theme): ...
+
+        def add_live_points(self, points):
+            drawn.extend(points)
+
+    views = {**VIEW_KINDS, "finetune": KindViews(results_page=lambda theme: CurvePage(), charts=dict)}
+    monkeypatch.setattr(app.main_window, "VIEW_KINDS", views)
+    project = tmp_path / "ft"
+    project.mkdir()
+    (project / "tiny.study.toml").write_text(get_kind("finetune").example_study("tiny"))
+    assert window.open_project(project) and window.current_study == "tiny"
+    window.results_page  # the page of the study on screen exists (built when Results is first shown)
+    received: list = []
+    window.runs.curvePoints.connect(lambda study, points: received.append((study, points)))
+    run_and_wait(qtbot, window)
+    points = [p for _, batch in received for p in batch]
+    assert received and {s for s, _ in received} == {"tiny"}
+    assert {p.series for p in points} >= {"train_loss", "val_loss"} and all(isinstance(p.value, float) for p in points)
+    assert {p.seed for p in points} <= {0, 1, 2} and all(p.arm and p.cell_key for p in points)
+    assert drawn == points  # the study was on screen: every point reached its page, in order

@@ -8,12 +8,12 @@ folder (``views/kinds/<name>/``) and one line here. ``tests/kinds/test_contract.
 
 from __future__ import annotations
 
-from views.kinds.base import KindViews, ReportChart, ResultsView
+from views.kinds.base import KindViews, LivePoint, ReportChart, ResultsView
 from views.kinds.shift import SHIFT_VIEWS
 
 VIEW_KINDS: dict[str, KindViews] = {"shift": SHIFT_VIEWS}
 
-__all__ = ["VIEW_KINDS", "KindViews", "ReportChart", "ResultsView", "chart_class"]
+__all__ = ["VIEW_KINDS", "KindViews", "LivePoint", "ReportChart", "ResultsView", "chart_class"]
 
 
 def chart_class(kind: str, chart_kind: str) -> type[ReportChart]:

@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from views.providers import StudyProviders
 
 
+@dataclass(frozen=True)
+class LivePoint:
+    """One point of a learning curve a running cell just measured (a ``cell_curve`` run event, as plain data):
+    a page that draws curves while they are being trained implements ``add_live_points``."""
+
+    cell_key: str
+    arm: str
+    seed: int
+    step: int
+    series: str  # "loss", "val_accuracy", …
+    value: float
+
+
 class ResultsView(Protocol):
     """A kind's Results page, one per kind in a window, shown for the current study of that kind."""
 
@@ -48,6 +61,9 @@ class ResultsView(Protocol):
 
     def set_theme(self, theme: str) -> None:
         """Redraw in "light" or "dark" (pages also follow the application's theme by themselves)."""
+
+    # Optional: ``add_live_points(points: list[LivePoint])`` — draw learning-curve points of the study on screen
+    # while it runs (the app calls it only on pages that have it, for the study they show).
 
 
 class ReportChart(Protocol):
