@@ -141,6 +141,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not names:
         err_console.print(f"[bold red]Error:[/] {project.root} has no *.study.toml files.")
         return EXIT_USER
+    order = project.run_order(names)  # studies whose models these start from, not made yet, run first
+    for extra in (n for n in order if n not in names):
+        err_console.print(f"[dim]{extra} runs first: a study asked for starts from the models it makes.[/]")
+    names = order
     worst = EXIT_OK
     for name in names:
         control = RunControl()

@@ -164,3 +164,18 @@ def test_results_with_an_unknown_or_uncomputed_metric(reduced_demo, capsys):
 def test_validate_a_folder_without_studies_says_so(tmp_path, capsys):
     assert main(["validate", str(tmp_path)]) == EXIT_USER
     assert f"{tmp_path} has no study files (*.study.toml) to validate" in flat(capsys.readouterr().err)
+
+
+def test_a_study_on_another_studys_models_validates_and_runs_after_it(tmp_path, capsys):
+    from tests.engine.test_study_order import shift_on, tuned_study
+
+    (tmp_path / "tuned.study.toml").write_text(tuned_study())
+    (tmp_path / "after.study.toml").write_text(shift_on("after", "artifact:tuned/full"))
+    assert main(["validate", str(tmp_path)]) == EXIT_OK
+    out = flat(capsys.readouterr().out)
+    assert "after.study.toml: valid — planned once tuned has run" in out
+    assert main(["run", str(tmp_path), "after", "--quiet"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "tuned runs first" in flat(captured.err)
+    assert main(["run", str(tmp_path), "after", "--quiet"]) == EXIT_OK
+    assert "runs first" not in flat(capsys.readouterr().err)  # its models are made now

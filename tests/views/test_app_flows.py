@@ -156,3 +156,21 @@ def test_learning_curves_reach_the_page_of_the_running_study_while_it_trains(qtb
     assert {p.series for p in points} >= {"train_loss", "val_loss"} and all(isinstance(p.value, float) for p in points)
     assert {p.seed for p in points} <= {0, 1, 2} and all(p.arm and p.cell_key for p in points)
     assert drawn == points  # the study was on screen: every point reached its page, in order
+
+
+def test_run_on_a_study_that_starts_from_another_studys_models_runs_that_one_first(qtbot, window, tmp_path):
+    from tests.engine.test_study_order import shift_on, tuned_study
+
+    (tmp_path / "tuned.study.toml").write_text(tuned_study())
+    (tmp_path / "after.study.toml").write_text(shift_on("after", "artifact:tuned/full"))
+    assert window.open_project(tmp_path)
+    window.select_study("after")
+    started: list[str] = []
+    window.runs.started.connect(started.append)
+    window.act_run.trigger()
+    qtbot.waitUntil(lambda: started == ["tuned", "after"] and not window.runs.running, timeout=240_000)
+    assert "“after” starts from models that tuned makes: running it first." in window.run_page.log.toPlainText()
+    assert "Finished" in window.run_page.title.text()
+    with Store(tmp_path / "juxta.duckdb") as store:
+        runs = store.query("SELECT study, status FROM cells").groupby("study").status.agg(set).to_dict()
+    assert runs == {"tuned": {"done"}, "after": {"done"}}
