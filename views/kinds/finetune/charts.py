@@ -333,11 +333,23 @@ class CountAxis(pg.AxisItem):
         return [count_words(round(10 ** v)) for v in values]
 
 
+def dodged(x: np.ndarray, step: float = 0.045) -> np.ndarray:
+    """Positions on a log axis with arms of equal parameter counts (full fine-tuning, LP-FT and WiSE-FT train
+    the same weights) spread side by side around their true position, so none hides another."""
+    out = np.asarray(x, float).copy()
+    for value in np.unique(out):
+        same = np.flatnonzero(out == value)
+        if len(same) > 1:
+            out[same] = value + step * (np.arange(len(same)) - (len(same) - 1) / 2)
+    return out
+
+
 class ParetoChart(FinetuneChart):
     chart_id = "pareto"
     title = "Accuracy against trainable parameters"
     description = ("Target accuracy of each method against how many parameters it trains (log scale), with 95% "
-                   "intervals; the line joins the Pareto front, the methods no other beats on both counts.")
+                   "intervals; the line joins the Pareto front, the methods no other beats on both counts. Methods "
+                   "that train as many parameters are drawn side by side.")
     REPORT_SIZE = (720, 430)
 
     def _draw(self, results: FinetuneResults) -> None:
@@ -355,7 +367,7 @@ class ParetoChart(FinetuneChart):
         self._new_legend()
         plot = self._new_plot(axisItems={"bottom": CountAxis("bottom")})
         self._label_axes("Trainable parameters (log scale)", "Target accuracy (%)")
-        x_all = np.log10(rows.trainable.to_numpy(float))
+        x_all = dodged(np.log10(rows.trainable.to_numpy(float)))
         for r, x in zip(rows.itertuples(), x_all):
             share = f" ({100 * r.share:.2g}% of the base)" if _finite(r.share) else ""
             tip = (f"{r.label}\n{count_words(r.trainable)} trainable parameters{share}\n"
@@ -365,10 +377,11 @@ class ParetoChart(FinetuneChart):
                              bottom=[100 * (r.id_acc - r.id_lo)])
             sc = self._points(plot, r.arm, [x], [100 * r.id_acc], [tip])
             self._legend_add(sc, f"{r.label} · {count_words(r.trainable)}", r.arm)
-        front = rows[rows.pareto.astype(bool)].sort_values("trainable")
+        on_front = rows.pareto.astype(bool).to_numpy()
+        front = pd.DataFrame({"x": x_all[on_front], "y": 100 * rows.id_acc.to_numpy(float)[on_front]}).sort_values("x")
         self.front_line = None
         if len(front) > 1:
-            line = pg.PlotDataItem(np.log10(front.trainable.to_numpy(float)), 100 * front.id_acc.to_numpy(float),
+            line = pg.PlotDataItem(front.x.to_numpy(float), front.y.to_numpy(float),
                                    pen=pg.mkPen(t_.foreground, width=1.4), antialias=True)
             line.setZValue(1)
             plot.addItem(line)
@@ -520,9 +533,9 @@ class WiseChart(FinetuneChart):
                 ring.setZValue(11)
                 plot.addItem(ring)
                 self._register(a.id, ring, "text")
-            # the curve leaves the base up and to the right and reaches the tuned model from below left:
-            # labels below right of the one and above right of the other stay clear of it and of the bars
-            for end, words, anchor in ((g.iloc[0], "base", (-0.04, -0.05)), (g.iloc[-1], "tuned", (-0.04, 1.05))):
+            # the curve leaves the base up and to the right and reaches the tuned model from below left: a
+            # label below right of the one and above left of the other stays clear of it (and inside the plot)
+            for end, words, anchor in ((g.iloc[0], "base", (-0.04, -0.05)), (g.iloc[-1], "tuned", (1.04, 1.05))):
                 text = pg.TextItem(f"α = {end.alpha:g} · {words}", color=t.foreground, anchor=anchor)
                 text.setFont(_font(8))
                 text.setPos(100 * end.id_accuracy, 100 * end[f"{ys}_accuracy"])
@@ -534,8 +547,8 @@ class WiseChart(FinetuneChart):
             values = 100 * np.concatenate([lo.to_numpy(float), hi.to_numpy(float)])
             values = values[np.isfinite(values)]
             a, b = float(values.min()), float(values.max())
-            pad = max(0.18 * (b - a), 2.0)  # room for the endpoint labels
-            setter(a - pad, b + pad, padding=0)
+            pad = max(0.12 * (b - a), 2.0)  # room for the endpoint labels
+            setter(max(a - pad, -2.0), min(b + pad, 102.0), padding=0)
 
 
 # --------------------------------------------------------------------------------------------

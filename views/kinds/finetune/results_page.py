@@ -276,6 +276,7 @@ class ResultsPage(QtWidgets.QWidget):
         self.model = FrameModel(self)
         self.table = self._table_view(self.model, "Table of methods")
         self.table.setSortingEnabled(False)
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.selectionModel().selectionChanged.connect(self._table_selection_changed)
         lay.addWidget(self.table)
@@ -305,6 +306,8 @@ class ResultsPage(QtWidgets.QWidget):
             self._study = study
             self._highlight = None
             self.curves.clear_live()
+            if self._results is None:  # the live curves shown were the last study's
+                self._show_state()
 
     def set_export_folder(self, folder: Callable[[], str]) -> None:
         self._export_folder = folder
@@ -558,20 +561,20 @@ class ResultsPage(QtWidgets.QWidget):
             if np.isfinite(a.source_acc):
                 source = _num(a.source_acc) if is_base else f"{_num(base_source)} → {_num(a.source_acc)}"
             rows.append([
-                a.label, "" if is_base else budget_text(a, r),
+                a.label, "–" if is_base else (budget_text(a, r) or "–"),
                 "–" if not np.isfinite(a.chosen_lr) else f"{a.chosen_lr:g}",
-                "0" if is_base else (f"{a.trainable:,.0f}" if np.isfinite(a.trainable) else "–"),
-                "–" if is_base else share_text(a.share),
+                "0" if is_base else (f"{a.trainable:,.0f} · {share_text(a.share)}" if np.isfinite(a.trainable) else "–"),
                 "–" if is_base else seconds_words(a.wall_s), "–" if is_base else bytes_words(a.peak_memory_bytes),
                 _with_ci(a.id_acc, a.id_lo, a.id_hi), _with_ci(a.ood_acc, a.ood_lo, a.ood_hi),
                 _with_ci(a.ece, a.ece_lo, a.ece_hi, "{:.3f}", 1.0), source, flips,
             ])
-            keys.append([a.Index, a.label, a.chosen_lr, a.trainable, a.share, a.wall_s, a.peak_memory_bytes, a.id_acc,
+            keys.append([a.Index, a.label, a.chosen_lr, a.trainable, a.wall_s, a.peak_memory_bytes, a.id_acc,
                          a.ood_acc, a.ece, a.source_acc, a.nf_rate])
         nf_sets = {s for s in t.nf_set if isinstance(s, str) and s}
-        flips_on = f" ({next(iter(nf_sets))}) %" if len(nf_sets) == 1 else " %"
-        columns = ["Method", "Budget", "Learning rate", "Trainable", "Of the base", "Wall time", "Peak memory",
-                   "Target acc. %", "Out of distr. %", "ECE", "Source before → after %", f"Negative flips{flips_on}"]
+        flips_on = f"on the {next(iter(nf_sets))}, %" if len(nf_sets) == 1 else "%"
+        # two-line headers: the table fits 1280 pixels without scrolling sideways
+        columns = ["Method", "Budget", "Learning\nrate", "Trainable\n· of base", "Wall\ntime", "Memory", "Target %\n(CI)",
+                   "Out of distr. %\n(CI)", "ECE\n(CI)", "Source %\nbefore → after", f"Negative flips\n{flips_on} (CI)"]
         display = pd.DataFrame(rows, columns=columns)
         sort_keys = [np.array([k[i] for k in keys], dtype=object) for i in range(len(columns))]
         level = f"{100 * r.level:g}%"
@@ -580,8 +583,8 @@ class ResultsPage(QtWidgets.QWidget):
             "The adaptation method (hover a name for what it does).",
             "The method's budget: LoRA's rank r, the number of blocks k, WiSE-FT's mixing weight α.",
             LR_RULE,
-            "Parameters the method trains (count); PEFT's own printout divides by the base plus the adapters.",
-            "Trainable parameters as a share of the base model's parameters.",
+            "Parameters the method trains: count · share of the base model's parameters (PEFT's own printout divides "
+            "by the base plus the adapters, a smaller share).",
             "Wall time of one tuning run at the chosen learning rate (mean over seeds).",
             f"Memory during a tuning run: {memory}.",
             f"Accuracy on the target's test set (in distribution), seeds pooled, {level} interval in brackets.",
@@ -591,17 +594,14 @@ class ResultsPage(QtWidgets.QWidget):
             "Predictions the base got right and this model gets wrong: count · rate (interval), on the source test set "
             "when the study measures forgetting, else on the target's.",
         ]
-        numeric = [False, False] + [True] * 10
+        numeric = [False, False] + [True] * 9
         pal = K.arm_palette(r, self._theme)
         icons = {a.label: pal.icon(a.id, 12) for a in r.arms if a.kind != "base"}
         descriptions = np.array([self._method_tip(a, r) for a in t.itertuples()], dtype=object)
         self.model.set_table(display, sort_keys, tips, numeric, icons, icon_col=0, cell_tips={0: descriptions})
         self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(False)
-        height = self.table.horizontalHeader().height() + 24 * len(display) + 2 * self.table.frameWidth() + 4
-        if self.table.horizontalScrollBar().isVisible() or self.table.horizontalHeader().length() > self.table.width():
-            height += self.table.horizontalScrollBar().sizeHint().height()
-        self.table.setFixedHeight(height)
+        self._fit_table_height()
+        QtCore.QTimer.singleShot(0, self.table, self._fit_table_height)  # again once laid out at its real width
         self.table_note.setText(f"{LR_RULE} Accuracies in percent over all seeds with {level} intervals in brackets; "
                                 "WiSE-FT at its α chosen on validation.")
 
@@ -616,8 +616,23 @@ class ResultsPage(QtWidgets.QWidget):
             tip += f" Blends the base with {K.arm_label(r, info.source)}; α chosen on validation."
         return tip
 
+    def _fit_table_height(self) -> None:
+        """Tall enough for every row (the page scrolls, not the table), plus a scroll bar when it is wider
+        than the page."""
+        header = self.table.horizontalHeader()
+        height = header.sizeHint().height() + 24 * self.model.rowCount() + 2 * self.table.frameWidth() + 2
+        if header.length() > self.table.viewport().width():
+            height += self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self._results is not None:
+            QtCore.QTimer.singleShot(0, self.table, self._fit_table_height)
+
     def _fill_lr_table(self, r: FinetuneResults) -> None:
-        lrs = r.lrs
+        order = {a.id: i for i, a in enumerate(r.arms)}
+        lrs = r.lrs.assign(_o=r.lrs.arm.map(order)).sort_values(["_o", "lr"], kind="stable").drop(columns="_o")
         labels = {a.id: a.label for a in r.arms}
         display = pd.DataFrame({
             "Method": [labels.get(a, a) for a in lrs.arm],
