@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -93,6 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["csv", "parquet"], default="csv")
     e.add_argument("--out", help="output folder inside the project (default: PROJECT/exports)")
     e.set_defaults(func=cmd_export)
+
+    em = sub.add_parser("export-model", help="copy a model a study made (artifact:STUDY/ARM) as safetensors, a "
+                        "Hugging Face folder or a PEFT adapter folder")
+    em.add_argument("project", help="project folder")
+    em.add_argument("model", help="the model: STUDY/ARM (or artifact:STUDY/ARM), e.g. adapt/lora-r8")
+    em.add_argument("out", nargs="?", help="where to put it: a folder, or a .safetensors path "
+                    "(default: PROJECT/exports/models)")
+    em.add_argument("--format", choices=["safetensors", "hf", "adapter"],
+                    help="default: the model as it was saved")
+    em.set_defaults(func=cmd_export_model)
 
     rp = sub.add_parser("report", help="write a stakeholder report: a folder, a single HTML file or a PDF")
     rp.add_argument("project", help="project folder")
@@ -306,6 +317,27 @@ def cmd_export(args: argparse.Namespace) -> int:
         written = export_tables(store, out, args.format, args.study)
     for path, rows in written:
         console.print(f"wrote {path} ({rows} rows)")
+    return EXIT_OK
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from engine import open_project
+    from engine.core.errors import JuxtaError
+    from engine.models.exports import export_model
+
+    project = open_project(args.project)
+    name = args.model.removeprefix("artifact:")
+    with project.store(read_only=True) if project.db_path.exists() else nullcontext() as store:
+        index = store.artifact_index() if store is not None else {}
+    if name not in index:
+        study = name.split("/", 1)[0]
+        made = sorted(n for n in index if "/seed" not in n)
+        hint = (f"run it first: juxta run {project.root} {study}" if study in project.study_paths() and
+                not any(n.startswith(f"{study}/") for n in index) else f"the models this project has made: {', '.join(made) or 'none'}")
+        raise JuxtaError(f"Project {project.root} has no model '{name}'; {hint}.")
+    out = Path(args.out).expanduser() if args.out else project.root / "exports" / "models"  # a path the user picked
+    fmt, target = export_model(project.root / index[name], out, args.format, name)
+    console.print(f"wrote {escape(str(target))} ({fmt})")
     return EXIT_OK
 
 

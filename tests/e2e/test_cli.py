@@ -179,3 +179,34 @@ def test_a_study_on_another_studys_models_validates_and_runs_after_it(tmp_path, 
     assert "tuned runs first" in flat(captured.err)
     assert main(["run", str(tmp_path), "after", "--quiet"]) == EXIT_OK
     assert "runs first" not in flat(capsys.readouterr().err)  # its models are made now
+
+
+def test_export_model_copies_a_made_model_in_the_forms_it_has(tmp_path, capsys):
+    from safetensors import safe_open
+
+    from tests.engine.test_study_order import tuned_study
+
+    (tmp_path / "tuned.study.toml").write_text(tuned_study().replace('method = "full"', 'method = "lora"\nrank = [2]'))
+    assert main(["export-model", str(tmp_path), "tuned/lora-r2"]) == EXIT_USER
+    assert "run it first: juxta run" in flat(capsys.readouterr().err)
+    assert main(["run", str(tmp_path), "--quiet"]) == EXIT_OK
+    capsys.readouterr()
+    assert not (tmp_path / "exports").exists()  # a refused export wrote nothing
+    assert main(["export-model", str(tmp_path), "artifact:tuned/nope"]) == EXIT_USER
+    assert "has no model 'tuned/nope'; the models this project has made:" in flat(capsys.readouterr().err)
+    from engine import open_project
+
+    (arm,) = {n.split("/")[1] for n in open_project(tmp_path).artifact_names() if n.startswith("tuned/lora")}
+    assert main(["export-model", str(tmp_path), f"tuned/{arm}"]) == EXIT_OK
+    file = tmp_path / "exports" / "models" / f"tuned-{arm}.safetensors"
+    assert file.is_file() and "(safetensors)" in flat(capsys.readouterr().out)
+    with safe_open(str(file), "pt") as f:
+        assert len(list(f.keys())) > 0
+    out = tmp_path / "elsewhere"
+    assert main(["export-model", str(tmp_path), f"tuned/{arm}", str(out), "--format", "adapter"]) == EXIT_OK
+    assert (out / f"tuned-{arm}-adapter" / "adapter_config.json").is_file()
+    assert main(["export-model", str(tmp_path), f"tuned/{arm}", str(out), "--format", "adapter"]) == EXIT_USER
+    assert "already exists" in flat(capsys.readouterr().err)
+    assert main(["export-model", str(tmp_path), f"tuned/{arm}", "--format", "hf"]) == EXIT_USER
+    err = flat(capsys.readouterr().err)
+    assert "has no hf form" in err and "exported as safetensors or adapter" in err
