@@ -48,4 +48,4 @@ def _findings(project: Any, study: str):
     return findings
 
 
-FINETUNE_VIEWS = KindViews(results_page=_results_page, charts=_charts, wizard=None, extra=_findings)
+FINETUNE_VIEWS = KindViews(results_page=_results_page, charts=_charts, wizard=_wizard, extra=_findings)
