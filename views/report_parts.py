@@ -9,7 +9,8 @@ from engine.report.schema import ReportModel, StudySection
 def arm_colours(section: StudySection) -> dict[str, str]:
     from views.charts import ArmPalette
 
-    arms = list(section.results.arms) if section.results is not None else [a.id for a in section.compared]
+    # a kind's results list arm names, or arm records with an ``id`` (fine-tuning's ArmInfo)
+    arms = [getattr(a, "id", a) for a in section.results.arms] if section.results is not None else [a.id for a in section.compared]
     pal = ArmPalette(arms, "light")
     return {a: pal.color(a) for a in arms}
 
@@ -31,7 +32,8 @@ def glance(model: ReportModel) -> list[tuple[str, str]]:
     if not studies:
         return []
     arms = sum(len(s.compared) for s in studies)
-    conds = sum(len(s.results.conditions) for s in studies if s.results is not None)
+    # a kind whose results have no ``conditions`` (fine-tuning) counts the evaluation sets its section lists
+    conds = sum(len(getattr(s.results, "conditions", s.conditions_summary)) for s in studies if s.results is not None)
     seeds = max((len(s.seeds) for s in studies), default=0)
     done = sum(s.status.get("done", 0) for s in studies)
     out = [(str(arms), "models compared" if arms != 1 else "model"), (str(conds), "test conditions"),

@@ -205,7 +205,7 @@ class ReportRenderer:
 
         def chip(arm: str) -> Markup:
             for s in studies:
-                if s.results is not None and arm in s.results.arms:
+                if s.results is not None and arm in [getattr(a, "id", a) for a in s.results.arms]:
                     return chips[s.name](arm)
             return Markup("")
 

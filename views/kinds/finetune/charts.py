@@ -38,9 +38,10 @@ def tuned_ids(results: FinetuneResults | None) -> list[str]:
 
 
 def arm_palette(results: FinetuneResults | None, theme: Any = "light", extra: list[str] = ()) -> ArmPalette:
-    """Colour and marker per tuned arm (``extra``: arms known only from live points), the same in every
-    chart and table of the study."""
-    return ArmPalette([*tuned_ids(results), *extra], theme)
+    """Colour and marker per arm (``extra``: arms known only from live points), the same in every chart and
+    table of the study, on screen and in its report (whose chips colour all its arm ids, the base's included)."""
+    ids = [a.id for a in results.arms] if results is not None else []
+    return ArmPalette([*ids, *extra], theme)
 
 
 def arm_label(results: FinetuneResults | None, arm: str) -> str:
