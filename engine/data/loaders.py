@@ -70,13 +70,32 @@ def _existing(src: Source, root: Path) -> Path:
     return path
 
 
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits (images 8×8 in 0…16, labels), read from the file the package ships, as its
+    ``load_digits`` does: importing scikit-learn costs seconds, and a re-run with nothing to compute only
+    plans (reads and fingerprints the data). Falls back to ``load_digits`` if the file has moved."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running its __init__
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = next((Path(f) / "datasets" / "data" / "digits.csv.gz" for f in folders
+                 if (Path(f) / "datasets" / "data" / "digits.csv.gz").is_file()), None)
+    if path is None:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return bunch.images, bunch.target
+    data = np.loadtxt(path, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
+
+
 def _builtin(name: str) -> Dataset:
+    if name == "digits":
+        images, target = _digits()
+        x = (images.astype(np.float32) / 16.0)[:, None, :, :]
+        return Dataset(f"builtin:{name}", "image", x, target.astype(np.int64), [str(c) for c in range(10)])
     from sklearn import datasets as skd
 
-    if name == "digits":
-        bunch = skd.load_digits()
-        x = (bunch.images.astype(np.float32) / 16.0)[:, None, :, :]
-        return Dataset(f"builtin:{name}", "image", x, bunch.target.astype(np.int64), [str(c) for c in range(10)])
     if name in ("wine", "breast-cancer"):
         bunch = skd.load_wine() if name == "wine" else skd.load_breast_cancer()
         return Dataset(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,22 @@ def test_image_over_the_decompression_bomb_limit_is_a_plain_data_error(tmp_path,
     msg = str(info.value)
     assert str(tmp_path / "imgs" / "b" / "huge.png") in msg and f"is too large ({side * side:,} pixels)" in msg
     assert "up to 64 pixels" in msg
+
+
+def test_builtin_digits_equal_scikit_learns_and_load_without_importing_it():
+    """A re-run with nothing to compute reads the digits to fingerprint them: importing scikit-learn for that
+    cost seconds, so they are read from the file scikit-learn ships, giving its exact arrays."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+
+    data, bunch = load_data("builtin:digits", Path(".")), load_digits()
+    assert np.array_equal(data.x[:, 0], (bunch.images / 16.0).astype(np.float32))
+    assert np.array_equal(data.y, bunch.target) and data.class_names == [str(c) for c in range(10)]
+    code = ("import sys; from pathlib import Path; from engine.data.loaders import load_data;"
+            "d = load_data('builtin:digits', Path('.')); print(d.x.shape, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "(1797, 1, 8, 8) False"
