@@ -178,5 +178,7 @@ def contrast_ratio(a: str | QColor, b: str | QColor) -> float:
 
 
 def readable_on(background: str | QColor) -> str:
-    """Black-ish or white text, whichever reads better on ``background`` (heatmap cells, swatches)."""
-    return "#111111" if contrast_ratio("#111111", background) >= contrast_ratio("#FFFFFF", background) else "#FFFFFF"
+    """Black or white text, whichever reads better on ``background`` (heatmap cells, swatches). Pure black:
+    then the better of the two reaches at least 4.58:1 on any colour (a near-black fell to 4.35:1 on
+    mid-luminance cells)."""
+    return "#000000" if contrast_ratio("#000000", background) >= contrast_ratio("#FFFFFF", background) else "#FFFFFF"
