@@ -9,13 +9,11 @@ folder (``views/kinds/<name>/``) and one line here. ``tests/kinds/test_contract.
 from __future__ import annotations
 
 from views.kinds.base import KindViews, LivePoint, ReportChart, ResultsView
-from views.kinds.shift import SHIFT_VIEWS
-from views.kinds.merge import MERGE_VIEWS
 from views.kinds.finetune import FINETUNE_VIEWS
+from views.kinds.merge import MERGE_VIEWS
+from views.kinds.shift import SHIFT_VIEWS
 
-VIEW_KINDS: dict[str, KindViews] = {"shift": SHIFT_VIEWS}
-VIEW_KINDS["merge"] = MERGE_VIEWS
-VIEW_KINDS["finetune"] = FINETUNE_VIEWS
+VIEW_KINDS: dict[str, KindViews] = {"shift": SHIFT_VIEWS, "finetune": FINETUNE_VIEWS, "merge": MERGE_VIEWS}
 
 __all__ = ["VIEW_KINDS", "KindViews", "LivePoint", "ReportChart", "ResultsView", "chart_class"]
 
