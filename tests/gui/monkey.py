@@ -49,12 +49,13 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton, QApplication, QComboBox, QFileDialog, QLineEdit, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
-    QTreeWidgetItemIterator, QWidget, QWizard,
+    QScrollBar, QTreeWidgetItemIterator, QWidget, QWizard,
 )
 
 from app import main_window
 from app.gui import create_window
 from tests.gui.driver import MIN_PLOT_HEIGHT, choose, click_tab, click_tree, press, pump, type_text, wait_until
+from views.new_study_dialog import NewStudyDialog
 from views.project_tree import KIND_ROLE
 
 SMALLEST, LARGEST = (1280, 720), (1600, 1000)
@@ -71,17 +72,21 @@ EDITOR_TEXT = ("# a note\n", "zzz", " = 1", "\n[data]\n", "seeds = [3]\n", "\"",
 
 
 def make_small_project(root: Path) -> Path:
-    """Two tiny studies in ``root``: 'small' run to completion, 'fresh' never run (its own seed, so
-    its models train when it runs: a few seconds, time to cancel and resume it)."""
+    """Three tiny studies in ``root``: 'small' (shift) run to completion, 'fresh' (shift) never run (its own
+    seed, so its models train when it runs: a few seconds, time to cancel and resume it), and 'tuned' (the
+    fine-tuning kind's example) run, so the walk meets a second kind's Results page."""
     from engine import open_project
+    from engine.kinds import get_kind
     from tests.conftest import write_study
 
     root.mkdir(parents=True, exist_ok=True)
     write_study(root, "small", corruptions=("gaussian_noise", "contrast"), severities=(1, 5))
     write_study(root, "fresh", corruptions=("fog", "pixelate"), severities=(1, 3, 5), seeds=(7,))
-    result = open_project(root).run("small")
-    if result.failed:
-        raise RuntimeError(f"the monkey's project could not be prepared: {result.failed} cells of 'small' failed")
+    (root / "tuned.study.toml").write_text(get_kind("finetune").example_study("tuned"))
+    for name in ("small", "tuned"):
+        result = open_project(root).run(name)
+        if result.failed:
+            raise RuntimeError(f"the monkey's project could not be prepared: {result.failed} cells of '{name}' failed")
     return root
 
 
@@ -277,6 +282,10 @@ class Monkey:
                             (3, "wizard type", self.wizard_type), (3, "wizard click", self.wizard_click),
                             (1, "wizard save", self.wizard_save), (1, "shortcut", self.random_shortcut),
                             (1, "resize", self.resize)]
+        if isinstance(modal, NewStudyDialog):  # New Study's first step: which kind of study
+            return waits + [(3, "kind pick", lambda: self.kind_pick(modal)),
+                            (3, "kind next", lambda: self.kind_next(modal)),
+                            (1, "dialog cancel", lambda: self.dialog_close(modal))]
         if modal is not None:  # the new-project dialog (message boxes never wait for a choice)
             return waits + [(3, "dialog type", lambda: self.dialog_type(modal)),
                             (2, "dialog cancel", lambda: self.dialog_close(modal)),
@@ -286,8 +295,10 @@ class Monkey:
                        (1, "wizard open", lambda: self.shortcut("Ctrl+N")),
                        (3, "run", self.run), (1, "cancel", self.cancel), (1, "resume", self.resume)]
         tab = self.window.tabs.tabText(self.window.tabs.currentIndex())
-        if tab == "Results" and self.window.results_page.results is not None:
-            page = self.window.results_page
+        page = self.window.results_page
+        if tab == "Results" and page is not None and page.results is not None and not hasattr(page, "family_combo"):
+            out += [(3, "page combo", lambda: self.page_combo(page)), (1, "page scroll", lambda: self.page_scroll(page))]
+        elif tab == "Results" and page is not None and page.results is not None:  # the shift kind's page
             out += [(2, "family", lambda: self.combo_keys(page.family_combo, "corruption")),
                     (2, "condition", lambda: self.combo_keys(page.condition_combo_chart, "reliability condition")),
                     (2, "metric", lambda: self.combo_keys(page.metric_combo, "metric")),
@@ -340,10 +351,11 @@ class Monkey:
         if w.tabs.tabText(w.tabs.currentIndex()) != "Results" or not w.isVisible():
             return {}
         page = w.results_page
-        if page.results is None or page.results.accuracy.empty:
+        results = page.results if page is not None else None
+        if results is None or (results.accuracy.empty if hasattr(results, "accuracy") else results.empty):
             return {}
         out = {}
-        for key, chart in page.charts.items():
+        for key, chart in getattr(page, "charts", {}).items():
             if chart.isVisible() and chart.plot is not None:
                 height = chart.plot.getViewBox().sceneBoundingRect().height()
                 if height < MIN_PLOT_HEIGHT:
@@ -473,6 +485,33 @@ class Monkey:
             QTest.keyClick(combo, key)
         pump(120)
         return f"{what} → {combo.currentText()}"
+
+    def page_combo(self, page: Any) -> str:
+        """Any drop-down of another kind's Results page (which chart set, which metric…)."""
+        combos = self.page_widgets(page, (QComboBox,))
+        if not combos:
+            return "page combo (none)"
+        combo = self.rng.choice(combos)
+        return self.combo_keys(combo, combo.accessibleName() or combo.objectName() or "drop-down")
+
+    def page_scroll(self, page: Any) -> str:
+        bars = [b for b in page.findChildren(QScrollBar) if b.isVisible() and b.maximum() > 0]
+        if not bars:
+            return "page scroll (nothing to scroll)"
+        bar = self.rng.choice(bars)
+        bar.setValue(self.rng.randint(0, bar.maximum()))
+        return f"page scroll to {bar.value()}/{bar.maximum()}"
+
+    def kind_pick(self, dialog: Any) -> str:
+        rows = dialog.list.count()
+        dialog.list.setCurrentRow(self.rng.randrange(rows))
+        return f"kind pick {dialog.kind()}"
+
+    def kind_next(self, dialog: Any) -> str:
+        kind = dialog.kind()
+        self.click(dialog.next_button)
+        pump(200)
+        return f"kind next → {kind} wizard"
 
     def arm_button(self) -> str:
         page = self.window.results_page
