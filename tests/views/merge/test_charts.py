@@ -20,8 +20,7 @@ from views.theme import contrast_ratio, readable_on
 @pytest.fixture
 def keep(qtbot):
     """Register a chart with qtbot and free it when the test ends, as the report renderer frees its charts:
-    menus released, the widget deleted at once (left to the collector, pyqtgraph's items were freed in the
-    middle of the next test's drawing)."""
+    menus released, the widget deleted at once rather than at some later test's event loop."""
     charts = []
 
     def add(chart):
@@ -198,3 +197,17 @@ def test_charts_without_results_or_diagnostics_say_so(keep, merge_results):
         assert chart.message == "No results yet"
     sweep = keep(K.SweepChart(bare))
     assert sweep.message == "No method in this study sweeps a grid of values"
+
+
+def test_sweep_charts_left_to_the_collector_free_cleanly(qapp, merge_results, tmp_path):
+    """Regression: the sweep's legend swatches held the chart (arm-click wiring), so a dropped chart was freed by
+    the cycle collector, which cleared its legend labels before Qt laid them out once more: "LabelItem has no
+    attribute _sizeHint" from inside Qt (pytest-qt fails the test on it)."""
+    import gc
+
+    for i in range(6):
+        chart = K.SweepChart(merge_results, theme="light" if i % 2 else "dark", entry="ties")
+        C.export_png(chart, tmp_path / "sweep.png", width=400, size=(720, 400))
+        del chart
+        gc.collect()
+        QCoreApplication.processEvents()

@@ -105,6 +105,11 @@ class MergeChart(ArmChart):
             ax.setStyle(tickLength=0)
         return plot
 
+    def _legend_entry(self, item, name: str) -> None:
+        """A legend line for a series that is not an arm. (``_legend_add`` ties its swatch to the chart for arm
+        clicks: that cycle left the legend to the collector, which freed its labels mid-layout.)"""
+        self.legend.addItem(item, name + "\u2003")
+
     def _footnote_transductive(self, names: list[str]) -> None:
         """Say under the chart what the dagger on a row means, when a row carries one."""
         if any(n.endswith(" †") for n in names):
@@ -381,11 +386,13 @@ class SweepChart(MergeChart):
     def entries(self) -> list[str]:
         return list(self._results.sweeps) if self._results is not None else []
 
-    def set_entry(self, entry: str | None) -> None:
-        """Show another method entry's sweep (its knobs chosen as the report does: λ across, density as lines)."""
+    def set_entry(self, entry: str | None, redraw: bool = True) -> None:
+        """Show another method entry's sweep (its knobs chosen as the report does: λ across, density as lines);
+        ``redraw=False`` when new results follow anyway."""
         if entry != self._entry:
             self._entry, self._x, self._series = entry, None, None
-            self.redraw()
+            if redraw:
+                self.redraw()
 
     def knobs(self, frame: pd.DataFrame) -> list[str]:
         """The entry's varying knobs, λ and density first (the report's order)."""
@@ -452,15 +459,15 @@ class SweepChart(MergeChart):
             hoverable(test_curve.scatter, hover_tip)
             plot.addItem(test_curve)
             if test_tuned:
-                self._legend_add(test_curve, f"{name} · test (tuned on it)" if series_key else "test split (tuned on it)")
+                self._legend_entry(test_curve, f"{name} · test (tuned on it)" if series_key else "test split (tuned on it)")
                 continue
             sel_curve = pg.PlotDataItem(xs, sel, pen=pg.mkPen(colour, width=2), symbol=pal.symbol(name), symbolSize=8,
                                         symbolBrush=colour, symbolPen=pg.mkPen(t.background, width=1), antialias=True,
                                         data=tips)
             hoverable(sel_curve.scatter, hover_tip)
             plot.addItem(sel_curve)
-            self._legend_add(sel_curve, f"{name} · validation" if series_key else "validation split")
-            self._legend_add(test_curve, f"{name} · test" if series_key else "test split")
+            self._legend_entry(sel_curve, f"{name} · validation" if series_key else "validation split")
+            self._legend_entry(test_curve, f"{name} · test" if series_key else "test split")
         self.chosen_ring = None
         if not chosen.empty and chosen.arm.iloc[0] in set(f.arm):
             c = chosen.iloc[0]
@@ -470,7 +477,7 @@ class SweepChart(MergeChart):
             ring.setZValue(30)
             plot.addItem(ring)
             self.chosen_ring = ring
-            self._legend_add(ring, "chosen on the test split (optimistic)" if test_tuned else "chosen on validation")
+            self._legend_entry(ring, "chosen on the test split (optimistic)" if test_tuned else "chosen on validation")
         if self.fixed:
             held = ", ".join(f"{_knob(k)} {_value_text(v)}" for k, v in self.fixed.items())
             note = pg.LabelItem(f"other knobs at the chosen values: {held}", color=t.axis, size="8pt", justify="left")

@@ -353,7 +353,7 @@ class MergeResultsPage(QtWidgets.QWidget):
             self.entry_combo.setCurrentIndex(self.entry_combo.findData(chosen))
         self.entry_combo.setEnabled(len(entries) > 1)
         self.entry_combo.blockSignals(False)
-        self.sweep._entry = chosen
+        self.sweep.set_entry(chosen, redraw=False)  # drawn with the new results next
 
     def _fit_frames(self, r: MergeResults) -> None:
         """Tall enough that every heatmap row and bar keeps room; frames with nothing to show are hidden."""

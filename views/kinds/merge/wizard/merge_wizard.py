@@ -90,13 +90,13 @@ class MergeWizard(KindWizard):
         self.setWindowTitle("New merge study")
         self._loading = True
         self.name_page.name_edit.setText(default_name or self.free_name("merge-study"))
-        models = [c.source for c in self.base_page._choices]
+        models = [c.source for c in self.base_page.choices]
         if models:
             self.base_page.set_source("builtin:digits-cnn" if "builtin:digits-cnn" in models else models[0])
-        datasets = self.data_page._choices
+        combo = self.data_page.builtin_combo
+        datasets = [combo.itemData(i) for i in range(combo.count()) if combo.itemData(i)]
         if datasets:
-            preferred = next((c.source for c in datasets if c.source == "builtin:digits"), datasets[0].source)
-            self.data_page.set_source(preferred)
+            self.data_page.set_source("builtin:digits" if "builtin:digits" in datasets else datasets[0])
         self.seeds_page.set_seeds([0])
         self.seeds_page.set_metrics(list(schema_default(MergeMetrics, "names")))
         self._loading = False

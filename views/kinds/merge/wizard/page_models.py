@@ -81,26 +81,26 @@ class BasePage(WizardPage):
         self._source = ""
         self.extra: dict[str, Any] = {}  # [base] keys besides the source (train, trust_remote_code), kept as read
         try:
-            self._choices: list[ModelChoice] = list(wizard.providers.builtin_models())
-            self._choices_error = ""
+            self.choices: list[ModelChoice] = list(wizard.providers.builtin_models())
+            self.choices_error = ""
         except Exception as exc:  # the list is shown empty with the reason
-            self._choices = []
-            self._choices_error = getattr(exc, "message", str(exc))
+            self.choices = []
+            self.choices_error = getattr(exc, "message", str(exc))
         left, right = self.two_columns()
         left.addWidget(heading("Built-in models"))
         self.builtin_list = QListWidget()
         self.builtin_list.setAccessibleName("Built-in models")
         self.builtin_list.setWordWrap(True)
         self.builtin_list.setSpacing(2)
-        for choice in self._choices:
+        for choice in self.choices:
             size = f"  ·  {fmt_count(choice.n_params)} parameters" if choice.n_params else ""
             item = QListWidgetItem(f"{choice.label}{size}\n{choice.description}")
             item.setData(Qt.ItemDataRole.UserRole, choice.source)
             item.setToolTip(f"{choice.source}\n{choice.description}")
             self.builtin_list.addItem(item)
         left.addWidget(self.builtin_list, 1)
-        if self._choices_error:
-            left.addWidget(help_label(f"Built-in models are unavailable: {html.escape(self._choices_error)}"))
+        if self.choices_error:
+            left.addWidget(help_label(f"Built-in models are unavailable: {html.escape(self.choices_error)}"))
         left.addWidget(heading("Your own model or another study's"))
         own = QHBoxLayout()
         self.file_button = QPushButton("Choose &file or folder…")
@@ -162,7 +162,7 @@ class BasePage(WizardPage):
             self.source_label.setText("<i>No base model chosen yet.</i>")
             self.details.say("")
             return
-        choice = next((c for c in self._choices if c.source == self._source), None)
+        choice = next((c for c in self.choices if c.source == self._source), None)
         words = f" — {html.escape(choice.label)}" if choice else ""
         self.source_label.setText(f"Using <b>{html.escape(self._source)}</b>{words}")
         train = self.extra.get("train")
