@@ -122,7 +122,7 @@ def test_normalized_bars_draw_the_summary_with_intervals_and_the_100_percent_lin
     assert len(set(merged)) == len(merged) and chart.theme.axis not in merged
 
 
-def test_sweep_draws_the_grid_on_both_splits_and_rings_the_chosen_point(keep, merge_results):
+def test_sweep_draws_the_grid_on_both_splits_and_rings_the_chosen_point(keep, merge_results, tmp_path):
     (ref,) = [r for r in merge_charts(merge_results) if r.kind == "merge_sweep"]
     chart = keep(K.SweepChart.for_report(merge_results, ref))
     sweep = merge_results.sweeps["ties"]
@@ -136,6 +136,9 @@ def test_sweep_draws_the_grid_on_both_splits_and_rings_the_chosen_point(keep, me
     names = _legend(chart)
     assert any("validation" in n for n in names) and any("test split" in n for n in names)
     assert any("chosen on validation" in n for n in names)
+    C.export_png(chart, tmp_path / "sweep.png", width=720, size=(720, 400))
+    assert chart.plot.getAxis("bottom").labelString().startswith("<span") and "x0.001" not in \
+        chart.plot.getAxis("bottom").labelString()  # regression: densities 0.2, 0.5 were drawn "200, 500 (x0.001)"
 
 
 def test_a_sweep_tuned_on_the_test_split_says_so_and_rings_the_test_value(keep, merge_results):

@@ -437,6 +437,8 @@ class SweepChart(MergeChart):
         pal = ArmPalette(names, t)
         self._new_legend()
         plot = self._new_plot()
+        for name in ("left", "bottom"):  # densities of 0.2 and 0.5 read as such, not "200, 500 (x0.001)"
+            plot.getAxis(name).enableAutoSIPrefix(False)
         self._label_axes(_knob(x_key), "Average accuracy (%)")
         if not numeric:
             plot.getAxis("bottom").setTicks([[(pos[v], _value_text(v)) for v in x_values]])
