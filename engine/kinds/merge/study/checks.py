@@ -43,10 +43,23 @@ def study_problems(plan: MergeStudyPlan, root: Path, text: str | None = None) ->
     if n_problems:
         return problems  # the tensors of models that do not load cannot be compared
     try:
-        _check_tensors(plan, root)
+        names = _check_tensors(plan, root)
     except JuxtaError as exc:
         problems.append(problem_at(text, _key_of(str(exc), study), str(exc).rstrip(".")))
-    return problems
+        return problems
+    return problems + _batch_norm_problems(study, names, text)
+
+
+def _batch_norm_problems(study, names: list[str], text: str | None) -> list[Problem]:
+    """``batch_norm = "recompute"`` on models without batch norm would silently do nothing: say so."""
+    from engine.kinds.merge.study.batchnorm import has_batch_norm
+
+    if has_batch_norm(names):
+        return []
+    keys = [("merge", "batch_norm")] if study.merge.batch_norm == "recompute" else []
+    keys += [("merge", "methods", i) for i, e in enumerate(study.merge.methods) if e.batch_norm == "recompute"]
+    return [problem_at(text, key, 'batch_norm = "recompute" re-estimates batch-norm statistics, but the models have no '
+                                  'batch-norm layer; remove it') for key in keys]
 
 
 def _key_of(message: str, study) -> tuple[Any, ...]:
@@ -56,8 +69,9 @@ def _key_of(message: str, study) -> tuple[Any, ...]:
     return ("base", "source") if "'base'" in message else ("experts",)
 
 
-def _check_tensors(plan: MergeStudyPlan, root: Path) -> None:
-    """The experts against the base, through the merge engine's own checks (nothing is read but headers)."""
+def _check_tensors(plan: MergeStudyPlan, root: Path) -> list[str]:
+    """The experts against the base, through the merge engine's own checks (nothing is read but headers);
+    returns the tensor names."""
     from engine.kinds.merge.checks import MergeError
     from engine.kinds.merge.plan import MergePlan, ModelInput
     from engine.kinds.merge.schedule import build_schedule
@@ -77,6 +91,7 @@ def _check_tensors(plan: MergeStudyPlan, root: Path) -> None:
         build_schedule(merge_plan, lambda name: sources[name])
     except MergeError as exc:
         raise JuxtaError(str(exc)) from None
+    return list(shapes)
 
 
 class _Renamed:

@@ -75,6 +75,7 @@ def _rows(study: MergeStudy, sentence: str) -> list[tuple[str, str]]:
     rows += [
         ("Conventions", study.merge.conventions),
         ("Coefficients chosen", tuning),
+        *_batch_norm_row(study),
         ("Heads", "each task keeps its own expert's head (heads are not merged)"
          + (f"; heads: {', '.join(study.merge.heads)}" if study.merge.heads else "")),
         ("Seeds", ", ".join(str(s) for s in study.study.seeds)),
@@ -83,3 +84,16 @@ def _rows(study: MergeStudy, sentence: str) -> list[tuple[str, str]]:
         ("Runs on", run_on),
     ]
     return rows
+
+
+def _batch_norm_row(study: MergeStudy) -> list[tuple[str, str]]:
+    """Said only when some entry re-estimates batch-norm statistics (most models have none)."""
+    from engine.kinds.merge.study.batchnorm import EXAMPLES
+
+    entries = [e for e in study.merge.methods if (e.batch_norm or study.merge.batch_norm) == "recompute"]
+    if not entries:
+        return []
+    words = f"re-estimated on each merged model from {EXAMPLES} unlabeled train inputs per task (never test inputs)"
+    if len(entries) < len(study.merge.methods):
+        words += f" for {', '.join(e.name for e in entries)}; merged like the weights for the others"
+    return [("Batch-norm statistics", words)]

@@ -8,8 +8,9 @@ Cell types and what their specs hold (the key hashes the spec):
 * ``merge.fit``: a data-based method's configuration (AdaMerging, Fisher, RegMean) fitted once —
   merge (method, parameters, conventions, seed, base, experts, heads), the tasks, the split it fits on;
 * ``merge.eval``: one row of the results × one task — the base, an expert, or a merged configuration
-  (merged in memory, or the fit cell's weights) scored on the task's report split (and, for merged
-  configurations, its selection split);
+  (merged in memory, or the fit cell's weights; with ``batch_norm = "recompute"``, the calibration
+  inputs its batch-norm statistics are re-estimated on) scored on the task's report split (and, for
+  merged configurations, its selection split);
 * ``merge.diagnose``: task-vector similarity, sign conflicts and update norms of the experts.
 
 Deterministic configurations run with the study's first seed; random ones (DARE, DELLA) once per seed.
@@ -30,6 +31,7 @@ from engine.data.base import Dataset
 from engine.data.loaders import load_data
 from engine.data.spec import DataSpec, data_spec
 from engine.kinds.merge.catalog import METHOD_KINDS, RANDOM_METHODS
+from engine.kinds.merge.study.batchnorm import calibration
 from engine.kinds.merge.study.spec import (
     ExpertSpec, MergeStudy, MethodEntry, condition_kind, parse_condition, source_entries,
 )
@@ -62,6 +64,7 @@ class Config:
     conventions: str
     seed: int
     fit_on: str | None
+    batch_norm: str = "merge"  # "recompute": statistics re-estimated on the merged model (study.batchnorm)
 
 
 @dataclass
@@ -91,13 +94,14 @@ def configurations(study: MergeStudy) -> list[Config]:
     seeds = list(study.study.seeds)
     for i, entry in enumerate(study.merge.methods):
         conv = entry.conventions or study.merge.conventions
+        bn = entry.batch_norm or study.merge.batch_norm
         fit_on = entry.fit_on or ("test" if entry.method == "adamerging" else "train") if METHOD_KINDS[entry.method] == "model" else None
         for point in entry.grid():
             arm = config_arm(entry, point)
             grid = {k: point[k] for k in entry.varying()}
             run_seeds = seeds if entry.method in RANDOM_METHODS else seeds[:1]
             for s in run_seeds:  # a random method's seeds are one row of the results, averaged
-                out.append(Config(arm, entry.name, i, entry.method, dict(point), grid, conv, s, fit_on))
+                out.append(Config(arm, entry.name, i, entry.method, dict(point), grid, conv, s, fit_on, bn))
     return out
 
 
@@ -162,10 +166,11 @@ def plan_study(study: MergeStudy, root: Path, artifacts: dict[str, str] | None =
     specs: dict[str, dict[str, Any]] = {}
     tasks: dict[str, dict[str, Any]] = {}
     summaries: dict[str, Any] = {}
+    recompute = any(c.batch_norm == "recompute" for c in configurations(study))  # calibrates on the train splits
     for i, e in enumerate(study.experts):
         d = study.task_data(e)
         dspec, data, parts = _fingerprinted(d, root, loaded, i if e.data is not None else None, selection,
-                                            e.tune is not None)
+                                            e.tune is not None or recompute)
         specs[e.id] = dspec
         name, _ = parse_condition(e.condition)
         kind = condition_kind(name)
@@ -232,12 +237,16 @@ def plan_study(study: MergeStudy, root: Path, artifacts: dict[str, str] | None =
         fit_key = None
         if METHOD_KINDS[c.method] == "model":
             fspec = {"merge": merge, "tasks": task_list, "fit_on": c.fit_on}
+            if c.batch_norm == "recompute" and c.method == "adamerging":  # fits with batch statistics
+                fspec["batch_norm"] = "recompute"
             fit_key = cell_key(FIT, VERSIONS[FIT], fspec)
             cells.append(Cell(fit_key, study.name, FIT, c.arm, "fit", c.seed, fspec,
                               axes={"role": "merged", "method": c.method, "entry": c.entry}, depends_on=made))
             deps = (*made, fit_key)
         for t in task_list:
             extra = {"merge": merge, "fit": fit_key, "selection": selection, "head": t["id"]}
+            if c.batch_norm == "recompute":  # absent otherwise: the keys of studies that merge statistics stay as they were
+                extra["batch_norm"] = calibration(task_list)
             cells.append(eval_cell(c.arm, "merged", t, c.seed, extra, deps, c.method, c.entry))
     dspec = {"base": base, "experts": experts, "heads": heads, "density": CONFLICT_DENSITY}
     cells.append(Cell(cell_key(DIAGNOSE, VERSIONS[DIAGNOSE], dspec), study.name, DIAGNOSE, "diagnostics", "all", seed0,

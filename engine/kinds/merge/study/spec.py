@@ -20,7 +20,7 @@ from engine.kinds.merge.catalog import METHOD_KINDS
 from engine.models.spec import MODEL_WORDS, TrainSpec
 
 STUDY_METHODS = tuple(name for name, how in METHOD_KINDS.items() if how != "post")
-ENTRY_KEYS = ("method", "id", "conventions", "fit_on")  # the rest of a method entry are its parameters
+ENTRY_KEYS = ("method", "id", "conventions", "fit_on", "batch_norm")  # the rest of a method entry are its parameters
 PRESET_NAMES = ("mergekit", "paper")
 GRID_LIMIT = 1000  # configurations per method entry
 
@@ -54,6 +54,8 @@ MERGE_WORDS: dict[str, str | tuple[str, str]] = {
     "merge.methods.id": "the method entry's id",
     "merge.methods.conventions": "the method entry's conventions preset",
     "merge.methods.fit_on": "the split AdaMerging fits on",
+    "merge.methods.batch_norm": "the method entry's batch-norm statistics setting",
+    "merge.batch_norm": "the batch-norm statistics setting",
 }
 
 
@@ -147,6 +149,7 @@ class MethodEntry(Strict):
     id: Identifier | None = None
     conventions: Literal["mergekit", "paper"] | None = None
     fit_on: Literal["test", "validation", "train"] | None = None
+    batch_norm: Literal["merge", "recompute"] | None = None
 
     @field_validator("method")
     @classmethod
@@ -203,6 +206,7 @@ class MethodEntry(Strict):
 class MergeSpec(Strict):
     conventions: Literal["mergekit", "paper"] = "mergekit"
     tuning: Literal["validation", "test"] = "validation"
+    batch_norm: Literal["merge", "recompute"] = "merge"
     heads: list[str] | None = None  # name pieces of the task heads; None: each model's final classification layer
     methods: list[MethodEntry] = Field(min_length=1)
 

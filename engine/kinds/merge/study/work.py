@@ -143,6 +143,10 @@ def fit_cell(cell: Cell, ctx: CellContext) -> CellResult:
         from engine.kinds.merge.methods.databased import functional_forward
 
         work = copy.deepcopy(experts[0])
+        if spec.get("batch_norm") == "recompute":  # normalise with each batch's own statistics, as the merged
+            from engine.kinds.merge.study.batchnorm import batch_statistics  # model's will be re-estimated
+
+            batch_statistics(work.module)
         forward = functional_forward(work.module, heads=[{k: s[k] for k in heads} for s in states],
                                      call=lambda m, b: work.logits(b))
         base = state_dict(merge["base"], cell, ctx.root)
@@ -180,7 +184,8 @@ def fit_cell(cell: Cell, ctx: CellContext) -> CellResult:
 
 
 def merged_weights(cell: Cell, ctx: CellContext) -> tuple[Any, dict[str, Any]]:
-    """The classifier of the task's expert with the configuration's merged weights and its own head."""
+    """The classifier of the task's expert with the configuration's merged weights and its own head (and,
+    when the study asks, batch-norm statistics re-estimated on the merged model)."""
     spec = cell.spec
     merge = spec["merge"]
     head_model = next(m for m in merge["experts"] if m["id"] == spec["head"])
@@ -202,7 +207,13 @@ def merged_weights(cell: Cell, ctx: CellContext) -> tuple[Any, dict[str, Any]]:
         merged = merge_in_memory(merge, base, experts, heads)
     merged = {**merged, **{k: own[k] for k in heads}}
     clf.module.load_state_dict(merged)
-    return clf, {"heads": heads}
+    info: dict[str, Any] = {"heads": heads}
+    if spec.get("batch_norm"):
+        from engine.kinds.merge.study.batchnorm import recalibrated
+
+        recalibrated(clf, spec["batch_norm"], merge, spec.get("fit"), ctx.root)
+        info["batch_norm"] = "recomputed"
+    return clf, info
 
 
 def eval_cell(cell: Cell, ctx: CellContext) -> CellResult:

@@ -41,7 +41,9 @@ def merge_section(store, name: str, record: Any) -> StudySection | None:
     n_examples = int(results.accuracy.n.max()) if "n" in results.accuracy and len(results.accuracy) else None
     words = (f"{len(results.tasks)} experts fine-tuned from one base are merged with "
              f"{join([METHOD_TITLES.get(m, m) for m in methods])} ({results.conventions} conventions, {tuning}); every "
-             "merged model, the base and each expert is scored on each expert's task, each task with its own expert's head.")
+             "merged model, the base and each expert is scored on each expert's task, each task with its own expert's head."
+             + (" Batch-norm statistics are re-estimated on each merged model from unlabeled train inputs of every task."
+                if study and any((e.batch_norm or study.merge.batch_norm) == "recompute" for e in study.merge.methods) else ""))
     models, data = _inputs(store, name)
     section = StudySection(
         name=name, title=title, kind="merge", question=title if title.endswith("?") else "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from engine.kinds.merge.study.results import MergeResults
 from engine.report.findings import cell_num, cell_pct, pct
@@ -41,8 +42,8 @@ def merge_tables(results: MergeResults) -> list[Table]:
         "summary", "Accuracy per task: base, each method's chosen configuration, experts",
         f"Test accuracy in percent with its interval; each method's coefficients chosen on the {split}. Normalized: the "
         "row's accuracy ÷ that task's expert's, averaged over tasks. Rank: the mean over tasks of the row's rank among the "
-        "base and the merges (1 = best). Each task is scored with its own expert's head (heads are not merged). "
-        "† learned from the unlabeled test inputs.",
+        "base and the merges (1 = best). Each task is scored with its own expert's head (heads are not merged)."
+        + (" † learned from the unlabeled test inputs." if results.summary.get("transductive", pd.Series(dtype=bool)).any() else ""),
         ["Model", *[results.task_labels[t] for t in tasks], "Average", "Normalized", "Rank"], rows,
         align=["l", *["r"] * (len(tasks) + 3)]))
 
