@@ -17,11 +17,13 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Protocol
+from typing import Iterable, Protocol, TYPE_CHECKING
 
-import torch
 
 from engine.core.errors import JuxtaError
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 EMBED_NAMES = re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|embed_in|embed_out|lm_head|shared|tok_embeddings)\.weight$")
 INPUT_EMBED = re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|embed_in|shared|tok_embeddings)\.weight$")

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from pydantic import ValidationError
 
 from engine.kinds.merge.checks import (
     MergeError, TensorSource, check_architectures, is_embedding, is_float, is_head, shapes_text, tied_alias,
@@ -19,6 +18,7 @@ from engine.kinds.merge.methods import Method, get_method
 from engine.kinds.merge.methods.base import Params, param_key, param_keys
 from engine.kinds.merge.params import Setting, depth_positions, evaluate, layer_of
 from engine.kinds.merge.plan import MergePlan
+from engine.kinds.merge.validation import check_counts, validate_params
 
 DTYPE_NAMES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64,
                "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -61,44 +61,6 @@ def dtype_of(name: str | None, what: str) -> torch.dtype | None:
         return DTYPE_NAMES[name]
     except KeyError:
         raise MergeError(f"{what}: unknown dtype '{name}'; use one of float32, float16, bfloat16.") from None
-
-
-def _interval(info) -> str:
-    lo, hi, lo_open, hi_open = None, None, False, False
-    for m in info.metadata:
-        for attr, is_lo, open_ in (("gt", True, True), ("ge", True, False), ("lt", False, True), ("le", False, False)):
-            v = getattr(m, attr, None)
-            if v is not None:
-                if is_lo:
-                    lo, lo_open = v, open_
-                else:
-                    hi, hi_open = v, open_
-    if lo is None and hi is None:
-        return ""
-    if hi is None:
-        return f"{'>' if lo_open else '≥'} {lo:g}"
-    if lo is None:
-        return f"{'<' if hi_open else '≤'} {hi:g}"
-    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-
-
-def validate_params(model: type[Params], values: dict[str, Any], method: str, who: str) -> Params:
-    """``values`` checked against a method's parameter model; one MergeError naming the parameter, its
-    bounds and what it does, and ``who`` (which model or tensor) otherwise."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field_name = str(err["loc"][0]) if err["loc"] else ""
-        key = param_key(model, field_name) if field_name in model.model_fields else field_name
-        got = values.get(key, values.get(field_name))
-        if field_name in model.model_fields:
-            info = model.model_fields[field_name]
-            bounds = _interval(info)
-            what = f" ({info.description})" if info.description else ""
-            if bounds:
-                raise MergeError(f"{method}: {key} must be {bounds}{what}; got {got!r} {who}.") from None
-        raise MergeError(f"{method}: {key}: {err['msg'].lower()}; got {got!r} {who}.") from None
 
 
 class Resolver:
@@ -163,16 +125,6 @@ class Resolver:
             if v is not None:
                 values[key] = v
         return validate_params(self.method.model_params, values, self.method.name, f"for {label} (tensor '{tensor}')")
-
-
-def check_counts(method: Method, n_inputs: int, has_base: bool, total: int) -> None:
-    if method.base == "required" and not has_base:
-        raise MergeError(f"{method.name} needs a base model (base_model): it merges the experts' differences from it.")
-    if n_inputs < method.min_models or (method.max_models is not None and n_inputs > method.max_models):
-        if method.name == "slerp":
-            raise MergeError(f"slerp merges exactly two models, the base and one other; this merge has {total}. "
-                             "For more models use multislerp, karcher or linear.")
-        raise MergeError(f"{method.name} takes {method.model_count_text()}; this merge has {n_inputs}.")
 
 
 def build_schedule(plan: MergePlan, open_source) -> Schedule:

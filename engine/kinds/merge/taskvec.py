@@ -9,13 +9,14 @@ Deltas are processed one model at a time, so memory stays at a few copies of one
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TYPE_CHECKING
 
-import torch
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Params, TensorJob
-from engine.kinds.merge.sparsify import bernoulli_drop, della_drop, magnitude, outlier_band
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 Sparsification = Literal["magnitude", "random", "outliers", "della"] | None
 
@@ -48,6 +49,10 @@ class DellaModelParams(TaskVectorModelParams):
 
 def merge_task_vectors(job: TensorJob, sparsification: Sparsification, consensus: bool) -> torch.Tensor:
     """Merge one tensor with the task-vector family's steps (see the module docstring)."""
+    import torch
+
+    from engine.kinds.merge.sparsify import bernoulli_drop, della_drop, magnitude, outlier_band
+
     base = job.base
     conv = job.conventions
     opts = job.options
@@ -109,6 +114,8 @@ def elected_signs(values: list[torch.Tensor], zero_sign: str, out: torch.Tensor 
     elects +1 ('plus', mergekit) or the majority sign of the whole elected vector ('majority',
     FusionBench; when that majority is itself 0, −1, which is what FusionBench's rule keeps: the
     negative entries)."""
+    import torch
+
     total = out if out is not None else torch.empty_like(values[0])
     total.copy_(values[0])
     for v in values[1:]:
@@ -128,6 +135,8 @@ def _consensus_sum(deltas: list[torch.Tensor], weights: list[float], weighted: b
 
     As in mergekit, a trimmed (zero) entry agrees with no sign, so it adds to neither the sum nor the
     divisor. The deltas are fresh tensors and are overwritten."""
+    import torch
+
     if weighted:
         weighted_deltas = [d.mul_(w) if w != 1 else d for d, w in zip(deltas, weights)]
         voters = weighted_deltas
@@ -149,4 +158,6 @@ def _consensus_sum(deltas: list[torch.Tensor], weights: list[float], weighted: b
 
 def elect_signs(values: list[torch.Tensor], zero_sign: str) -> torch.Tensor:
     """The elected signs as int8 (+1/−1), for methods that vote like TIES (SCE)."""
+    import torch
+
     return elected_signs([v.float() for v in values] if values[0].dtype != torch.float32 else values, zero_sign).to(torch.int8)

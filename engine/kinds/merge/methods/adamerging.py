@@ -12,13 +12,15 @@ validation split passes ``transductive=False``.
 from __future__ import annotations
 
 from itertools import cycle
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, TYPE_CHECKING
 
-import torch
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params
 from engine.kinds.merge.methods.databased import ModelMergeResult, ParamForward, float_keys
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -31,6 +33,8 @@ class Options(Params):
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:
     """Mean Shannon entropy of the softmax predictions."""
+    import torch
+
     logp = torch.log_softmax(logits.float(), dim=-1)
     return -(logp.exp() * logp).sum(dim=-1).mean()
 
@@ -46,6 +50,8 @@ def adamerging(base: Mapping[str, torch.Tensor], experts: Sequence[Mapping[str, 
     ``buffers``: float tensors that are not parameters (batch-norm running statistics): no gradient
     can flow into them, so each is merged with its layer's learned coefficient (the ``weight`` of the
     same module, layer-wise; the task's coefficient, task-wise), held fixed within a step."""
+    import torch
+
     opts = options or Options()
     torch.manual_seed(seed)
     keys = [k for k in float_keys(base, skip) if all(k in e for e in experts)]

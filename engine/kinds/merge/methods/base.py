@@ -11,12 +11,14 @@ either ``merge_tensor`` (``kind="tensor"``: one tensor at a time, so it streams)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Literal, TYPE_CHECKING
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.kinds.merge.conventions import Conventions
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Params(BaseModel):
@@ -51,6 +53,8 @@ class TensorJob:
     def generator(self, model_index: int) -> torch.Generator:
         """A generator seeded by (seed, tensor name, model index): results do not depend on the order or
         the number of workers that merge the tensors."""
+        import torch
+
         from engine.kinds.merge.seeding import tensor_seed
 
         return torch.Generator(device="cpu").manual_seed(tensor_seed(self.seed, self.name, model_index))

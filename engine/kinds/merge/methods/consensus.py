@@ -9,10 +9,14 @@ task, each evaluated on its own task).
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -30,6 +34,8 @@ def tall_masks(base: torch.Tensor, tensors: list[torch.Tensor], mask_lambda: flo
 
 
 def merge_tensor(job: TensorJob) -> torch.Tensor:
+    import torch
+
     total, masks = tall_masks(job.base, job.tensors, float(job.options.mask_lambda))
     keep = torch.stack(masks).sum(dim=0) >= int(job.options.k)
     return job.base + float(job.options.lambda_) * total * keep

@@ -9,14 +9,15 @@ the task index and can put that task's head in place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
+    from torch import nn
 
-StateDict = dict[str, torch.Tensor]
-Forward = Callable[[nn.Module, Any], torch.Tensor]
-ParamForward = Callable[[Mapping[str, torch.Tensor], Any, int], torch.Tensor]
+StateDict = dict[str, "torch.Tensor"]
+Forward = Callable[["nn.Module", Any], "torch.Tensor"]
+ParamForward = Callable[[Mapping[str, "torch.Tensor"], Any, int], "torch.Tensor"]
 
 
 @dataclass
@@ -31,6 +32,8 @@ class ModelMergeResult:
 
 
 def state_dict_of(model: nn.Module | Mapping[str, torch.Tensor]) -> StateDict:
+    from torch import nn
+
     if isinstance(model, nn.Module):
         return {k: v.detach() for k, v in model.state_dict().items()}
     return dict(model)
@@ -41,16 +44,20 @@ def float_keys(state: Mapping[str, torch.Tensor], skip: Iterable[str] = ()) -> l
     return [k for k, v in state.items() if v.is_floating_point() and k not in skipped]
 
 
-class _Adapter(nn.Module):
-    """Lets ``functional_call`` run a custom ``call(module, batch)`` (parameters under ``inner.``)."""
+def adapter(inner: nn.Module, call: Callable[[nn.Module, Any], torch.Tensor]) -> nn.Module:
+    """A module whose forward is ``call(inner, batch)``, so ``functional_call`` can run a custom call
+    (parameters under ``inner.``). Built here, when torch is loaded, rather than at import."""
+    from torch import nn
 
-    def __init__(self, inner: nn.Module, call: Callable[[nn.Module, Any], torch.Tensor]):
-        super().__init__()
-        self.inner = inner
-        self.call = call
+    class Adapter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
 
-    def forward(self, batch: Any) -> torch.Tensor:
-        return self.call(self.inner, batch)
+        def forward(self, batch: Any) -> torch.Tensor:
+            return call(self.inner, batch)
+
+    return Adapter()
 
 
 def functional_forward(module: nn.Module, heads: list[Mapping[str, torch.Tensor]] | None = None,
@@ -60,12 +67,12 @@ def functional_forward(module: nn.Module, heads: list[Mapping[str, torch.Tensor]
     to the module (default: ``module(batch)``)."""
     from torch.func import functional_call
 
-    adapter = _Adapter(module, call or (lambda m, b: m(b)))
+    wrapped = adapter(module, call or (lambda m, b: m(b)))
 
     def run(params: Mapping[str, torch.Tensor], batch: Any, task: int) -> torch.Tensor:
         tensors = dict(params)
         if heads is not None:
             tensors.update(heads[task])
-        return functional_call(adapter, {f"inner.{k}": v for k, v in tensors.items()}, (batch,))
+        return functional_call(wrapped, {f"inner.{k}": v for k, v in tensors.items()}, (batch,))
 
     return run

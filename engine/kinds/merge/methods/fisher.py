@@ -12,14 +12,16 @@ one example this is exactly the sampled per-example Fisher; larger batches are c
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, TYPE_CHECKING
 
-import torch
 from pydantic import Field
-from torch import nn
 
 from engine.kinds.merge.methods.base import Method, Params, WeightParams
 from engine.kinds.merge.methods.databased import Forward, ModelMergeResult, StateDict, float_keys, state_dict_of
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
+    from torch import nn
 
 
 class Options(Params):
@@ -31,6 +33,8 @@ class Options(Params):
 def fisher_information(model: nn.Module, batches: Iterable[Any], forward: Forward, *, seed: int = 0,
                        max_batches: int | None = None) -> StateDict:
     """Diagonal Fisher of ``model``'s trainable parameters (see the module docstring)."""
+    import torch
+
     gen = torch.Generator(device="cpu").manual_seed(seed)
     params = {k: p for k, p in model.named_parameters() if p.requires_grad}
     fisher = {k: torch.zeros_like(p) for k, p in params.items()}
@@ -58,6 +62,8 @@ def fisher_information(model: nn.Module, batches: Iterable[Any], forward: Forwar
 def merge_with_fisher(states: Sequence[StateDict], fishers: Sequence[StateDict], weights: Sequence[float] | None = None,
                       normalize: bool = True, min_fisher: float = 1e-6, skip: Sequence[str] = ()) -> StateDict:
     """The Fisher-weighted average of ``states`` (float tensors; others copied from the first model)."""
+    import torch
+
     weights = list(weights) if weights is not None else [1.0] * len(states)
     scales = []
     for f in fishers:

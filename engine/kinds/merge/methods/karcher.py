@@ -6,10 +6,14 @@ update's norm is below ``tol``; no base model.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -18,6 +22,8 @@ class Options(Params):
 
 
 def karcher(tensors: list[torch.Tensor], max_iter: int, tol: float) -> torch.Tensor:
+    import torch
+
     alphas = [1.0 / len(tensors)] * len(tensors)
     norms, units = [], []
     for t in tensors:

@@ -9,14 +9,16 @@ and β = 1 − λ.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TYPE_CHECKING
 
-import torch
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params
 from engine.kinds.merge.methods.databased import StateDict, float_keys
 from engine.kinds.merge.params import layer_of
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):

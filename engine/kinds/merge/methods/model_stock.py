@@ -6,10 +6,14 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -17,6 +21,8 @@ class Options(Params):
 
 
 def merge_tensor(job: TensorJob) -> torch.Tensor:
+    import torch
+
     w0, ws = job.base, job.tensors
     shape = w0.shape
     if job.options.filter_wise:

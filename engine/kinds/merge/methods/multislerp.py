@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.core.errors import JuxtaError
 from engine.kinds.merge.methods.base import Method, Params, TensorJob, WeightParams
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -15,6 +19,8 @@ class Options(Params):
 
 
 def merge_tensor(job: TensorJob) -> torch.Tensor:
+    import torch
+
     eps = float(job.options.eps)
     if len(job.tensors) == 1:
         return job.tensors[0]

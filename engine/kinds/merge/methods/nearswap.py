@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):

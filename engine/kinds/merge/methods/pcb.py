@@ -14,10 +14,14 @@ scale where the authors' code divides 0 by 0.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, Params, TensorJob, WeightParams
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -27,6 +31,8 @@ class Options(Params):
 
 def _order_stat(x: torch.Tensor, ratio: float, last: bool = False) -> torch.Tensor:
     """Per row, the value the authors' ``sorted_x[:, int(d·ratio)]`` (or ``int(d·(1−ratio))−1``) picks."""
+    import torch
+
     d = x.shape[1]
     idx = int(d * (1 - ratio) - 1) if last else int(d * ratio)
     idx = min(max(idx, 0), d - 1)
@@ -34,6 +40,8 @@ def _order_stat(x: torch.Tensor, ratio: float, last: bool = False) -> torch.Tens
 
 
 def _minmax(x: torch.Tensor) -> torch.Tensor:
+    import torch
+
     lo = x.min(dim=1, keepdim=True).values
     hi = x.max(dim=1, keepdim=True).values
     span = hi - lo
@@ -42,6 +50,8 @@ def _minmax(x: torch.Tensor) -> torch.Tensor:
 
 def pcb_merge(tvs: torch.Tensor, pcb_ratio: float) -> torch.Tensor:
     """The merged update from stacked flat task vectors ``tvs`` (n × d)."""
+    import torch
+
     n = tvs.shape[0]
     mag = tvs.abs()
     mag = torch.clamp(mag, _order_stat(mag, 0.0001), _order_stat(mag, 0.0001, last=True))
@@ -55,6 +65,8 @@ def pcb_merge(tvs: torch.Tensor, pcb_ratio: float) -> torch.Tensor:
 
 
 def merge_tensor(job: TensorJob) -> torch.Tensor:
+    import torch
+
     base = job.base
     tvs = torch.stack([(t - base).reshape(-1) * float(p.weight) for t, p in zip(job.tensors, job.model_params)])
     merged = pcb_merge(tvs.float(), float(job.options.pcb_ratio))

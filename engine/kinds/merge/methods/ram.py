@@ -4,10 +4,14 @@ An entry counts as updated when |δ| > ε (mergekit's ``ram``)."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -15,6 +19,8 @@ class Options(Params):
 
 
 def merge_tensor(job: TensorJob) -> torch.Tensor:
+    import torch
+
     base = job.base
     tv = torch.stack([t - base for t in job.tensors], dim=0).reshape(len(job.tensors), -1)
     active = tv.abs() > float(job.options.epsilon)

@@ -9,14 +9,16 @@ layers) is averaged.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, TYPE_CHECKING
 
-import torch
 from pydantic import Field
-from torch import nn
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params
 from engine.kinds.merge.methods.databased import Forward, ModelMergeResult, StateDict, state_dict_of
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
+    from torch import nn
 
 
 class Options(Params):
@@ -28,6 +30,9 @@ class Options(Params):
 def input_grams(model: nn.Module, batches: Iterable[Any], forward: Forward, max_batches: int | None = None,
                 names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
     """``{linear module name: XᵀX / n}`` from the inputs each ``nn.Linear`` sees on ``batches``."""
+    from torch import nn
+    import torch
+
     grams: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
     hooks = []
@@ -57,6 +62,8 @@ def input_grams(model: nn.Module, batches: Iterable[Any], forward: Forward, max_
 def merge_with_grams(states: Sequence[StateDict], grams: Sequence[dict[str, torch.Tensor]], alpha: float = 0.95,
                      skip: Sequence[str] = ()) -> StateDict:
     """Closed-form merge of every linear weight that has a Gram matrix in all models; plain average elsewhere."""
+    import torch
+
     out: StateDict = {}
     linear = {f"{k}.weight": k for k in grams[0] if all(k in g for g in grams)}
     for key in states[0]:

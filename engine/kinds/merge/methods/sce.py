@@ -3,11 +3,15 @@ average the updates that agree with the elected sign (mergekit's implementation)
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
 from engine.kinds.merge.taskvec import elect_signs
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 
 class Options(Params):
@@ -17,6 +21,8 @@ class Options(Params):
 
 
 def merge_tensor(job: TensorJob) -> torch.Tensor:
+    import torch
+
     base = job.base
     tvs = torch.stack([t - base for t in job.tensors], dim=0)
     k_share = float(job.options.select_topk)

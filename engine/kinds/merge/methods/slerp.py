@@ -8,12 +8,16 @@ tensors. ``t = 0`` gives the base.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
-import torch
 from pydantic import Field
 
 from engine.kinds.merge.methods.base import Method, NoParams, Params, TensorJob
+
+if TYPE_CHECKING:  # torch loads when a merge runs, not when a study is planned
+    import torch
 
 DOT_THRESHOLD = 0.9995
 NORM_EPS = 1e-8

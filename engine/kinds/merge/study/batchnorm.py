@@ -20,7 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-EXAMPLES = 256  # train inputs per task
+EXAMPLES = 128  # train inputs per task
 BATCH = 256
 SPLIT = "train"
 CACHE_ENTRIES = 512

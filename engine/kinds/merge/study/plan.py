@@ -110,7 +110,7 @@ def check_configurations(study: MergeStudy, text: str | None = None) -> list[Pro
     from engine.core.messages import problem_at
     from engine.kinds.merge.checks import MergeError
     from engine.kinds.merge.methods import get_method
-    from engine.kinds.merge.schedule import check_counts, validate_params
+    from engine.kinds.merge.validation import check_counts, validate_params
 
     problems: list[Problem] = []
     n = len(study.experts)
