@@ -103,6 +103,9 @@ class _Cache:
             return self.items[key]
         return None
 
+    def clear(self) -> None:
+        self.items.clear()
+
     def put(self, key: str, value: dict[str, Any]) -> None:
         self.items[key] = value
         while len(self.items) > self.entries:

@@ -77,6 +77,13 @@ def scratch_copy(model: Mapping[str, Any], cell: Cell, root: Path):
     return _SCRATCH[key]
 
 
+def forget_models() -> None:
+    """Drop every model, state dict and scratch copy this process keeps."""
+    _load.cache_clear()
+    _state.cache_clear()
+    _SCRATCH.clear()
+
+
 def head_names(shapes: Mapping[str, Sequence[int]], n_classes: int, declared: Sequence[str] | None = None) -> list[str]:
     """The tensors of a model's task head, in the state dict's order.
 

@@ -39,6 +39,10 @@ class _Cache:
         self.misses += 1
         return None
 
+    def clear(self) -> None:
+        self.items.clear()
+        self.size = 0
+
     def put(self, key: str, value: dict[str, torch.Tensor]) -> None:
         size = sum(t.numel() * t.element_size() for t in value.values())
         if size > self.limit:

@@ -263,3 +263,13 @@ def diagnose_cell(cell: Cell, ctx: CellContext) -> CellResult:
         "norms": [{"layer": n.layer, "expert": ids[n.expert], "norm": n.norm, "relative": n.relative} for n in norms],
     }
     return CellResult(cell.key, "done", info=info)
+
+
+def forget_worker_caches() -> None:
+    """Forget the models, merges and batch-norm statistics this process keeps (task inputs stay): a
+    benchmark that times one way of sweeping after another starts each from nothing."""
+    from engine.kinds.merge.study import batchnorm, models, sweep
+
+    sweep.CACHE.clear()
+    batchnorm.CACHE.clear()
+    models.forget_models()
