@@ -79,15 +79,23 @@ def test_a_model_without_batch_norm_cannot_ask_to_recompute(tmp_path):
             'remove it' in str(p) for p in info.value.problems] == [True]
 
 
-def test_merged_models_get_the_statistics_of_their_own_weights(tmp_path):
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """A tiny CNN study run once: averaging with re-estimated and with merged statistics, and AdaMerging."""
+    root = tmp_path_factory.mktemp("bn")
+    methods = '{ method = "linear" }, { method = "linear", id = "kept", batch_norm = "merge" }, ' \
+              '{ method = "adamerging", fit_on = "validation", steps = 2 }'
+    (root / "bn.study.toml").write_text(STUDY.format(arch="cnn", methods=methods))
+    project = open_project(root)
+    project.run("bn")
+    return root, project
+
+
+def test_merged_models_get_the_statistics_of_their_own_weights(ran):
     """Regression: merged models kept the experts' merged running statistics, which do not describe the
     merged weights' activations (the demo's averaging lost 8 points to it). Now they are measured on the
     merged model, from the tasks' train inputs; an entry may keep the merged ones."""
-    methods = '{ method = "linear" }, { method = "linear", id = "kept", batch_norm = "merge" }, ' \
-              '{ method = "adamerging", fit_on = "validation", steps = 2 }'
-    (tmp_path / "bn.study.toml").write_text(STUDY.format(arch="cnn", methods=methods))
-    project = open_project(tmp_path)
-    project.run("bn")
+    tmp_path, project = ran
     plan = project.plan("bn")
     evals = {(c.arm, c.condition): c for c in plan.cells if c.type == EVAL}
     assert "batch_norm" in evals[("linear", "rotated")].spec and "batch_norm" not in evals[("kept", "rotated")].spec
@@ -131,3 +139,16 @@ def test_merged_models_get_the_statistics_of_their_own_weights(tmp_path):
     _, kept = bn_buffers("kept")
     assert any(not torch.allclose(kept[k], recomputed[k], atol=1e-3) for k in kept)
 
+
+
+def test_the_summary_caption_marks_transductive_rows_only_when_there_are_some(ran):
+    """Regression: the caption always ended '† learned from the unlabeled test inputs', even when no row had."""
+    from engine.kinds.merge.study.report.tables import merge_tables
+
+    _, project = ran
+    results = project.results("bn")
+    summary = next(t for t in merge_tables(results) if t.table_id == "summary")
+    assert not results.summary.transductive.any() and "†" not in summary.caption
+    results.summary.loc[results.summary.arm.str.startswith("adamerging"), "transductive"] = True
+    summary = next(t for t in merge_tables(results) if t.table_id == "summary")
+    assert summary.caption.endswith("† learned from the unlabeled test inputs.")
