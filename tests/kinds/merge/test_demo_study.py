@@ -21,7 +21,7 @@ EXPERTS = ("rotated", "noisy", "inverted", "blurred")
 CONDITIONS = {"rotated": "rotate/5", "noisy": "impulse_noise/5", "inverted": "invert/5", "blurred": "motion_blur/5"}
 # method entry -> grid size, as the issue asks: averaging, task arithmetic (λ), TIES (λ × density), layer-wise
 # AdaMerging, and the cheap telling ones
-GRIDS = {"linear": 1, "linear-merged-bn": 1, "task_arithmetic": 8, "ties": 20, "ties-paper": 12, "dare_ties": 6,
+GRIDS = {"linear": 1, "linear-merged-bn": 1, "task_arithmetic": 8, "ties": 20, "ties-paper": 16, "dare_ties": 6,
          "consensus": 5, "adamerging": 2}
 
 
