@@ -56,8 +56,10 @@ class ProjectTree(QTreeWidget):
         self.setColumnCount(2)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.header().setStretchLastSection(False)
-        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # Names whole, the status or source beside them elided when the panel is narrow: "expert-rotated" must
+        # not become "exper…" to make room for "artifact:expert-rotated/full".
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.currentItemChanged.connect(self._changed)
         self._tops: dict[str, QTreeWidgetItem] = {}
         watch_theme(self, lambda _c: self._recolour())

@@ -88,6 +88,22 @@ def test_project_tree_lists_studies_models_datasets(qtbot):
     assert sig.args == ["model", "builtin:mlp"]
 
 
+def test_study_and_model_names_stay_whole_in_a_narrow_panel_and_sources_give_way(qtbot):
+    """At the panel's default width the demo read "exper…" four times, its long sources shown whole instead."""
+    tree = ProjectTree()
+    qtbot.addWidget(tree)
+    names = ["expert-inverted", "expert-rotated", "robustness"]
+    tree.set_project([TreeStudy(n, "", "complete", "") for n in names],
+                     [TreeEntry("model", "artifact:expert-inverted/full", [("merge", "inverted")])], [])
+    tree.resize(270, 400)
+    tree.show()
+    qtbot.waitExposed(tree)
+    metrics = tree.fontMetrics()
+    widest = max(metrics.horizontalAdvance(n) for n in names) + tree.indentation()
+    assert tree.columnWidth(0) >= widest
+    assert tree.columnWidth(0) + tree.columnWidth(1) <= tree.viewport().width() + 1  # the source column is elided
+
+
 def test_the_table_follows_running_cells_unless_told_not_to(qtbot):
     page = RunPage()
     qtbot.addWidget(page)

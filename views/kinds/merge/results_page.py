@@ -135,9 +135,11 @@ class MergeResultsPage(QtWidgets.QWidget):
         self.entry_combo.currentIndexChanged.connect(self._entry_changed)
         grid = QtWidgets.QGridLayout()
         grid.setSpacing(8)
-        for i, key in enumerate(self.CHART_ORDER[:4]):
-            grid.addWidget(self.frames[key], i // 2, i % 2)
-        grid.addWidget(self.frames["merge_conflicts"], 2, 0, 1, 2)
+        # The heatmap gets the page's whole width: a column per task plus the average, each wide enough for
+        # its number and its task's name (half the page at 1280 px wrote the names over each other).
+        grid.addWidget(self.frames["merge_heatmap"], 0, 0, 1, 2)
+        for i, key in enumerate(self.CHART_ORDER[1:]):
+            grid.addWidget(self.frames[key], 1 + i // 2, i % 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         for frame in self.frames.values():
