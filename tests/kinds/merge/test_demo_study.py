@@ -72,6 +72,9 @@ def test_the_demo_plans_its_grids_on_four_tasks_with_coefficients_chosen_on_vali
     assert {c.spec["fit_on"] for c in fits} == {"validation"}  # not transductive
     assert all(c.spec["merge"]["parameters"].get("layer_wise", True) for c in fits)  # layer-wise AdaMerging
     assert KINDS["merge"].check(study, root, plan, DEMO.read_text()) == []
+    rows = dict(KINDS["merge"].describe(study).rows)
+    assert rows["Batch-norm statistics"].endswith("except linear-merged-bn (merged like the weights)")
+    assert rows["Method ties-paper (ties)"].endswith("; paper conventions")
 
 
 def test_planning_a_merge_study_loads_no_torch(demo):

@@ -66,6 +66,8 @@ def _rows(study: MergeStudy, sentence: str) -> list[tuple[str, str]]:
     for entry in study.merge.methods:
         label = entry.name if entry.name == entry.method else f"{entry.name} ({entry.method})"
         note = " — transductive (fits on the test inputs)" if entry.method == "adamerging" and (entry.fit_on or "test") == "test" else ""
+        if entry.conventions and entry.conventions != study.merge.conventions:
+            note = f"; {entry.conventions} conventions" + note
         rows.append((f"Method {label}", grid_words(entry) + note))
     tuning = ("on the validation split" if study.merge.tuning == "validation"
               else "on the test split (declared test-set tuning: optimistic)")
@@ -94,6 +96,9 @@ def _batch_norm_row(study: MergeStudy) -> list[tuple[str, str]]:
     if not entries:
         return []
     words = f"re-estimated on each merged model from {EXAMPLES} unlabeled train inputs per task (never test inputs)"
-    if len(entries) < len(study.merge.methods):
+    others = [e.name for e in study.merge.methods if e not in entries]
+    if others and len(others) <= len(entries):
+        words += f", except {', '.join(others)} (merged like the weights)"
+    elif others:
         words += f" for {', '.join(e.name for e in entries)}; merged like the weights for the others"
     return [("Batch-norm statistics", words)]
