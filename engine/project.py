@@ -103,10 +103,12 @@ class Project:
     def run_order(self, names: Iterable[str], missing_only: bool = True) -> list[str]:
         """``names`` with the studies they need run first, each after the studies it needs.
 
-        ``missing_only``: add a needed study only when the models it makes are not all in the database yet (an
-        up-to-date study need not be re-planned); studies in ``names`` always run. A study file that cannot be
-        read adds nothing (running it reports why); studies that need each other are refused."""
+        ``missing_only``: add a needed study only when the models it makes are not all in the database yet, or its
+        file has changed since it last ran (an up-to-date study need not be re-planned); studies in ``names``
+        always run. A study file that cannot be read adds nothing (running it reports why); studies that need
+        each other are refused."""
         have = self.artifact_names() if missing_only else set()
+        ran_as = self.ran_as() if missing_only else {}
         order: list[str] = []
 
         def visit(name: str, path: tuple[str, ...]) -> None:
@@ -121,13 +123,23 @@ class Project:
             except JuxtaError:
                 needed = []
             for dep in needed:
-                if not missing_only or not self._made(dep, name, have):
+                if not missing_only or not self._made(dep, name, have) or ran_as.get(dep) != self._text(dep):
                     visit(dep, (*path, name))
             order.append(name)
 
         for name in names:
             visit(name, ())
         return order
+
+    def ran_as(self) -> dict[str, str]:
+        """Study name -> the study file's text when it last ran (studies never run are absent)."""
+        if not self.db_path.exists():
+            return {}
+        with self.store(read_only=True) as store:
+            return dict(store.con.execute("SELECT study, spec_toml FROM studies").fetchall())
+
+    def _text(self, name: str) -> str:
+        return self.study_path(name).read_text(encoding="utf-8")
 
     def artifact_names(self) -> set[str]:
         """Names of the models finished cells saved (``study/arm``, ``study/arm/seedN``)."""

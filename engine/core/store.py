@@ -315,10 +315,13 @@ class Store:
         return {r[0] for r in found}
 
     def artifact_index(self) -> dict[str, str]:
-        """``study/arm`` and ``study/arm/seedN`` -> path of the model a finished cell saved."""
+        """``study/arm`` and ``study/arm/seedN`` -> path of the model a finished cell of a study's current plan saved.
+
+        Only current plans count: after a study file changes and runs again, the models its old cells saved keep
+        their names in ``artifacts``, and a study starting from ``artifact:<study>/<arm>`` must get the new one."""
         rows = self.con.execute(
-            "SELECT name, path FROM artifacts JOIN cells USING (cell_key) WHERE cells.status = 'done' AND artifacts.kind = 'model' "
-            "ORDER BY name"
+            "SELECT DISTINCT name, path FROM artifacts JOIN cells USING (cell_key) WHERE cells.status = 'done' "
+            "AND artifacts.kind = 'model' AND cell_key IN (SELECT cell_key FROM study_cells) ORDER BY name, path"
         ).fetchall()
         out: dict[str, str] = {}
         for name, path in rows:

@@ -72,9 +72,21 @@ def test_studies_that_need_each_other_are_refused_with_the_circle(project):
         project.run_order(["after"])
 
 
-def test_once_run_the_study_plans_from_the_made_model_and_nothing_more_runs_first(project):
+def test_once_run_the_study_plans_from_the_made_model_and_a_changed_maker_runs_again_first(project):
     for name in project.run_order(["after"]):
         assert project.run(name, backend="sequential").status == "done"
     assert project.run_order(["after"]) == ["after"]
     assert len(project.validate("after").cells) > 0
     assert project.run("after", backend="sequential").status == "up-to-date"
+    with project.store(read_only=True) as store:
+        old_model = store.artifact_index()["tuned/full"]
+    # the maker's file changes: it runs first again, and the study then starts from its new model, not the old
+    path = project.study_path("tuned")
+    path.write_text(path.read_text().replace("epochs = 2", "epochs = 1"))
+    assert project.run_order(["after"]) == ["tuned", "after"]
+    for name in project.run_order(["after"]):
+        assert project.run(name, backend="sequential").status == "done"
+    with project.store(read_only=True) as store:
+        assert store.artifact_index()["tuned/full"] != old_model
+        paths = store.con.execute("SELECT count(DISTINCT path) FROM artifacts WHERE name LIKE 'tuned/full%'").fetchone()[0]
+    assert paths == 2  # the old model is still stored, but no longer what 'artifact:tuned/full' means
