@@ -333,12 +333,15 @@ def heading(text: str, level: int) -> Paragraph:
 
 
 def boxed(flowables: list[Flowable], background, bar, pad: float = 9) -> Table:
-    t = Table([[flowables]], colWidths=[CONTENT_W])
+    """A shaded box with a bar on its left; one table row per flowable, so a box taller than a page (forty
+    key findings over seven studies) breaks between its flowables instead of failing the whole PDF."""
+    t = Table([[f] for f in flowables], colWidths=[CONTENT_W])
     t.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), background),
         ("LINEBEFORE", (0, 0), (0, -1), 3, bar),
         ("LEFTPADDING", (0, 0), (-1, -1), pad + 3), ("RIGHTPADDING", (0, 0), (-1, -1), pad),
-        ("TOPPADDING", (0, 0), (-1, -1), pad), ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
+        ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+        ("TOPPADDING", (0, 0), (-1, 0), pad), ("BOTTOMPADDING", (0, -1), (-1, -1), pad),
     ]))
     return t
 

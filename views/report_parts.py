@@ -9,8 +9,10 @@ from engine.report.schema import ReportModel, StudySection
 def arm_colours(section: StudySection) -> dict[str, str]:
     from views.charts import ArmPalette
 
-    # a kind's results list arm names, or arm records with an ``id`` (fine-tuning's ArmInfo)
-    arms = [getattr(a, "id", a) for a in section.results.arms] if section.results is not None else [a.id for a in section.compared]
+    # a kind's results may list arm names, or arm records with an ``id`` (fine-tuning's ArmInfo); a kind whose
+    # results have no arms (merging: rows of tasks and methods) is coloured by the arms its section compares
+    listed = getattr(section.results, "arms", None)
+    arms = [getattr(a, "id", a) for a in listed] if listed is not None else [a.id for a in section.compared]
     pal = ArmPalette(arms, "light")
     return {a: pal.color(a) for a in arms}
 

@@ -107,14 +107,14 @@ def build_pdf(model: ReportModel, renderer: FigureSource, out: Path) -> Path:
 
     # -- key findings ------------------------------------------------------------------------
     story.append(heading("Key findings", 0))
-    items = []
-    for fd in model.key_findings:
+    items = []  # one numbered list per finding: the box may break between them
+    for number, fd in enumerate(model.key_findings, start=1):
         tag = f'<font color="#005A8C"><b>{esc(fd.study)}</b></font> \u00b7 ' if len(studies) > 1 else ""
-        items.append(ListItem(Paragraph(tag + esc(fd.text), s["finding"]), leftIndent=16, value=len(items) + 1))
+        items.append(ListFlowable([ListItem(Paragraph(tag + esc(fd.text), s["finding"]), leftIndent=16, value=number)],
+                                  bulletType="1", start=number, bulletFontName=f["bold"], bulletColor=ACCENT,
+                                  bulletFontSize=9.8, leftIndent=16, bulletDedent=16))
     if items:
-        lst = ListFlowable(items, bulletType="1", bulletFontName=f["bold"], bulletColor=ACCENT, bulletFontSize=9.8,
-                           leftIndent=16, bulletDedent=16)
-        story.append(boxed([lst], ACCENT_SOFT, ACCENT, pad=11))
+        story.append(boxed(items, ACCENT_SOFT, ACCENT, pad=11))
     else:
         story.append(paragraph("The studies in this report have no results to summarise yet.", "body"))
     level = studies[0].level if studies else 0.95

@@ -201,12 +201,13 @@ class ReportRenderer:
                 "svg_href": f"figures/{fig.slug}.svg" if mode == "folder" and fig.svg is not None else "",
             }
 
-        chips = {s.name: _chip_maker(s) for s in studies}
+        chips = {s.name: (set(arm_colours(s)), _chip_maker(s)) for s in studies}
 
-        def chip(arm: str) -> Markup:
-            for s in studies:
-                if s.results is not None and arm in [getattr(a, "id", a) for a in s.results.arms]:
-                    return chips[s.name](arm)
+        def chip(arm: str, study: str | None = None) -> Markup:
+            """The arm's colour chip (of ``study``'s arms when given, else of any study's); nothing for a non-arm."""
+            for name, (arms, make) in chips.items():
+                if arm in arms and study in (None, name):
+                    return make(arm)
             return Markup("")
 
         css = preview_css(colours) if mode == "preview" else (ASSETS / "report.css").read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from engine.report.schema import ReportModel, ReportOptions, StudySection
 from engine.report.words import glossary
 
 TEXT_LIMITS = {"title": 300, "author": 300, "introduction": 20_000, "comment": 5_000}
+KEY_FINDINGS_PER_STUDY = 3  # in a report of several studies; each study's section lists all of its own
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +65,10 @@ def apply_options(model: ReportModel, options: ReportOptions | dict[str, Any] | 
     m.author = clean_text(opts.author, TEXT_LIMITS["author"])
     m.introduction = clean_text(opts.introduction, TEXT_LIMITS["introduction"])
     m.date = clean_text(opts.date, 100) or _today()
-    m.key_findings = [f for s in included for f in s.findings]
+    # One study: all its findings lead the report. Several: each study's first few (a kind puts its headline
+    # first), so the box stays a summary; every finding is still in its study's own section.
+    per_study = None if len(included) == 1 else KEY_FINDINGS_PER_STUDY
+    m.key_findings = [f for s in included for f in s.findings[:per_study]]
     m.glossary = glossary(included)
     m.options = opts.as_dict()
     return m

@@ -185,3 +185,20 @@ def test_its_report_charts_build(ran, qapp):
         assert width > 0 and height > 0
     figures = ReportRenderer(build_report(open_project(ran.root), studies=[ran.name]), svg=False).figures()
     assert figures and all(fig.png and not fig.error for _, _, fig in figures), [fig.error for _, _, fig in figures]
+
+
+def test_its_report_is_written_in_every_format(ran, qapp, tmp_path):
+    """The section is drawn by both writers (HTML, PDF, folder): each asks the kind's results for its own
+    things (arm colours, tables, counts), which building the section alone does not exercise."""
+    import shutil
+
+    from app.report import write_reports
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ran.root, copy)
+    written = write_reports(copy, {"html": None, "pdf": None, "folder": None}, studies=[ran.name])
+    html = next(p for p in written["html"] if p.suffix == ".html").read_text(encoding="utf-8")
+    assert ran.name in html and "<img" in html
+    pdf = next(p for p in written["pdf"] if p.suffix == ".pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
+    assert any(p.suffix == ".png" for p in written["folder"])

@@ -195,6 +195,9 @@ def test_two_studies_in_one_report(report_project, tmp_path):
     model = build_report(open_project(report_project))
     assert [s.name for s in model.included_studies] == ["mini", "xss"]
     assert {f.study for f in model.key_findings} == {"mini", "xss"}
+    for section in model.included_studies:  # the box summarises: each study's first findings, the rest in its section
+        mine = [f for f in model.key_findings if f.study == section.name]
+        assert mine == section.findings[:3] and len(section.findings) >= len(mine)
     assert model.title == "proj: comparative study report"
     r = ReportRenderer(model)
     p = parse(r.html("single"))
@@ -202,3 +205,19 @@ def test_two_studies_in_one_report(report_project, tmp_path):
     r.write_pdf(tmp_path / "two.pdf")
     n, text, _ = pdf_text(tmp_path / "two.pdf")
     assert n >= 6 and "Scorecard: Which small digits model copes with noise?" in text
+
+
+def test_a_box_taller_than_a_page_breaks_between_its_parts(tmp_path):
+    """Forty key findings over seven studies made one shaded box 1,545 points tall: reportlab refused the whole
+    PDF (LayoutError). A box is one table row per flowable, so it breaks between them."""
+    from reportlab.lib.colors import HexColor
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    from views.pdf_kit import boxed
+
+    body = getSampleStyleSheet()["BodyText"]
+    parts = [Paragraph(f"Finding {i}: " + "a sentence with numbers and an interval, " * 6, body) for i in range(80)]
+    doc = SimpleDocTemplate(str(tmp_path / "tall.pdf"))
+    doc.build([boxed(parts, HexColor("#EEF4FA"), HexColor("#005A8C"))])
+    assert doc.page >= 3 and (tmp_path / "tall.pdf").stat().st_size > 0
