@@ -185,5 +185,5 @@ def _trained(project: Any) -> list[tuple[str, str]]:
         return []
     with project.store(read_only=True) as store:
         return store.con.execute(
-            "SELECT name, sha256 FROM artifacts JOIN cells USING (cell_key) WHERE cells.status = 'done' "
-            "AND artifacts.kind = 'model' ORDER BY name").fetchall()
+            "SELECT DISTINCT name, sha256 FROM artifacts JOIN cells USING (cell_key) WHERE cells.status = 'done' "
+            "AND artifacts.kind = 'model' AND cell_key IN (SELECT cell_key FROM study_cells) ORDER BY name").fetchall()
