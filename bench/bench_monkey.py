@@ -4,7 +4,8 @@ on a real X server. Target: 20 seeds × 300 actions, 0 crashes and 0 failures.
 A crash is a process killed by a signal (a segfault or an abort; Python's fault handler prints where)
 or one that ran past its time limit; a failure is the monkey's own verdict (exit 1: an uncaught
 exception, a Qt warning about a deleted object, a chart under 150 px, or a window that would not
-close). Every seed runs over a copy of one small project (two tiny studies, one run beforehand).
+close). Every seed runs over a copy of one small project (two tiny shift studies, one run beforehand, and a
+run fine-tuning study).
 
     DISPLAY=:99 python bench/bench_monkey.py [--seeds 20] [--actions 300] [--first-seed 1]
                                              [--project DIR] [--timeout 900] [--keep DIR]
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             from tests.gui.monkey import make_small_project
 
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # building the project needs no window
-            print("building the project (two tiny studies, one run)…", flush=True)
+            print("building the project (three tiny studies, two run)…", flush=True)
             project = make_small_project(Path(scratch) / "project")
         rows = []
         print(f"{'seed':>5} {'exit':>5} {'actions':>8} {'wall s':>8} {'boxes':>6}  outcome", flush=True)
