@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tomlkit
-from tomlkit.items import Table
+from tomlkit.items import AoT, Table
 
 
 MISSING = object()
@@ -57,3 +57,36 @@ def get_table(doc: Any, key: str) -> Any:
             del doc[key]
         doc[key] = tomlkit.table()
     return doc[key]
+
+
+def put_tables(doc: Any, key: str, wanted: list[dict[str, Any]]) -> bool:
+    """Write ``[[key]]``: one table per dict of ``wanted``; an unchanged list keeps its formatting, a changed one
+    is rewritten in place (where the file has it), none deletes it. True when ``key`` was newly added to ``doc``
+    (the caller may then move the tables that should come after it)."""
+    current = doc.get(key)
+    if not wanted:  # the validator then says what a study needs here
+        if current is not None:
+            del doc[key]
+        return False
+    if current is not None and plain(current) == wanted:
+        return False
+    in_place = isinstance(current, AoT)
+    if in_place:
+        aot = current
+        while len(aot):
+            del aot[0]
+    else:
+        if current is not None:
+            del doc[key]
+        aot = tomlkit.aot()
+    for entry in wanted:
+        table = tomlkit.table()
+        for k, v in entry.items():
+            table[k] = toml_item(v)
+        if in_place:  # a fresh document spaces its tables itself
+            table.add(tomlkit.nl())
+        aot.append(table)
+    if key in doc:
+        return False
+    doc[key] = aot
+    return True

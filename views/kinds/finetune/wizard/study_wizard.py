@@ -15,7 +15,6 @@ import tomllib
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT
 from PySide6.QtWidgets import QLabel, QWidget
 
 from engine.conditions.catalog import condition_label
@@ -36,7 +35,7 @@ from views.wizard.page_name import NamePage
 from views.wizard.page_review import ReviewPage
 from views.wizard.page_seeds import SeedsPage
 from views.wizard.schema import schema_default
-from views.wizard.toml_build import MISSING, get_table, plain, put, toml_item
+from views.wizard.toml_build import MISSING, get_table, plain, put, put_tables, toml_item
 
 SECTIONS = {"base": "base", "target": "data", "shifted": "conditions", "source": "conditions", "methods": "methods",
             "training": "methods", "metrics": "seeds", "execution": "seeds"}
@@ -277,32 +276,7 @@ class FinetuneWizard(KindWizard):
         put(source, "max_examples", sp.source_max.value() or None)
 
     def _write_methods(self, doc: Any) -> None:
-        wanted = self.methods_page.entries()
-        current_ = doc.get("methods")
-        if not wanted:  # the validator then says a study needs a method
-            if current_ is not None:
-                del doc["methods"]
-            return
-        if current_ is not None and plain(current_) == wanted:
-            return
-        in_place = isinstance(current_, AoT)
-        if in_place:
-            aot = current_
-            while len(aot):
-                del aot[0]
-        else:
-            if current_ is not None:
-                del doc["methods"]
-            aot = tomlkit.aot()
-        for entry in wanted:
-            table = tomlkit.table()
-            for k, v in entry.items():
-                table[k] = toml_item(v)
-            if in_place:
-                table.add(tomlkit.nl())
-            aot.append(table)
-        if "methods" not in doc:
-            doc["methods"] = aot
+        put_tables(doc, "methods", self.methods_page.entries())
 
     def summary_html(self) -> str:
         tp, sp = self.target_page, self.shifts_page

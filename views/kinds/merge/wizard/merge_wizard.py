@@ -34,7 +34,7 @@ from views.wizard.page_name import NamePage
 from views.wizard.page_review import ReviewPage
 from views.wizard.page_seeds import SeedsPage
 from views.wizard.schema import schema_default
-from views.wizard.toml_build import MISSING, get_table, plain, put, toml_item
+from views.wizard.toml_build import MISSING, get_table, plain, put, put_tables, toml_item
 
 SECTIONS = {"base": "base", "data": "data", "experts": "experts", "merge": "methods", "metrics": "seeds",
             "execution": "seeds"}
@@ -252,36 +252,10 @@ class MergeWizard(KindWizard):
                 data[key] = toml_item(value)
 
     def _write_experts(self, doc: Any) -> None:
-        wanted = self.experts_page.experts()
-        current_ = doc.get("experts")
-        if not wanted:  # the validator then says a study needs experts
-            if current_ is not None:
-                del doc["experts"]
-            return
-        if current_ is not None and plain(current_) == wanted:
-            return
-        in_place = isinstance(current_, AoT)
-        if in_place:
-            aot = current_
-            while len(aot):
-                del aot[0]
-        else:
-            if current_ is not None:
-                del doc["experts"]
-            aot = tomlkit.aot()
-        for entry in wanted:
-            table = tomlkit.table()
-            for k, v in entry.items():
-                table[k] = toml_item(v)
-            if in_place:  # a fresh document spaces its tables itself
-                table.add(tomlkit.nl())
-            aot.append(table)
-        if "experts" not in doc:
-            doc["experts"] = aot
-            if "merge" in doc:  # [merge] after the experts, as a study file reads
-                merge = doc["merge"]
-                del doc["merge"]
-                doc["merge"] = merge
+        if put_tables(doc, "experts", self.experts_page.experts()) and "merge" in doc:
+            merge = doc["merge"]  # [merge] after the experts, as a study file reads
+            del doc["merge"]
+            doc["merge"] = merge
 
     def _write_merge(self, doc: Any) -> None:
         merge = get_table(doc, "merge")

@@ -15,7 +15,6 @@ import tomllib
 from typing import Any, Callable
 
 import tomlkit
-from tomlkit.items import AoT
 from PySide6.QtWidgets import QWidget
 
 from engine.conditions.catalog import SEVERITIES, condition_label, family_label
@@ -37,7 +36,7 @@ from views.wizard.page_name import NamePage
 from views.wizard.page_review import ReviewPage
 from views.wizard.page_seeds import SeedsPage
 from views.wizard.schema import schema_default
-from views.wizard.toml_build import MISSING, get_table, plain, put, toml_item
+from views.wizard.toml_build import MISSING, get_table, put, put_tables, toml_item
 
 SECTIONS = {"models": "models", "data": "data", "shift": "conditions", "metrics": "seeds", "execution": "seeds"}
 
@@ -266,31 +265,7 @@ class StudyWizard(KindWizard):
             entry = {"id": row.id, "source": row.source}
             entry.update(row.extra)
             wanted.append(entry)
-        current = doc.get("models")
-        if not wanted:  # the validator then says a study needs models
-            if current is not None:
-                del doc["models"]
-            return
-        if current is not None and plain(current) == wanted:
-            return
-        in_place = isinstance(current, AoT)
-        if in_place:
-            aot = current
-            while len(aot):
-                del aot[0]
-        else:
-            if current is not None:
-                del doc["models"]
-            aot = tomlkit.aot()
-        for entry in wanted:
-            table = tomlkit.table()
-            for k, v in entry.items():
-                table[k] = toml_item(v)
-            if in_place:  # a fresh document spaces its tables itself
-                table.add(tomlkit.nl())
-            aot.append(table)
-        if "models" not in doc:
-            doc["models"] = aot
+        put_tables(doc, "models", wanted)
 
     def _write_shift(self, doc: Any, default: Callable[[Any, str], Any]) -> None:
         shift = get_table(doc, "shift")
