@@ -1,4 +1,5 @@
-"""Helper widgets of the Results page: the formatted table model, its filter proxy and the chart frame."""
+"""Helper widgets of the kinds' Results pages: the page's scrolling frame and heading, the formatted table model,
+its filter proxy and the chart frame."""
 
 from __future__ import annotations
 
@@ -11,6 +12,51 @@ from views import charts as C
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 MIN_CHART_FRAME_HEIGHT = 290
+
+
+# --------------------------------------------------------------------------------------------
+# the page's frame
+
+
+def scrolling_page(page: QtWidgets.QWidget, empty_text: str
+                   ) -> tuple[QtWidgets.QStackedLayout, QtWidgets.QLabel, QtWidgets.QWidget, QtWidgets.QScrollArea]:
+    """A Results page's two states on ``page``: its empty-state label, and its content in a scroll area (at
+    1280×720 the page scrolls instead of squashing the charts). Returns (stack, empty label, content, scroll
+    area); the empty state is shown until the page puts the scroll area in front."""
+    stack = QtWidgets.QStackedLayout(page)
+    empty = QtWidgets.QLabel(empty_text)
+    empty.setObjectName("emptyState")
+    empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    empty.setWordWrap(True)
+    empty.setAccessibleName("No results")
+    stack.addWidget(empty)
+    content = QtWidgets.QWidget()
+    content.setObjectName("pageContent")
+    scroll = QtWidgets.QScrollArea()
+    scroll.setObjectName("pageScroll")
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    scroll.setWidget(content)
+    stack.addWidget(scroll)
+    return stack, empty, content, scroll
+
+
+def page_heading(outer: QtWidgets.QBoxLayout) -> tuple[QtWidgets.QLabel, QtWidgets.QLabel, QtWidgets.QLabel]:
+    """The heading, the one-line summary under it and the (hidden) banner that says why results may be partial,
+    added to ``outer``."""
+    heading = QtWidgets.QLabel()
+    heading.setObjectName("pageHeading")
+    subheading = QtWidgets.QLabel()
+    subheading.setObjectName("pageSubheading")
+    subheading.setWordWrap(True)
+    banner = QtWidgets.QLabel()
+    banner.setObjectName("banner")
+    banner.setWordWrap(True)
+    banner.setAccessibleName("About these results")
+    banner.hide()
+    for label in (heading, subheading, banner):
+        outer.addWidget(label)
+    return heading, subheading, banner
 
 
 # --------------------------------------------------------------------------------------------

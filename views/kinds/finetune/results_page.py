@@ -26,7 +26,7 @@ from engine.kinds.finetune.results import LR_RULE, FinetuneResults
 from engine.report.findings import EN_DASH, ci_words, pct_ci, points
 from views import charts as C
 from views.kinds.finetune import charts as K
-from views.results_widgets import ChartFrame, FrameModel
+from views.results_widgets import ChartFrame, FrameModel, page_heading, scrolling_page
 from views.tasks import run_in_background
 from views.theme import current_name, set_tone, watch_theme
 
@@ -105,22 +105,7 @@ class ResultsPage(QtWidgets.QWidget):
         self._export_folder = lambda: str(Path.home())
         self._last_dir: str | None = None
 
-        self._stack = QtWidgets.QStackedLayout(self)
-        self._empty = QtWidgets.QLabel(EMPTY_TEXT)
-        self._empty.setObjectName("emptyState")
-        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._empty.setWordWrap(True)
-        self._empty.setAccessibleName("No results")
-        self._stack.addWidget(self._empty)
-        # everything fits or scrolls: at 1280×720 the page scrolls instead of squashing the charts
-        self._content = QtWidgets.QWidget()
-        self._content.setObjectName("pageContent")
-        self.scroll_area = QtWidgets.QScrollArea()
-        self.scroll_area.setObjectName("pageScroll")
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        self.scroll_area.setWidget(self._content)
-        self._stack.addWidget(self.scroll_area)
+        self._stack, self._empty, self._content, self.scroll_area = scrolling_page(self, EMPTY_TEXT)
         self._build_content()
         self._stack.setCurrentWidget(self._empty)
         watch_theme(self, lambda c: self.set_theme(c.name))
@@ -131,19 +116,7 @@ class ResultsPage(QtWidgets.QWidget):
         outer = QtWidgets.QVBoxLayout(self._content)
         outer.setContentsMargins(12, 10, 12, 10)
         outer.setSpacing(8)
-        self.heading = QtWidgets.QLabel()
-        self.heading.setObjectName("pageHeading")
-        self.subheading = QtWidgets.QLabel()
-        self.subheading.setObjectName("pageSubheading")
-        self.subheading.setWordWrap(True)
-        outer.addWidget(self.heading)
-        outer.addWidget(self.subheading)
-        self.banner = QtWidgets.QLabel()
-        self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
-        self.banner.setAccessibleName("About these results")
-        self.banner.hide()
-        outer.addWidget(self.banner)
+        self.heading, self.subheading, self.banner = page_heading(outer)
 
         box = QtWidgets.QFrame()
         box.setObjectName("panel")

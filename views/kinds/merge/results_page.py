@@ -21,7 +21,9 @@ from engine.kinds.merge.study.results import MergeResults
 from views import charts as C
 from views.kinds.merge import charts as K
 from views.kinds.merge.table import ROLE_ORDER, export_frame, table_rows
-from views.results_widgets import MIN_CHART_FRAME_HEIGHT, ChartFrame, FilterProxy, FrameModel
+from views.results_widgets import (
+    MIN_CHART_FRAME_HEIGHT, ChartFrame, FilterProxy, FrameModel, page_heading, scrolling_page,
+)
 from views.theme import current_name, set_tone, watch_theme
 
 EMPTY_TEXT = "No results yet — run the study"
@@ -64,21 +66,7 @@ class MergeResultsPage(QtWidgets.QWidget):
         self._results: MergeResults | None = None
         self._building = False
 
-        self._stack = QtWidgets.QStackedLayout(self)
-        self._empty = QtWidgets.QLabel(EMPTY_TEXT)
-        self._empty.setObjectName("emptyState")
-        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._empty.setWordWrap(True)
-        self._empty.setAccessibleName("No results")
-        self._stack.addWidget(self._empty)
-        self._content = QtWidgets.QWidget()
-        self._content.setObjectName("pageContent")
-        self.scroll_area = QtWidgets.QScrollArea()
-        self.scroll_area.setObjectName("pageScroll")
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        self.scroll_area.setWidget(self._content)
-        self._stack.addWidget(self.scroll_area)
+        self._stack, self._empty, self._content, self.scroll_area = scrolling_page(self, EMPTY_TEXT)
         self._build_content()
         self._stack.setCurrentWidget(self._empty)
         watch_theme(self, lambda c: self.set_theme(c.name))
@@ -89,19 +77,7 @@ class MergeResultsPage(QtWidgets.QWidget):
         outer = QtWidgets.QVBoxLayout(self._content)
         outer.setContentsMargins(12, 10, 12, 10)
         outer.setSpacing(8)
-        self.heading = QtWidgets.QLabel()
-        self.heading.setObjectName("pageHeading")
-        self.subheading = QtWidgets.QLabel()
-        self.subheading.setObjectName("pageSubheading")
-        self.subheading.setWordWrap(True)
-        outer.addWidget(self.heading)
-        outer.addWidget(self.subheading)
-        self.banner = QtWidgets.QLabel()
-        self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
-        self.banner.setAccessibleName("About these results")
-        self.banner.hide()
-        outer.addWidget(self.banner)
+        self.heading, self.subheading, self.banner = page_heading(outer)
         self.headline = QtWidgets.QLabel()
         self.headline.setObjectName("headline")
         self.headline.setWordWrap(True)

@@ -25,7 +25,7 @@ from views import charts as C
 from views.condition_combo import ConditionCombo
 from views.kinds.shift import charts as K
 from views.kinds.shift.compare_panel import ComparePanelMixin
-from views.results_widgets import ChartFrame, FilterProxy, FrameModel
+from views.results_widgets import ChartFrame, FilterProxy, FrameModel, scrolling_page
 from views.theme import current_name, set_tone, watch_theme
 
 EMPTY_TEXT = "No results yet — run the study"
@@ -58,22 +58,7 @@ class ResultsPage(ComparePanelMixin, QtWidgets.QWidget):
         self._last_dir: str | None = None  # where the user last saved an export
         self._building = False
 
-        self._stack = QtWidgets.QStackedLayout(self)
-        self._empty = QtWidgets.QLabel(EMPTY_TEXT)
-        self._empty.setObjectName("emptyState")
-        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._empty.setWordWrap(True)
-        self._empty.setAccessibleName("No results")
-        self._stack.addWidget(self._empty)
-        # everything fits or scrolls: at 1280×720 the page scrolls instead of squashing the charts
-        self._content = QtWidgets.QWidget()
-        self._content.setObjectName("pageContent")
-        self.scroll_area = QtWidgets.QScrollArea()
-        self.scroll_area.setObjectName("pageScroll")
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        self.scroll_area.setWidget(self._content)
-        self._stack.addWidget(self.scroll_area)
+        self._stack, self._empty, self._content, self.scroll_area = scrolling_page(self, EMPTY_TEXT)
         self._build_content()
         self._stack.setCurrentWidget(self._empty)
         watch_theme(self, lambda c: self.set_theme(c.name))
