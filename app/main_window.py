@@ -64,7 +64,6 @@ class MainWindow(QMainWindow):
         self.summary: ProjectSummary | None = None
         self._load_generation = 0
         self._wizard = None
-        self._run_queue: list[str] = []  # studies to run after the running one (it makes models they start from)
         self.setWindowTitle("Juxta")
         self.setAcceptDrops(True)
         self.resize(1360, 860)
@@ -636,15 +635,9 @@ class MainWindow(QMainWindow):
             self.show_message(str(exc), error=True)
             return
         self.tabs.setCurrentWidget(self.run_page)
-        self._run_queue = order[1:]
-        self.runs.start(self.project, order[0], self.study_kind(order[0]))
-        if len(order) > 1:
-            self.run_page.append_log(f"“{name}” starts from models that {', '.join(order[:-1])} "
-                                     f"{'makes' if len(order) == 2 else 'make'}: running "
-                                     f"{'it' if len(order) == 2 else 'them'} first.")
+        self.runs.start_in_order(self.project, order, self.study_kind)
 
     def cancel_run(self) -> None:
-        self._run_queue.clear()
         self.runs.cancel()
 
     def _on_run_started(self, _study: str) -> None:
@@ -663,15 +656,7 @@ class MainWindow(QMainWindow):
         if page is not None and hasattr(page, "add_live_points"):
             page.add_live_points(points)
 
-    def _on_run_ended(self, study: str, summary) -> None:
-        if self._run_queue and self.project is not None:
-            if summary is not None and summary.status in ("done", "up-to-date"):
-                nxt = self._run_queue.pop(0)
-                self.runs.start(self.project, nxt, self.study_kind(nxt))
-                return
-            waiting, self._run_queue = self._run_queue, []
-            self.show_message(f"{', '.join(waiting)} did not run: “{study}”, whose models "
-                              f"{'it starts' if len(waiting) == 1 else 'they start'} from, did not finish.", error=True)
+    def _on_run_ended(self, study: str, _summary) -> None:
         self.refresh_tree()
         if study == self.current_study and study:
             self.load_results(study)

@@ -6,7 +6,7 @@ Cells are labelled by the study's kind (``StudyKind.cell_label``: a condition's 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar
@@ -45,6 +45,8 @@ class RunController(QObject):
         self._live.setInterval(live_interval_ms)
         self._live.timeout.connect(self._announce)
         self._unannounced = False
+        self._queue: list[tuple[str, str]] = []  # (study, kind) to run after the running one, in order
+        self._project: Any = None
 
     def set_live_interval(self, ms: int) -> None:
         """How often, at most, finished cells are announced for live results."""
@@ -69,7 +71,20 @@ class RunController(QObject):
         self._clock.start()
         self.started.emit(study)
 
+    def start_in_order(self, project: Any, order: list[str], kind_of: Callable[[str], str]) -> None:
+        """Run the studies of ``order`` one after another (``Project.run_order``: the last is the one asked for, the
+        others make models it starts from); the next starts only when the last finished, and none after a study
+        that did not. ``ended`` is emitted for each study."""
+        self._queue, self._project = [(name, kind_of(name)) for name in order[1:]], project
+        self.start(project, order[0], kind_of(order[0]))
+        if self._queue:
+            makers = order[:-1]
+            self.run_page.append_log(f"“{order[-1]}” starts from models that {', '.join(makers)} "
+                                     f"{'makes' if len(makers) == 1 else 'make'}: running "
+                                     f"{'it' if len(makers) == 1 else 'them'} first.")
+
     def cancel(self) -> None:
+        self._queue.clear()
         if self.bridge.running:
             self.bridge.cancel()
             self.run_page.append_log("Cancelling: cells stop at their next batch; finished cells are kept.")
@@ -135,7 +150,16 @@ class RunController(QObject):
                                      f"{summary.done} computed, {summary.skipped} already done, {summary.failed} failed.")
         self.info = None
         self.ended.emit(study, summary)
+        if self._queue:
+            if summary is not None and summary.status in ("done", "up-to-date"):
+                name, kind = self._queue.pop(0)
+                self.start(self._project, name, kind)
+                return
+            waiting, self._queue = [name for name, _ in self._queue], []
+            self.failed.emit(f"{', '.join(waiting)} did not run: “{study}”, whose models "
+                             f"{'it starts' if len(waiting) == 1 else 'they start'} from, did not finish.")
 
     def _on_failed(self, message: str) -> None:
+        self._queue.clear()
         self.run_page.finish("error", 0, 0, 0, message=f"The run stopped: {message}")
         self.failed.emit(message)

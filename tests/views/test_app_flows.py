@@ -174,3 +174,21 @@ def test_run_on_a_study_that_starts_from_another_studys_models_runs_that_one_fir
     with Store(tmp_path / "juxta.duckdb") as store:
         runs = store.query("SELECT study, status FROM cells").groupby("study").status.agg(set).to_dict()
     assert runs == {"tuned": {"done"}, "after": {"done"}}
+
+
+def test_cancelling_the_study_run_first_runs_nothing_after_it(qtbot, window, tmp_path):
+    from tests.engine.test_study_order import shift_on, tuned_study
+
+    (tmp_path / "tuned.study.toml").write_text(tuned_study())
+    (tmp_path / "after.study.toml").write_text(shift_on("after", "artifact:tuned/full"))
+    assert window.open_project(tmp_path)
+    window.select_study("after")
+    started: list[str] = []
+    window.runs.started.connect(started.append)
+    with qtbot.waitSignal(window.runs.ended, timeout=240_000) as ended:
+        window.act_run.trigger()
+        qtbot.waitUntil(lambda: window.runs.info is not None and window.runs.info.total > 0, timeout=60_000)
+        window.cancel_run()
+    assert ended.args[0] == "tuned" and ended.args[1].status == "cancelled"
+    qtbot.wait(500)
+    assert started == ["tuned"] and not window.runs.running  # "after" was never started
